@@ -1,0 +1,42 @@
+# The committed WebAssembly modules and how to rebuild them.
+#
+#   make wasm        rebuild every Go plugin and every WAT test fixture
+#   make check-wasm  rebuild everything and fail if a .wasm differs from what git has
+#
+# The bytes depend on the Go toolchain (the version go.mod names) and on wabt's wat2wasm, so
+# rebuild with those to get what is committed.
+
+GO       ?= go
+WAT2WASM ?= wat2wasm
+
+# Go plugins: every plugins/NAME/ with a main.go builds to plugins/NAME/NAME.wasm.
+PLUGIN_DIRS := $(patsubst %/main.go,%,$(wildcard plugins/*/main.go))
+PLUGINS     := $(foreach d,$(PLUGIN_DIRS),$(d)/$(notdir $(d)).wasm)
+
+# WAT test fixtures: every testdata/wat/NAME.wat builds to testdata/wasm/NAME.wasm.
+FIXTURES := $(patsubst testdata/wat/%.wat,testdata/wasm/%.wasm,$(wildcard testdata/wat/*.wat))
+
+# A WASI reactor (_initialize instead of _start), built so that the same source always gives
+# the same bytes: no file system paths, no VCS stamp, no build id.
+GO_WASM_FLAGS := -buildmode=c-shared -trimpath -buildvcs=false -ldflags=-buildid=
+
+.PHONY: wasm check-wasm FORCE
+
+wasm: $(PLUGINS) $(FIXTURES)
+
+# go build tracks a plugin's dependencies (the SDK, abi, go.mod) itself, so always run it; its
+# build cache makes an unchanged plugin quick.
+$(PLUGINS): FORCE
+	GOOS=wasip1 GOARCH=wasm $(GO) build $(GO_WASM_FLAGS) -o $@ ./$(@D)
+
+testdata/wasm/%.wasm: testdata/wat/%.wat
+	@mkdir -p $(@D)
+	$(WAT2WASM) -o $@ $<
+
+# --always-make rebuilds fixtures too, whatever the files' timestamps say. A .wasm that git does
+# not track yet counts as a difference.
+check-wasm:
+	$(MAKE) --always-make wasm
+	git diff --exit-code --stat -- '*.wasm'
+	@untracked="$$(git ls-files --others --exclude-standard -- '*.wasm')"; \
+	if [ -n "$$untracked" ]; then echo "not committed:"; echo "$$untracked"; exit 1; fi

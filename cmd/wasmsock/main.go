@@ -1,0 +1,173 @@
+// Command wasmsock runs WebSocket servers whose application logic is WebAssembly plugins.
+//
+//	wasmsock serve   [-config host.toml] [-listen ADDR]   serve the config
+//	wasmsock check   [-config host.toml]                  validate the config and its modules
+//	wasmsock version                                      print the version and the ABI version
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/wasmsock/wasmsock/abi"
+	"github.com/wasmsock/wasmsock/host"
+	"github.com/wasmsock/wasmsock/host/config"
+)
+
+// version is set at release time with -ldflags "-X main.version=..."; otherwise it comes from the
+// module's build info.
+var version = ""
+
+const usage = `wasmsock runs WebSocket servers whose application logic is WebAssembly plugins.
+
+Usage:
+  wasmsock <command> [flags]
+
+Commands:
+  serve     serve the WebSocket routes of a config (default host.toml)
+  check     validate a config and every module it names, without serving
+  version   print the version of wasmsock and of the plugin ABI
+
+Run "wasmsock <command> -h" for a command's flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return cmdServe(args[1:], stderr)
+	case "check":
+		return cmdCheck(args[1:], stdout, stderr)
+	case "version":
+		fmt.Fprintf(stdout, "wasmsock %s (plugin ABI v%d, %s)\n", versionString(), abi.Version, runtime.Version())
+		return 0
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "wasmsock: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+
+func newFlags(name, summary string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: wasmsock %s [flags]\n\n%s\n\nFlags:\n", name, summary)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func cmdServe(args []string, stderr io.Writer) int {
+	fs := newFlags("serve", "Serves the WebSocket routes of a config until SIGINT or SIGTERM, which drain:\nclients get close code 1001 and plugins see on_close for every connection.", stderr)
+	path := fs.String("config", "host.toml", "the config `file`")
+	listen := fs.String("listen", "", "listen on this `address` instead of the config's listen")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	log := newLogger(cfg.Log, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := host.New(ctx, cfg, log)
+	if err != nil {
+		log.Error("cannot start", "error", err)
+		return 1
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	select {
+	case err := <-errc:
+		log.Error("serve", "error", err)
+		shutdown(srv, cfg, log)
+		return 1
+	case <-ctx.Done():
+	}
+	stop()
+	log.Info("signal received: draining", "timeout", cfg.DrainTimeout.D.String())
+	if err := shutdown(srv, cfg, log); err != nil {
+		log.Warn("drain timed out: remaining connections dropped", "error", err)
+	}
+	log.Info("stopped")
+	return 0
+}
+
+func shutdown(srv *host.Server, cfg *config.Config, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout.D)
+	defer cancel()
+	return srv.Shutdown(ctx)
+}
+
+func cmdCheck(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("check", "Validates a config and every module it names: each problem is printed on its own line\nand the exit status is 1 if there is any.", stderr)
+	path := fs.String("config", "host.toml", "the config `file`")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	cache := wazero.NewCompilationCache()
+	bad := 0
+	for name, pc := range cfg.Plugins {
+		p, err := host.LoadPlugin(context.Background(), pc, nopHost{}, cache, nil)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: plugin.%s.module: %v\n", cfg.File, name, err)
+			bad++
+			continue
+		}
+		p.Close()
+	}
+	if bad > 0 {
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d plugins, %d routes)\n", cfg.File, len(cfg.Plugins), len(cfg.Routes))
+	return 0
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,372 @@
+// Package config loads and validates host.toml.
+//
+// Decoding is strict: an unknown key, a value of the wrong type, a route naming a plugin that does
+// not exist or a module file that is missing is an error naming the file, the line (where TOML
+// gives one) and the key. Load reports every problem it finds, not only the first.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Defaults. README.md and the commented host.toml document the same values.
+const (
+	DefaultListen           = ":8080"
+	DefaultHandshakeTimeout = "10s"
+	DefaultDrainTimeout     = "10s"
+	DefaultMaxHeaderBytes   = 8 << 10
+	DefaultMaxMessageBytes  = 1 << 20
+	DefaultPingInterval     = "30s"
+	DefaultPongTimeout      = "10s"
+	DefaultCloseTimeout     = "5s"
+	DefaultQueueMessages    = 256
+	DefaultQueueBytes       = 4 << 20
+	DefaultInstances        = 1
+	DefaultCallTimeout      = "1s"
+	DefaultMemoryLimit      = 128 << 20
+	DefaultLogLevel         = "info"
+	DefaultLogFormat        = "text"
+)
+
+// Config is a decoded and validated host.toml.
+type Config struct {
+	// File is the path the config was read from; Dir is its directory, which relative paths in
+	// the config are resolved against.
+	File string `toml:"-"`
+	Dir  string `toml:"-"`
+
+	Listen           string   `toml:"listen"`
+	HandshakeTimeout Duration `toml:"handshake_timeout"`
+	DrainTimeout     Duration `toml:"drain_timeout"`
+	MaxHeaderBytes   ByteSize `toml:"max_header_bytes"`
+	Log              Log      `toml:"log"`
+
+	Plugins map[string]*Plugin `toml:"plugin"`
+	Routes  []*Route           `toml:"route"`
+}
+
+// Log configures the host's structured log.
+type Log struct {
+	Level  string `toml:"level"`  // debug, info, warn, error
+	Format string `toml:"format"` // text or json
+}
+
+// Plugin is one WebAssembly module and how to run it.
+type Plugin struct {
+	Name        string         `toml:"-"`
+	Module      string         `toml:"module"` // resolved to an absolute path by Load
+	Instances   int            `toml:"instances"`
+	CallTimeout Duration       `toml:"call_timeout"`
+	MemoryLimit ByteSize       `toml:"memory_limit"`
+	Config      map[string]any `toml:"config"` // handed to the plugin's on_start as JSON
+}
+
+// Route maps a URL path to a plugin and holds the per-connection protocol settings.
+type Route struct {
+	Path            string   `toml:"path"`
+	Plugin          string   `toml:"plugin"`
+	MaxMessageBytes ByteSize `toml:"max_message_bytes"`
+	PingInterval    Duration `toml:"ping_interval"`
+	PongTimeout     Duration `toml:"pong_timeout"`
+	CloseTimeout    Duration `toml:"close_timeout"`
+	QueueMessages   int      `toml:"queue_messages"`
+	QueueBytes      ByteSize `toml:"queue_bytes"`
+}
+
+// Problem is one thing wrong with a config file.
+type Problem struct {
+	File string
+	Line int    // 0 when unknown
+	Key  string // dotted TOML key, "" when the problem is with the whole file
+	Msg  string
+}
+
+func (p Problem) Error() string {
+	var b strings.Builder
+	b.WriteString(p.File)
+	if p.Line > 0 {
+		fmt.Fprintf(&b, ":%d", p.Line)
+	}
+	if p.Key != "" {
+		fmt.Fprintf(&b, ": %s", p.Key)
+	}
+	fmt.Fprintf(&b, ": %s", p.Msg)
+	return b.String()
+}
+
+// Error lists every problem Load found. Its message has one line per problem.
+type Error struct{ Problems []Problem }
+
+func (e *Error) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Load reads, decodes and validates the config file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{[]Problem{{File: path, Msg: errMsg(err)}}}
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates data as if read from the file at path (which names the file in
+// errors and anchors relative module paths).
+func Parse(path string, data []byte) (*Config, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	c := &Config{File: path, Dir: filepath.Dir(abs)}
+	v := &validator{file: path, src: string(data)}
+
+	md, err := toml.Decode(string(data), c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			v.problems = append(v.problems, Problem{File: path, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message})
+		} else {
+			v.problems = append(v.problems, Problem{File: path, Msg: err.Error()})
+		}
+		return nil, &Error{v.problems}
+	}
+	for _, k := range md.Undecoded() {
+		if isPluginConfigKey(k) {
+			continue // free-form, handed to the plugin
+		}
+		v.add(k.String(), "unknown key")
+	}
+	c.applyDefaults()
+	c.validate(v)
+	if len(v.problems) > 0 {
+		return nil, &Error{v.problems}
+	}
+	return c, nil
+}
+
+// isPluginConfigKey reports whether k lies under plugin.NAME.config, whose contents belong to the
+// plugin, not to the host.
+func isPluginConfigKey(k toml.Key) bool {
+	return len(k) >= 3 && k[0] == "plugin" && k[2] == "config"
+}
+
+func (c *Config) applyDefaults() {
+	setStr(&c.Listen, DefaultListen)
+	setDur(&c.HandshakeTimeout, DefaultHandshakeTimeout)
+	setDur(&c.DrainTimeout, DefaultDrainTimeout)
+	setSize(&c.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	setStr(&c.Log.Level, DefaultLogLevel)
+	setStr(&c.Log.Format, DefaultLogFormat)
+	for name, p := range c.Plugins {
+		p.Name = name
+		if p.Instances == 0 {
+			p.Instances = DefaultInstances
+		}
+		setDur(&p.CallTimeout, DefaultCallTimeout)
+		setSize(&p.MemoryLimit, DefaultMemoryLimit)
+	}
+	for _, r := range c.Routes {
+		setSize(&r.MaxMessageBytes, DefaultMaxMessageBytes)
+		setDur(&r.PingInterval, DefaultPingInterval)
+		setDur(&r.PongTimeout, DefaultPongTimeout)
+		setDur(&r.CloseTimeout, DefaultCloseTimeout)
+		if r.QueueMessages == 0 {
+			r.QueueMessages = DefaultQueueMessages
+		}
+		setSize(&r.QueueBytes, DefaultQueueBytes)
+	}
+}
+
+var pluginName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+func (c *Config) validate(v *validator) {
+	if c.HandshakeTimeout.D <= 0 {
+		v.add("handshake_timeout", "must be positive")
+	}
+	if c.DrainTimeout.D < 0 {
+		v.add("drain_timeout", "must not be negative")
+	}
+	if c.MaxHeaderBytes < 1024 || c.MaxHeaderBytes > 1<<20 {
+		v.add("max_header_bytes", "must be between 1KiB and 1MiB")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		v.add("log.level", fmt.Sprintf("%q is not one of debug, info, warn, error", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		v.add("log.format", fmt.Sprintf("%q is not one of text, json", c.Log.Format))
+	}
+
+	names := make([]string, 0, len(c.Plugins))
+	for name := range c.Plugins {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		p := c.Plugins[name]
+		key := "plugin." + name
+		if !pluginName.MatchString(name) {
+			v.add(key, "a plugin name is 1-64 letters, digits, '-' or '_'")
+		}
+		if p.Module == "" {
+			v.add(key+".module", "missing: the path of the plugin's .wasm file")
+		} else {
+			if !filepath.IsAbs(p.Module) {
+				p.Module = filepath.Join(c.Dir, p.Module)
+			}
+			if st, err := os.Stat(p.Module); err != nil {
+				v.add(key+".module", errMsg(err))
+			} else if st.IsDir() {
+				v.add(key+".module", p.Module+" is a directory, not a .wasm file")
+			}
+		}
+		if p.Instances < 1 || p.Instances > 1024 {
+			v.add(key+".instances", "must be between 1 and 1024")
+		}
+		if p.CallTimeout.D <= 0 {
+			v.add(key+".call_timeout", "must be positive")
+		}
+		if p.MemoryLimit < 64<<10 || p.MemoryLimit > 4<<30 {
+			v.add(key+".memory_limit", "must be between 64KiB (one wasm page) and 4GiB")
+		}
+	}
+
+	if len(c.Routes) == 0 {
+		v.add("route", "no [[route]]: the host would serve nothing")
+	}
+	paths := map[string]bool{}
+	for i, r := range c.Routes {
+		key := fmt.Sprintf("route[%d]", i)
+		switch {
+		case r.Path == "":
+			v.addAt(key+".path", "route", "missing: the URL path, such as \"/echo\"")
+		case !strings.HasPrefix(r.Path, "/"):
+			v.addAt(key+".path", "path", fmt.Sprintf("%q must start with '/'", r.Path))
+		case strings.ContainsAny(r.Path, "?# \t"):
+			v.addAt(key+".path", "path", fmt.Sprintf("%q must be a plain path, without query, fragment or spaces", r.Path))
+		case paths[r.Path]:
+			v.addAt(key+".path", "path", fmt.Sprintf("%q is served by an earlier route already", r.Path))
+		}
+		paths[r.Path] = true
+		if r.Plugin == "" {
+			v.addAt(key+".plugin", "route", "missing: the name of a [plugin.NAME] table")
+		} else if _, ok := c.Plugins[r.Plugin]; !ok {
+			v.addAt(key+".plugin", "plugin", fmt.Sprintf("no plugin named %q (defined: %s)", r.Plugin, strings.Join(names, ", ")))
+		}
+		if r.MaxMessageBytes < 125 || r.MaxMessageBytes > 1<<30 {
+			v.addAt(key+".max_message_bytes", "max_message_bytes", "must be between 125 bytes and 1GiB")
+		}
+		if r.PingInterval.D < 0 {
+			v.addAt(key+".ping_interval", "ping_interval", "must not be negative (0 turns pings off)")
+		}
+		if r.PongTimeout.D <= 0 {
+			v.addAt(key+".pong_timeout", "pong_timeout", "must be positive")
+		}
+		if r.CloseTimeout.D <= 0 {
+			v.addAt(key+".close_timeout", "close_timeout", "must be positive")
+		}
+		if r.QueueMessages < 1 || r.QueueMessages > 1<<20 {
+			v.addAt(key+".queue_messages", "queue_messages", "must be between 1 and 1048576")
+		}
+		if r.QueueBytes < r.MaxMessageBytes+14 {
+			v.addAt(key+".queue_bytes", "queue_bytes", "must hold at least one message of max_message_bytes (plus its frame header)")
+		}
+	}
+}
+
+// validator collects problems and finds the line a key is on.
+type validator struct {
+	file     string
+	src      string
+	problems []Problem
+}
+
+// add records a problem with a dotted key; the line is found from the key's last element.
+func (v *validator) add(key, msg string) {
+	last := key
+	if i := strings.LastIndexByte(key, '.'); i >= 0 {
+		last = key[i+1:]
+	}
+	v.addAt(key, last, msg)
+}
+
+// addAt records a problem with key, looking up its line by the bare key name (for keys inside
+// arrays of tables, whose dotted form does not appear in the file).
+func (v *validator) addAt(key, bare, msg string) {
+	v.problems = append(v.problems, Problem{File: v.file, Line: v.lineOf(key, bare), Key: key, Msg: msg})
+}
+
+// lineOf finds the line that defines key: for route[i].x the x inside the i-th [[route]], else the
+// first line where bare is assigned or opens a table.
+func (v *validator) lineOf(key, bare string) int {
+	lines := strings.Split(v.src, "\n")
+	start, end := 0, len(lines)
+	var idx int
+	if n, _ := fmt.Sscanf(key, "route[%d]", &idx); n == 1 {
+		seen := -1
+		for i, l := range lines {
+			if strings.TrimSpace(l) == "[[route]]" {
+				seen++
+				if seen == idx {
+					start = i
+				} else if seen == idx+1 {
+					end = i
+					break
+				}
+			}
+		}
+		if bare == "route" {
+			return start + 1
+		}
+	}
+	assign := regexp.MustCompile(`^\s*"?` + regexp.QuoteMeta(bare) + `"?\s*=`)
+	table := regexp.MustCompile(`^\s*\[+\s*` + regexp.QuoteMeta(key) + `\s*\]+`)
+	for i := start; i < end; i++ {
+		if assign.MatchString(lines[i]) || table.MatchString(lines[i]) {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+func errMsg(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Path + ": " + pe.Err.Error()
+	}
+	return err.Error()
+}
+
+func setStr(s *string, def string) {
+	if *s == "" {
+		*s = def
+	}
+}
+
+func setDur(d *Duration, def string) {
+	if !d.Set {
+		_ = d.UnmarshalText([]byte(def))
+		d.Set = false
+	}
+}
+
+func setSize(s *ByteSize, def ByteSize) {
+	if *s == 0 {
+		*s = def
+	}
+}

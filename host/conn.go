@@ -1,0 +1,367 @@
+package host
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wasmsock/wasmsock/abi"
+	"github.com/wasmsock/wasmsock/host/internal/wsproto"
+)
+
+// pingFrame is shared by every connection: frames are immutable once built.
+var pingFrame = wsproto.Frame(wsproto.OpPing, nil)
+
+// Conn is one WebSocket connection.
+//
+// Reading happens on the goroutine that accepted the connection; it is the only one that delivers
+// the connection's events to the plugin, so they arrive in order. Writing happens on a goroutine
+// that exists only while the outbound queue is not empty.
+type Conn struct {
+	id    uint64
+	srv   *Server
+	route *route
+	nc    net.Conn
+	log   *slog.Logger
+
+	// Handshake facts, fixed after the upgrade.
+	path        string
+	rawQuery    string
+	query       url.Values
+	headers     []string // name (lower case), value, name, value, ...
+	subprotocol string
+	remoteAddr  string
+	user        string
+	namespace   string
+
+	accepted atomic.Bool  // on_connect accepted: on_close is owed
+	lastRead atomic.Int64 // unix nanos of the last frame from the peer
+	pingSent atomic.Int64 // unix nanos of the last ping without a frame read since, 0 for none
+	hb       *time.Timer
+
+	mu              sync.Mutex
+	queue           [][]byte // frames waiting for the writer
+	spare           [][]byte // the writer's previous batch, reused
+	queued          int      // bytes in queue
+	upgraded        bool     // the 101 is written: the writer may run
+	writing         bool     // a writer goroutine is running
+	closeSent       bool     // a close frame is queued: nothing more may be queued
+	closeAfterFlush bool     // close the TCP connection once the queue is written
+	tcpClosed       bool
+	closeCode       int // the code we sent, when we started the closing handshake
+	closeReason     string
+	closeTimer      *time.Timer
+}
+
+var errQueueFull = errors.New("outbound queue full")
+
+// enqueue adds a frame to the outbound queue and starts the writer if needed. It never blocks: a
+// connection whose queue is full is a slow consumer and is closed with 1008.
+func (c *Conn) enqueue(frame []byte) abi.Status {
+	c.mu.Lock()
+	if c.closeSent {
+		c.mu.Unlock()
+		return abi.ErrClosed
+	}
+	r := c.route
+	if len(c.queue) >= r.cfg.QueueMessages || c.queued+len(frame) > int(r.cfg.QueueBytes) {
+		c.mu.Unlock()
+		c.srv.stats.slowConsumers.Add(1)
+		c.log.Warn("slow consumer: outbound queue full, closing", "queued_messages", len(c.queue), "queued_bytes", c.queued)
+		c.startClose(wsproto.ClosePolicyViolation, "slow consumer: outbound queue full", true)
+		return abi.ErrClosed
+	}
+	c.queue = append(c.queue, frame)
+	c.queued += len(frame)
+	start := c.upgraded && !c.writing
+	if start {
+		c.writing = true
+	}
+	c.mu.Unlock()
+	if start {
+		go c.writeLoop()
+	}
+	return abi.OK
+}
+
+// startClose queues a close frame and starts the closing handshake: the peer has close_timeout to
+// answer before the TCP connection is dropped. With dropQueue, frames still queued are discarded
+// (a slow consumer would never read them). It does nothing if a close frame was already queued.
+func (c *Conn) startClose(code int, reason string, dropQueue bool) {
+	c.mu.Lock()
+	if c.closeSent {
+		c.mu.Unlock()
+		return
+	}
+	c.closeSent = true
+	c.closeCode, c.closeReason = code, wsproto.TruncateReason(reason)
+	if dropQueue {
+		clear(c.queue)
+		c.queue, c.queued = c.queue[:0], 0
+	}
+	frame := wsproto.CloseFrame(code, reason)
+	c.queue = append(c.queue, frame)
+	c.queued += len(frame)
+	c.closeTimer = time.AfterFunc(c.route.cfg.CloseTimeout.D, c.closeTCP)
+	start := c.upgraded && !c.writing
+	if start {
+		c.writing = true
+	}
+	c.mu.Unlock()
+	if start {
+		go c.writeLoop()
+	}
+}
+
+// answerClose replies to the peer's close frame (echoing its code, RFC 6455 §5.5.1) and closes the
+// TCP connection once the reply is written. It reports the close code of the connection.
+func (c *Conn) answerClose(payload []byte) (int, string) {
+	code, reason := wsproto.ParseClose(payload)
+	c.mu.Lock()
+	if c.closeSent {
+		// The peer answered our close: the handshake is complete.
+		code, reason = c.closeCode, c.closeReason
+		c.mu.Unlock()
+		c.closeTCP()
+		return code, reason
+	}
+	c.closeSent = true
+	c.closeCode, c.closeReason = code, reason
+	frame := wsproto.CloseFrame(code, "")
+	c.queue = append(c.queue, frame)
+	c.queued += len(frame)
+	c.closeAfterFlush = true
+	c.closeTimer = time.AfterFunc(c.route.cfg.CloseTimeout.D, c.closeTCP)
+	start := c.upgraded && !c.writing
+	if start {
+		c.writing = true
+	}
+	c.mu.Unlock()
+	if start {
+		go c.writeLoop()
+	} else {
+		c.closeIfIdle()
+	}
+	return code, reason
+}
+
+// closeIfIdle closes the TCP connection now if no writer is running, else lets the writer do it
+// after its last batch.
+func (c *Conn) closeIfIdle() {
+	c.mu.Lock()
+	c.closeAfterFlush = true
+	idle := !c.writing
+	c.mu.Unlock()
+	if idle {
+		c.closeTCP()
+	}
+}
+
+func (c *Conn) closeTCP() {
+	c.mu.Lock()
+	done := c.tcpClosed
+	c.tcpClosed = true
+	if c.closeTimer != nil {
+		c.closeTimer.Stop()
+	}
+	c.mu.Unlock()
+	if !done {
+		_ = c.nc.Close()
+	}
+}
+
+// writeLoop writes queued frames until the queue is empty, each batch with one writev.
+func (c *Conn) writeLoop() {
+	timeout := c.route.cfg.CloseTimeout.D
+	for {
+		c.mu.Lock()
+		if len(c.queue) == 0 || c.tcpClosed {
+			c.writing = false
+			closeNow := c.closeAfterFlush
+			c.mu.Unlock()
+			if closeNow {
+				c.closeTCP()
+			}
+			return
+		}
+		batch := c.queue
+		c.queue, c.spare = c.spare[:0], nil
+		c.queued = 0
+		c.mu.Unlock()
+
+		_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
+		bufs := net.Buffers(batch)
+		n := len(batch)
+		_, err := bufs.WriteTo(c.nc)
+		c.srv.stats.framesOut.Add(int64(n))
+		clear(batch)
+		c.mu.Lock()
+		c.spare = batch[:0]
+		c.mu.Unlock()
+		if err != nil {
+			c.mu.Lock()
+			c.closeSent = true
+			clear(c.queue)
+			c.queue, c.queued = c.queue[:0], 0
+			c.mu.Unlock()
+			c.closeTCP()
+			// The reader sees the closed socket and finishes the connection.
+		}
+	}
+}
+
+// serve runs the read loop until the connection ends, then delivers on_close.
+func (c *Conn) serve(rd *wsproto.Reader) {
+	c.lastRead.Store(time.Now().UnixNano())
+	c.startHeartbeat()
+	code, reason := c.readLoop(rd)
+	c.finish(code, reason)
+}
+
+func (c *Conn) readLoop(rd *wsproto.Reader) (int, string) {
+	for {
+		m, err := rd.Next()
+		if err != nil {
+			var ce *wsproto.CloseError
+			if errors.As(err, &ce) {
+				c.srv.stats.protocolErrors.Add(1)
+				c.log.Debug("protocol error", "code", ce.Code, "reason", ce.Reason)
+				c.startClose(ce.Code, ce.Reason, false)
+				c.closeIfIdle()
+				return ce.Code, ce.Reason
+			}
+			c.mu.Lock()
+			sent, code, reason := c.closeSent, c.closeCode, c.closeReason
+			c.mu.Unlock()
+			c.closeTCP()
+			if sent && code != 0 {
+				return code, reason // we closed; the peer or our close timer dropped TCP
+			}
+			return wsproto.CloseAbnormal, ""
+		}
+		c.lastRead.Store(time.Now().UnixNano())
+		c.pingSent.Store(0)
+		switch m.Op {
+		case wsproto.OpText, wsproto.OpBinary:
+			c.srv.stats.messagesIn.Add(1)
+			c.mu.Lock()
+			closing := c.closeSent
+			c.mu.Unlock()
+			if closing {
+				continue // RFC 6455 §1.4: data after our close frame is discarded
+			}
+			c.route.plugin.Message(c.id, int32(m.Op), m.Payload)
+		case wsproto.OpPing:
+			c.enqueue(wsproto.Frame(wsproto.OpPong, m.Payload))
+		case wsproto.OpPong:
+			// Heartbeat bookkeeping is done above for every frame.
+		case wsproto.OpClose:
+			return c.answerClose(m.Payload)
+		}
+	}
+}
+
+// startHeartbeat pings an idle peer every ping_interval and drops it when nothing comes back within
+// pong_timeout.
+func (c *Conn) startHeartbeat() {
+	interval := c.route.cfg.PingInterval.D
+	if interval <= 0 {
+		return
+	}
+	c.mu.Lock()
+	c.hb = time.AfterFunc(interval, c.heartbeat)
+	c.mu.Unlock()
+}
+
+func (c *Conn) heartbeat() {
+	cfg := c.route.cfg
+	now := time.Now().UnixNano()
+	next := cfg.PingInterval.D
+	if sent := c.pingSent.Load(); sent != 0 {
+		if time.Duration(now-sent) >= cfg.PongTimeout.D {
+			c.srv.stats.pingTimeouts.Add(1)
+			c.log.Debug("no pong within pong_timeout, dropping connection")
+			c.closeTCP()
+			return
+		}
+		next = cfg.PongTimeout.D - time.Duration(now-sent)
+	} else if idle := time.Duration(now - c.lastRead.Load()); idle >= cfg.PingInterval.D {
+		c.pingSent.Store(now)
+		if c.enqueue(pingFrame) != abi.OK {
+			return
+		}
+		next = cfg.PongTimeout.D
+	} else {
+		next = cfg.PingInterval.D - idle
+	}
+	c.mu.Lock()
+	if !c.tcpClosed {
+		c.hb.Reset(next)
+	}
+	c.mu.Unlock()
+}
+
+// finish ends the connection exactly once: it leaves the registry and the plugin gets on_close.
+func (c *Conn) finish(code int, reason string) {
+	c.mu.Lock()
+	if c.hb != nil {
+		c.hb.Stop()
+	}
+	c.mu.Unlock()
+	c.srv.conns.remove(c)
+	c.srv.stats.connsClosed.Add(1)
+	if c.accepted.Load() {
+		c.route.plugin.Closed(c.id, code, reason)
+	}
+	c.log.Debug("connection closed", "code", code, "reason", reason)
+}
+
+// get answers conn_get.
+func (c *Conn) get(key string) (string, abi.Status) {
+	switch key {
+	case "route":
+		return c.route.cfg.Path, abi.OK
+	case "path":
+		return c.path, abi.OK
+	case "query":
+		return c.rawQuery, abi.OK
+	case "remote_addr":
+		return c.remoteAddr, abi.OK
+	case "subprotocol":
+		return c.subprotocol, abi.OK
+	case "namespace":
+		return c.namespace, abi.OK
+	case "user":
+		if c.user == "" {
+			return "", abi.ErrNotFound
+		}
+		return c.user, abi.OK
+	}
+	if name, ok := strings.CutPrefix(key, "query."); ok {
+		if vs, ok := c.query[name]; ok && len(vs) > 0 {
+			return vs[0], abi.OK
+		}
+		return "", abi.ErrNotFound
+	}
+	if name, ok := strings.CutPrefix(key, "header."); ok {
+		if v, ok := c.header(name); ok {
+			return v, abi.OK
+		}
+		return "", abi.ErrNotFound
+	}
+	return "", abi.ErrNotFound
+}
+
+func (c *Conn) header(name string) (string, bool) {
+	for i := 0; i+1 < len(c.headers); i += 2 {
+		if strings.EqualFold(c.headers[i], name) {
+			return c.headers[i+1], true
+		}
+	}
+	return "", false
+}

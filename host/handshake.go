@@ -1,0 +1,251 @@
+package host
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/wasmsock/wasmsock/abi"
+	"github.com/wasmsock/wasmsock/host/internal/wsproto"
+)
+
+var errHeadTooLarge = errors.New("request head too large")
+
+var headReaders sync.Pool
+
+// handleConn reads the request head of a new TCP connection and sends it down the WebSocket path
+// (a route's handshake) or the HTTP path (net/http: pages, health, 426 and 404 answers). The
+// WebSocket path upgrades on the raw connection, so a WebSocket keeps no net/http state.
+func (s *Server) handleConn(nc net.Conn) {
+	defer s.handlers.Done()
+	_ = nc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout.D))
+	size := int(s.cfg.MaxHeaderBytes)
+	br, _ := headReaders.Get().(*bufio.Reader)
+	if br == nil || br.Size() != size {
+		br = bufio.NewReaderSize(nc, size)
+	} else {
+		br.Reset(nc)
+	}
+	head, err := peekHead(br, size)
+	if err != nil {
+		if errors.Is(err, errHeadTooLarge) {
+			_, _ = io.WriteString(nc, "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+		}
+		s.stats.handshakeRejects.Add(1)
+		_ = nc.Close()
+		return
+	}
+	r, upgrade := s.classify(head)
+	if r == nil || !upgrade {
+		// Not ours: net/http reads the request from the buffered bytes onwards.
+		s.httpLn.deliver(&bufferedConn{Conn: nc, r: br})
+		return
+	}
+	s.upgrade(nc, br, r)
+	headReaders.Put(br)
+}
+
+// peekHead waits until the buffer holds a whole request head (through the blank line) and returns
+// it without consuming it.
+func peekHead(br *bufio.Reader, max int) ([]byte, error) {
+	n := 1
+	for {
+		_, err := br.Peek(n) // waits for at least n bytes
+		b, _ := br.Peek(br.Buffered())
+		if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 {
+			return b[:i+4], nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(b) >= max {
+			return nil, errHeadTooLarge
+		}
+		n = len(b) + 1
+	}
+}
+
+// classify finds the route a request head targets and whether it asks for a WebSocket upgrade.
+func (s *Server) classify(head []byte) (*route, bool) {
+	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
+	parts := bytes.Fields(line)
+	if len(parts) != 3 {
+		return nil, false
+	}
+	target := string(parts[1])
+	path, _, _ := strings.Cut(target, "?")
+	r := s.routes[path]
+	if r == nil {
+		return nil, false
+	}
+	for len(rest) > 0 {
+		var h []byte
+		h, rest, _ = bytes.Cut(rest, []byte("\r\n"))
+		k, v, ok := bytes.Cut(h, []byte(":"))
+		if ok && bytes.EqualFold(bytes.TrimSpace(k), []byte("Upgrade")) && bytes.EqualFold(bytes.TrimSpace(v), []byte("websocket")) {
+			return r, true
+		}
+	}
+	return r, false
+}
+
+// upgrade performs the WebSocket handshake with gobwas/ws, asking the plugin's on_connect before
+// the 101 is sent, then serves the connection.
+func (s *Server) upgrade(nc net.Conn, src io.Reader, r *route) {
+	if s.draining.Load() {
+		_, _ = io.WriteString(nc, "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+		_ = nc.Close()
+		return
+	}
+	c := &Conn{
+		id:         s.nextID.Add(1),
+		srv:        s,
+		route:      r,
+		nc:         nc,
+		remoteAddr: nc.RemoteAddr().String(),
+	}
+	c.log = s.log.With("conn", c.id, "route", r.cfg.Path)
+	u := ws.Upgrader{
+		OnRequest: func(uri []byte) error {
+			u, err := url.ParseRequestURI(string(uri))
+			if err != nil {
+				return ws.RejectConnectionError(ws.RejectionStatus(http.StatusBadRequest), ws.RejectionReason("bad request URI"))
+			}
+			c.path, c.rawQuery = u.Path, u.RawQuery
+			c.query, _ = url.ParseQuery(u.RawQuery)
+			return nil
+		},
+		OnHeader: func(k, v []byte) error {
+			if len(c.headers) >= 2*maxHeaders {
+				return ws.RejectConnectionError(ws.RejectionStatus(http.StatusRequestHeaderFieldsTooLarge), ws.RejectionReason("too many header fields"))
+			}
+			c.headers = append(c.headers, strings.ToLower(string(k)), string(v))
+			return nil
+		},
+		OnBeforeUpgrade: func() (ws.HandshakeHeader, error) { return s.admit(c) },
+	}
+	_, err := u.Upgrade(struct {
+		io.Reader
+		io.Writer
+	}{src, nc})
+	if err != nil {
+		if c.accepted.Load() {
+			// on_connect accepted but the 101 could not be written: on_close is still owed.
+			s.conns.remove(c)
+			c.route.plugin.Closed(c.id, wsproto.CloseAbnormal, "")
+		} else {
+			s.stats.handshakeRejects.Add(1)
+			c.log.Debug("handshake refused", "error", err)
+		}
+		_ = nc.Close()
+		return
+	}
+	_ = nc.SetDeadline(time.Time{})
+	s.stats.connsOpened.Add(1)
+	c.mu.Lock()
+	c.upgraded = true
+	start := len(c.queue) > 0 && !c.writing
+	if start {
+		c.writing = true
+	}
+	c.mu.Unlock()
+	if start {
+		go c.writeLoop() // what on_connect sent, and the close it may have asked for
+	}
+	c.serve(wsproto.NewReader(nc, int64(r.cfg.MaxMessageBytes)))
+}
+
+const maxHeaders = 100
+
+// admit registers the connection and asks the plugin whether to accept it.
+func (s *Server) admit(c *Conn) (ws.HandshakeHeader, error) {
+	p := c.route.plugin
+	if p.Disabled() {
+		return nil, reject(http.StatusServiceUnavailable, "plugin disabled")
+	}
+	s.conns.add(c)
+	v := p.Connect(c.id, 0)
+	switch {
+	case v.Fault != nil:
+		s.conns.remove(c)
+		if p.Disabled() {
+			return nil, reject(http.StatusServiceUnavailable, "plugin disabled")
+		}
+		return nil, reject(http.StatusInternalServerError, "plugin error")
+	case v.Accepted():
+		c.accepted.Store(true)
+		if code := v.CloseCode(); code != 0 {
+			c.startClose(code, "", false)
+		}
+		return ws.HandshakeHeaderString(""), nil
+	case v.Code >= 400 && v.Code <= 599:
+		s.conns.remove(c)
+		return nil, reject(int(v.Code), "refused by plugin")
+	default:
+		s.conns.remove(c)
+		c.log.Warn("on_connect returned an invalid verdict: refusing with 500", "verdict", v.Code)
+		return nil, reject(http.StatusInternalServerError, fmt.Sprintf("plugin returned invalid verdict %d", v.Code))
+	}
+}
+
+func reject(status int, reason string) error {
+	return ws.RejectConnectionError(ws.RejectionStatus(status), ws.RejectionReason(reason))
+}
+
+// Send implements plugin.Host.
+func (s *Server) Send(conn uint64, kind int32, data []byte) abi.Status {
+	c := s.conns.get(conn)
+	if c == nil {
+		return abi.ErrUnknownConn
+	}
+	if int64(len(data)) > int64(c.route.cfg.MaxMessageBytes) {
+		return abi.ErrTooLarge
+	}
+	return c.enqueue(wsproto.Frame(byte(kind), data))
+}
+
+// Close implements plugin.Host.
+func (s *Server) Close(conn uint64, code int, reason string) abi.Status {
+	c := s.conns.get(conn)
+	if c == nil {
+		return abi.ErrUnknownConn
+	}
+	c.mu.Lock()
+	closing := c.closeSent
+	c.mu.Unlock()
+	if closing {
+		return abi.ErrClosed
+	}
+	c.startClose(code, reason, false)
+	return abi.OK
+}
+
+// ConnGet implements plugin.Host.
+func (s *Server) ConnGet(conn uint64, key string) (string, abi.Status) {
+	c := s.conns.get(conn)
+	if c == nil {
+		return "", abi.ErrUnknownConn
+	}
+	return c.get(key)
+}
+
+// Join implements plugin.Host. Groups are not implemented yet.
+func (s *Server) Join(conn uint64, group string) abi.Status { return abi.ErrNotSupported }
+
+// Leave implements plugin.Host. Groups are not implemented yet.
+func (s *Server) Leave(conn uint64, group string) abi.Status { return abi.ErrNotSupported }
+
+// Broadcast implements plugin.Host. Groups are not implemented yet.
+func (s *Server) Broadcast(current uint64, group string, kind int32, data []byte, except uint64) (int, abi.Status) {
+	return 0, abi.ErrNotSupported
+}

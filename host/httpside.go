@@ -1,0 +1,101 @@
+package host
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+)
+
+// httpHandler serves every request that is not a WebSocket handshake on a route.
+func (s *Server) httpHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	for path, r := range s.routes {
+		mux.Handle(path, s.routeFallback(r))
+	}
+	return mux
+}
+
+// routeFallback answers a request to a WebSocket route that reached net/http: a plain request gets
+// 426 Upgrade Required; a handshake that came on a kept-alive HTTP connection is taken over and
+// upgraded like any other.
+func (s *Server) routeFallback(r *route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method == http.MethodGet && headerHasToken(req.Header, "Upgrade", "websocket") {
+			hj, ok := w.(http.Hijacker)
+			if ok {
+				nc, rw, err := hj.Hijack()
+				if err == nil {
+					var head bytes.Buffer
+					_ = req.Write(&head)
+					s.handlers.Add(1)
+					defer s.handlers.Done()
+					s.upgrade(nc, io.MultiReader(&head, rw.Reader), r)
+					return
+				}
+			}
+		}
+		w.Header().Set("Upgrade", "websocket")
+		w.Header().Set("Connection", "Upgrade")
+		http.Error(w, "426 Upgrade Required: "+req.URL.Path+" is a WebSocket endpoint", http.StatusUpgradeRequired)
+	})
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range bytes.Split([]byte(v), []byte(",")) {
+			if bytes.EqualFold(bytes.TrimSpace(t), []byte(token)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// bufferedConn is a connection whose first bytes were already read into r.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// chanListener hands connections accepted elsewhere to an http.Server.
+type chanListener struct {
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
+}
+
+func newChanListener() *chanListener {
+	return &chanListener{ch: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *chanListener) deliver(c net.Conn) {
+	select {
+	case l.ch <- c:
+	case <-l.done:
+		_ = c.Close()
+	}
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return &net.TCPAddr{} }

@@ -1,0 +1,328 @@
+package wsproto
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/gobwas/ws"
+)
+
+// Opcodes (RFC 6455 §5.2).
+const (
+	OpContinuation = byte(ws.OpContinuation)
+	OpText         = byte(ws.OpText)
+	OpBinary       = byte(ws.OpBinary)
+	OpClose        = byte(ws.OpClose)
+	OpPing         = byte(ws.OpPing)
+	OpPong         = byte(ws.OpPong)
+)
+
+const (
+	bitFin  = 0x80
+	bitRsv1 = 0x40
+	bitRsv2 = 0x20
+	bitRsv3 = 0x10
+	bitMask = 0x80
+
+	// MaxControlPayload is the largest payload of a control frame (§5.5).
+	MaxControlPayload = 125
+
+	readBufferSize = 4096
+	// chunk is how much of a large payload is read (and validated) at a time, so invalid UTF-8
+	// is seen before the rest of a big frame arrives.
+	chunk = 64 << 10
+)
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, readBufferSize); return &b }}
+
+// Message is one event read from the peer: a complete data message (Op is OpText or OpBinary,
+// Payload the assembled, unmasked and, for text, UTF-8-validated bytes) or a control frame
+// (OpPing, OpPong, OpClose with its payload).
+//
+// A data message's Payload is freshly allocated and owned by the caller. A control frame's
+// Payload is only valid until the next call to Next.
+type Message struct {
+	Op      byte
+	Payload []byte
+}
+
+// Reader reads client frames from a connection.
+//
+// While no frame is in flight it holds no read buffer: an idle connection costs only the few bytes
+// of the Reader itself. A 4 KiB buffer is taken from a pool when bytes arrive and returned when
+// they have all been consumed.
+type Reader struct {
+	src io.Reader
+	max int64 // largest data message, in bytes
+
+	buf  *[]byte // pooled; nil while idle
+	r, w int     // buf[r:w] is unread
+
+	small   [16]byte  // what an idle connection reads into before it takes a buffer
+	control [125]byte // payload of the latest control frame
+
+	// A fragmented message being assembled.
+	fragOp  byte
+	msg     []byte
+	utf8    utf8Validator
+	inFrame bool
+}
+
+// NewReader returns a Reader of client frames from src that refuses data messages over
+// maxMessage bytes.
+func NewReader(src io.Reader, maxMessage int64) *Reader {
+	return &Reader{src: src, max: maxMessage}
+}
+
+// Next returns the next data message or control frame. Any error is final: a *CloseError when
+// the peer broke the protocol (send its code and close), else the I/O error (io.EOF when the
+// peer closed the TCP connection).
+func (r *Reader) Next() (Message, error) {
+	for {
+		m, done, err := r.frame()
+		if err != nil {
+			r.release()
+			return Message{}, err
+		}
+		if done {
+			if r.r == r.w {
+				r.release()
+			}
+			return m, nil
+		}
+	}
+}
+
+// frame reads one frame. It returns done=false for a non-final data fragment.
+func (r *Reader) frame() (Message, bool, error) {
+	if err := r.fill(2); err != nil {
+		return Message{}, false, err
+	}
+	b := *r.buf
+	b0, b1 := b[r.r], b[r.r+1]
+	fin := b0&bitFin != 0
+	op := b0 & 0x0f
+	if b0&(bitRsv1|bitRsv2|bitRsv3) != 0 {
+		return Message{}, false, protocolError("reserved bits set without a negotiated extension")
+	}
+	if b1&bitMask == 0 {
+		return Message{}, false, protocolError("client frame is not masked")
+	}
+	hdr := 2
+	length := int64(b1 & 0x7f)
+	switch length {
+	case 126:
+		hdr += 2
+	case 127:
+		hdr += 8
+	}
+	hdr += 4
+	if err := r.fill(hdr); err != nil {
+		return Message{}, false, err
+	}
+	b = *r.buf
+	p := r.r + 2
+	switch length {
+	case 126:
+		length = int64(binary.BigEndian.Uint16(b[p:]))
+		if length < 126 {
+			return Message{}, false, protocolError("payload length not minimally encoded")
+		}
+		p += 2
+	case 127:
+		u := binary.BigEndian.Uint64(b[p:])
+		if u>>63 != 0 {
+			return Message{}, false, protocolError("payload length has the most significant bit set")
+		}
+		length = int64(u)
+		if length <= 0xffff {
+			return Message{}, false, protocolError("payload length not minimally encoded")
+		}
+		p += 8
+	}
+	var mask [4]byte
+	copy(mask[:], b[p:p+4])
+	r.r += hdr
+
+	switch op {
+	case OpClose, OpPing, OpPong:
+		if !fin {
+			return Message{}, false, protocolError("fragmented control frame")
+		}
+		if length > MaxControlPayload {
+			return Message{}, false, protocolError("control frame payload over 125 bytes")
+		}
+		payload := r.control[:length]
+		if err := r.readPayload(payload, mask, 0, nil); err != nil {
+			return Message{}, false, err
+		}
+		if op == OpClose {
+			if err := checkClosePayload(payload); err != nil {
+				return Message{}, false, err
+			}
+		}
+		return Message{Op: op, Payload: payload}, true, nil
+
+	case OpText, OpBinary:
+		if r.fragOp != 0 {
+			return Message{}, false, protocolError("new data frame inside a fragmented message")
+		}
+		if length > r.max {
+			return Message{}, false, &CloseError{Code: CloseTooBig, Reason: "message too big"}
+		}
+		r.fragOp = op
+		r.utf8.reset()
+		r.msg = make([]byte, 0, length)
+
+	case OpContinuation:
+		if r.fragOp == 0 {
+			return Message{}, false, protocolError("continuation frame without a message to continue")
+		}
+		if int64(len(r.msg))+length > r.max {
+			return Message{}, false, &CloseError{Code: CloseTooBig, Reason: "message too big"}
+		}
+
+	default:
+		return Message{}, false, protocolError("unknown opcode %d", op)
+	}
+
+	// A data frame: append its payload to the message.
+	start := len(r.msg)
+	if int64(cap(r.msg)-start) < length {
+		grown := make([]byte, start, start+int(length)+start/2)
+		copy(grown, r.msg)
+		r.msg = grown
+	}
+	r.msg = r.msg[:start+int(length)]
+	var v *utf8Validator
+	if r.fragOp == OpText {
+		v = &r.utf8
+	}
+	if err := r.readPayload(r.msg[start:], mask, 0, v); err != nil {
+		return Message{}, false, err
+	}
+	if !fin {
+		return Message{}, false, nil
+	}
+	if v != nil && !v.complete() {
+		return Message{}, false, &CloseError{Code: CloseInvalidPayload, Reason: "text message ends inside a UTF-8 sequence"}
+	}
+	m := Message{Op: r.fragOp, Payload: r.msg}
+	r.fragOp, r.msg = 0, nil
+	return m, true, nil
+}
+
+// readPayload fills dst with the next len(dst) payload bytes, unmasked, feeding v if not nil.
+func (r *Reader) readPayload(dst []byte, mask [4]byte, offset int, v *utf8Validator) error {
+	for len(dst) > 0 {
+		var n int
+		if r.r < r.w {
+			n = copy(dst, (*r.buf)[r.r:r.w])
+			r.r += n
+		} else {
+			// The buffer is drained: read straight into dst, a chunk at a time.
+			want := min(len(dst), chunk)
+			var err error
+			n, err = io.ReadAtLeast(r.src, dst[:want], 1)
+			if err != nil {
+				return noEOF(err)
+			}
+		}
+		ws.Cipher(dst[:n], mask, offset)
+		if v != nil && !v.write(dst[:n]) {
+			return &CloseError{Code: CloseInvalidPayload, Reason: "invalid UTF-8 in text message"}
+		}
+		offset += n
+		dst = dst[n:]
+	}
+	return nil
+}
+
+// fill makes sure at least n (<= readBufferSize) unread bytes are buffered.
+func (r *Reader) fill(n int) error {
+	if r.w-r.r >= n {
+		return nil
+	}
+	if r.buf == nil {
+		// Idle: wait for the first bytes without holding a buffer.
+		k, err := r.src.Read(r.small[:])
+		if k == 0 {
+			if err == nil {
+				err = io.ErrNoProgress
+			}
+			return err
+		}
+		r.buf = bufPool.Get().(*[]byte)
+		r.r, r.w = 0, copy(*r.buf, r.small[:k])
+		if r.w >= n {
+			return nil
+		}
+	}
+	b := *r.buf
+	if r.r > 0 {
+		r.w = copy(b, b[r.r:r.w])
+		r.r = 0
+	}
+	for r.w < n {
+		k, err := r.src.Read(b[r.w:])
+		r.w += k
+		if r.w >= n {
+			return nil
+		}
+		if err != nil {
+			if r.w > 0 {
+				return noEOF(err)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// release returns the read buffer to the pool when nothing in it is unread.
+func (r *Reader) release() {
+	if r.buf != nil && r.r == r.w {
+		bufPool.Put(r.buf)
+		r.buf, r.r, r.w = nil, 0, 0
+	}
+}
+
+// Buffered reports how many bytes have been read from the connection but not yet parsed.
+func (r *Reader) Buffered() int { return r.w - r.r }
+
+// checkClosePayload validates a close frame's body (§5.5.1, §7.4).
+func checkClosePayload(p []byte) error {
+	switch {
+	case len(p) == 0:
+		return nil
+	case len(p) == 1:
+		return protocolError("close frame with a 1-byte payload")
+	}
+	code := int(binary.BigEndian.Uint16(p))
+	if !ValidReceivedCloseCode(code) {
+		return protocolError("invalid close code %d", code)
+	}
+	if !ValidUTF8(p[2:]) {
+		return &CloseError{Code: CloseInvalidPayload, Reason: "close reason is not valid UTF-8"}
+	}
+	return nil
+}
+
+// ParseClose returns the code and reason of a close frame payload already checked by Next:
+// 1005 (no status) when it is empty.
+func ParseClose(p []byte) (int, string) {
+	if len(p) < 2 {
+		return CloseNoStatus, ""
+	}
+	return int(binary.BigEndian.Uint16(p)), string(p[2:])
+}
+
+// noEOF turns an EOF in the middle of a frame into io.ErrUnexpectedEOF.
+func noEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}

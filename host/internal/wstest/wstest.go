@@ -1,0 +1,196 @@
+// Package wstest is a WebSocket test client for the host's tests: a real client over a real socket
+// (gobwas/ws's dialer) that can also write raw, even malformed, frames.
+package wstest
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+)
+
+// Client is one client connection.
+type Client struct {
+	t    testing.TB
+	Conn net.Conn
+	r    io.Reader
+	HS   ws.Handshake
+}
+
+// Dial opens a WebSocket to url, failing the test if the handshake fails.
+func Dial(t testing.TB, url string, header http.Header) *Client {
+	t.Helper()
+	c, err := TryDial(t, url, header)
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	return c
+}
+
+// TryDial opens a WebSocket to url and returns the handshake error, if any (a ws.StatusError
+// carries the HTTP status of a refused handshake).
+func TryDial(t testing.TB, url string, header http.Header, protocols ...string) (*Client, error) {
+	d := ws.Dialer{Timeout: 5 * time.Second, Protocols: protocols}
+	if header != nil {
+		d.Header = ws.HandshakeHeaderHTTP(header)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, br, hs, err := d.Dial(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{t: t, Conn: conn, r: conn, HS: hs}
+	if br != nil {
+		c.r = io.MultiReader(br, conn) // bytes the dialer read past the handshake come first
+	}
+	c.r = bufio.NewReader(c.r)
+	t.Cleanup(func() { _ = conn.Close() })
+	return c, nil
+}
+
+// Send writes one masked data message in a single frame.
+func (c *Client) Send(op ws.OpCode, p []byte) {
+	c.t.Helper()
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if err := wsutil.WriteClientMessage(c.Conn, op, p); err != nil {
+		c.t.Fatalf("send: %v", err)
+	}
+}
+
+// WriteFrame writes one masked frame exactly as given (fin, rsv, op, payload).
+func (c *Client) WriteFrame(fin bool, rsv byte, op ws.OpCode, p []byte) {
+	c.t.Helper()
+	f := ws.NewFrame(op, fin, append([]byte(nil), p...))
+	f.Header.Rsv = rsv
+	f = ws.MaskFrameInPlace(f)
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if err := ws.WriteFrame(c.Conn, f); err != nil {
+		c.t.Fatalf("write frame: %v", err)
+	}
+}
+
+// WriteRaw writes bytes as they are.
+func (c *Client) WriteRaw(b []byte) {
+	c.t.Helper()
+	if _, err := c.Conn.Write(b); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+// Frame is a frame read from the server.
+type Frame struct {
+	Op      ws.OpCode
+	Fin     bool
+	Payload []byte
+}
+
+// ReadFrame reads the next frame within timeout.
+func (c *Client) ReadFrame(timeout time.Duration) (Frame, error) {
+	_ = c.Conn.SetReadDeadline(time.Now().Add(timeout))
+	h, err := ws.ReadHeader(c.r)
+	if err != nil {
+		return Frame{}, err
+	}
+	if h.Masked {
+		return Frame{}, errors.New("server frame is masked")
+	}
+	p := make([]byte, h.Length)
+	if _, err := io.ReadFull(c.r, p); err != nil {
+		return Frame{}, err
+	}
+	return Frame{Op: h.OpCode, Fin: h.Fin, Payload: p}, nil
+}
+
+// Read returns the next data message, answering nothing and failing on anything else.
+func (c *Client) Read() (ws.OpCode, []byte) {
+	c.t.Helper()
+	for {
+		f, err := c.ReadFrame(10 * time.Second)
+		if err != nil {
+			c.t.Fatalf("read: %v", err)
+		}
+		switch f.Op {
+		case ws.OpText, ws.OpBinary:
+			if !f.Fin {
+				c.t.Fatalf("server sent a fragmented message")
+			}
+			return f.Op, f.Payload
+		case ws.OpPing, ws.OpPong:
+			continue
+		default:
+			code, reason := ParseClose(f.Payload)
+			c.t.Fatalf("expected a data message, got opcode %v (close %d %q)", f.Op, code, reason)
+		}
+	}
+}
+
+// ExpectClose reads until a close frame and returns its code and reason; it fails the test if data
+// or nothing arrives.
+func (c *Client) ExpectClose(timeout time.Duration) (int, string) {
+	c.t.Helper()
+	for {
+		f, err := c.ReadFrame(timeout)
+		if err != nil {
+			c.t.Fatalf("expected a close frame: %v", err)
+		}
+		switch f.Op {
+		case ws.OpClose:
+			return ParseClose(f.Payload)
+		case ws.OpPing, ws.OpPong:
+		default:
+			c.t.Fatalf("expected a close frame, got opcode %v %q", f.Op, f.Payload)
+		}
+	}
+}
+
+// Close sends a close frame with code and reason.
+func (c *Client) Close(code int, reason string) {
+	c.t.Helper()
+	c.WriteFrame(true, 0, ws.OpClose, CloseBody(code, reason))
+}
+
+// ExpectEOF checks that the server closes the TCP connection within timeout.
+func (c *Client) ExpectEOF(timeout time.Duration) error {
+	_ = c.Conn.SetReadDeadline(time.Now().Add(timeout))
+	buf := make([]byte, 1024)
+	for {
+		_, err := c.r.Read(buf)
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || isReset(err) {
+			return nil
+		}
+		return fmt.Errorf("expected EOF, got %w", err)
+	}
+}
+
+func isReset(err error) bool {
+	var ne *net.OpError
+	return errors.As(err, &ne) && !ne.Timeout()
+}
+
+// CloseBody builds a close frame payload.
+func CloseBody(code int, reason string) []byte {
+	b := make([]byte, 2, 2+len(reason))
+	binary.BigEndian.PutUint16(b, uint16(code))
+	return append(b, reason...)
+}
+
+// ParseClose splits a close frame payload; 1005 when empty.
+func ParseClose(p []byte) (int, string) {
+	if len(p) < 2 {
+		return 1005, ""
+	}
+	return int(binary.BigEndian.Uint16(p)), string(p[2:])
+}

@@ -1,0 +1,228 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmsock/wasmsock/abi"
+	"github.com/wasmsock/wasmsock/host/internal/wsproto"
+)
+
+// hostFuncSignatures are the host functions of ABI v1 with their wasm signatures. Every one
+// returns an i32 status.
+var hostFuncSignatures = map[string]signature{
+	abi.FuncMsgRead:   {params: []api.ValueType{i32, i32}, results: []api.ValueType{i32}},
+	abi.FuncSend:      {params: []api.ValueType{i64, i32, i32, i32}, results: []api.ValueType{i32}},
+	abi.FuncBroadcast: {params: []api.ValueType{i32, i32, i32, i32, i32, i64}, results: []api.ValueType{i32}},
+	abi.FuncJoin:      {params: []api.ValueType{i64, i32, i32}, results: []api.ValueType{i32}},
+	abi.FuncLeave:     {params: []api.ValueType{i64, i32, i32}, results: []api.ValueType{i32}},
+	abi.FuncClose:     {params: []api.ValueType{i64, i32, i32, i32}, results: []api.ValueType{i32}},
+	abi.FuncConnGet:   {params: []api.ValueType{i64, i32, i32, i32, i32}, results: []api.ValueType{i32}},
+	abi.FuncLog:       {params: []api.ValueType{i32, i32, i32}, results: []api.ValueType{i32}},
+}
+
+// hostFuncs are the implementations, each decoding its arguments from the stack, checking every
+// pointer against the guest's memory and writing one i32 status back.
+var hostFuncs = map[string]func(in *instance, mem api.Memory, stack []uint64) abi.Status{
+	abi.FuncMsgRead:   hostMsgRead,
+	abi.FuncSend:      hostSend,
+	abi.FuncBroadcast: hostBroadcast,
+	abi.FuncJoin:      hostJoin,
+	abi.FuncLeave:     hostLeave,
+	abi.FuncClose:     hostClose,
+	abi.FuncConnGet:   hostConnGet,
+	abi.FuncLog:       hostLog,
+}
+
+type instanceKey struct{}
+
+// instantiateHostModule defines the "wasmsock" module in rt.
+func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
+	b := rt.NewHostModuleBuilder(abi.ImportModule)
+	for name, fn := range hostFuncs {
+		sig := hostFuncSignatures[name]
+		fn := fn
+		b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
+			in, _ := ctx.Value(instanceKey{}).(*instance)
+			if in == nil {
+				stack[0] = api.EncodeI32(int32(abi.ErrNotSupported))
+				return
+			}
+			stack[0] = api.EncodeI32(int32(fn(in, mod.Memory(), stack)))
+		}), sig.params, sig.results).Export(name)
+	}
+	_, err := b.Instantiate(ctx)
+	return err
+}
+
+// read returns the guest bytes [ptr, ptr+n) as a view into its memory (no copy), or false when
+// the range is outside it.
+func read(mem api.Memory, ptr, n uint64) ([]byte, bool) {
+	if mem == nil {
+		return nil, false
+	}
+	return mem.Read(uint32(ptr), uint32(n))
+}
+
+// Each host function checks, in this order (ABI.md, "Status codes"): scalar arguments (kind,
+// level, close code), pointer ranges, the content of buffers, and only then asks the Host, which
+// answers for the connection (unknown, forbidden, closed, too large).
+
+func hostMsgRead(in *instance, mem api.Memory, stack []uint64) abi.Status {
+	dst, capacity := uint64(api.DecodeU32(stack[0])), uint64(api.DecodeU32(stack[1]))
+	buf, ok := read(mem, dst, capacity)
+	if !ok {
+		return abi.ErrBadPointer
+	}
+	if !in.hasPayload {
+		return abi.ErrNoMessage
+	}
+	n := copy(buf, in.payload[in.cursor:])
+	in.cursor += n
+	return abi.Status(n)
+}
+
+func hostSend(in *instance, mem api.Memory, stack []uint64) abi.Status {
+	conn, kind := stack[0], int32(api.DecodeI32(stack[1]))
+	if kind != abi.KindText && kind != abi.KindBinary {
+		return abi.ErrInvalidArgument
+	}
+	data, ok := read(mem, uint64(api.DecodeU32(stack[2])), uint64(api.DecodeU32(stack[3])))
+	if !ok {
+		return abi.ErrBadPointer
+	}
+	if kind == abi.KindText && !utf8.Valid(data) {
+		return abi.ErrInvalidArgument
+	}
+	return in.plugin.host.Send(conn, kind, data)
+}
+
+func hostBroadcast(in *instance, mem api.Memory, stack []uint64) abi.Status {
+	kind := int32(api.DecodeI32(stack[2]))
+	if kind != abi.KindText && kind != abi.KindBinary {
+		return abi.ErrInvalidArgument
+	}
+	group, gok := read(mem, uint64(api.DecodeU32(stack[0])), uint64(api.DecodeU32(stack[1])))
+	data, dok := read(mem, uint64(api.DecodeU32(stack[3])), uint64(api.DecodeU32(stack[4])))
+	if !gok || !dok {
+		return abi.ErrBadPointer
+	}
+	if !ValidGroupName(group) || (kind == abi.KindText && !utf8.Valid(data)) {
+		return abi.ErrInvalidArgument
+	}
+	n, st := in.plugin.host.Broadcast(in.current, string(group), kind, data, stack[5])
+	if st != abi.OK {
+		return st
+	}
+	return abi.Status(n)
+}
+
+func hostJoin(in *instance, mem api.Memory, stack []uint64) abi.Status {
+	group, st := readMemberGroup(mem, stack[1], stack[2])
+	if st != abi.OK {
+		return st
+	}
+	return in.plugin.host.Join(stack[0], group)
+}
+
+func hostLeave(in *instance, mem api.Memory, stack []uint64) abi.Status {
+	group, st := readMemberGroup(mem, stack[1], stack[2])
+	if st != abi.OK {
+		return st
+	}
+	return in.plugin.host.Leave(stack[0], group)
+}
+
+func hostClose(in *instance, mem api.Memory, stack []uint64) abi.Status {
+	conn, code := stack[0], int(api.DecodeI32(stack[1]))
+	if !abi.ValidCloseCode(code) {
+		return abi.ErrInvalidCode
+	}
+	reason, ok := read(mem, uint64(api.DecodeU32(stack[2])), uint64(api.DecodeU32(stack[3])))
+	if !ok {
+		return abi.ErrBadPointer
+	}
+	if !utf8.Valid(reason) {
+		return abi.ErrInvalidArgument
+	}
+	return in.plugin.host.Close(conn, code, wsproto.TruncateReason(string(reason)))
+}
+
+func hostConnGet(in *instance, mem api.Memory, stack []uint64) abi.Status {
+	conn := stack[0]
+	key, kok := read(mem, uint64(api.DecodeU32(stack[1])), uint64(api.DecodeU32(stack[2])))
+	dst, dok := read(mem, uint64(api.DecodeU32(stack[3])), uint64(api.DecodeU32(stack[4])))
+	if !kok || !dok {
+		return abi.ErrBadPointer
+	}
+	if len(key) > abi.MaxConnGetKey {
+		return abi.ErrInvalidArgument
+	}
+	var value string
+	var st abi.Status
+	if string(key) == "id" {
+		// Answered here; the host still says whether the connection exists.
+		if _, st = in.plugin.host.ConnGet(conn, "path"); st == abi.OK {
+			value = strconv.FormatUint(conn, 10)
+		}
+	} else {
+		value, st = in.plugin.host.ConnGet(conn, string(key))
+	}
+	if st != abi.OK {
+		return st
+	}
+	copy(dst, value)
+	return abi.Status(len(value))
+}
+
+var logLevels = [...]slog.Level{abi.LogDebug: slog.LevelDebug, abi.LogInfo: slog.LevelInfo, abi.LogWarn: slog.LevelWarn, abi.LogError: slog.LevelError}
+
+func hostLog(in *instance, mem api.Memory, stack []uint64) abi.Status {
+	level := api.DecodeI32(stack[0])
+	if level < 0 || int(level) >= len(logLevels) {
+		return abi.ErrInvalidArgument
+	}
+	msg, ok := read(mem, uint64(api.DecodeU32(stack[1])), uint64(api.DecodeU32(stack[2])))
+	if !ok {
+		return abi.ErrBadPointer
+	}
+	in.log(logLevels[level], string(msg))
+	return abi.OK
+}
+
+// readMemberGroup reads a group name for join or leave: a valid name that is not one of the
+// host-managed "user:" groups.
+func readMemberGroup(mem api.Memory, ptr, n uint64) (string, abi.Status) {
+	b, ok := read(mem, uint64(api.DecodeU32(ptr)), uint64(api.DecodeU32(n)))
+	if !ok {
+		return "", abi.ErrBadPointer
+	}
+	if !ValidGroupName(b) || bytes.HasPrefix(b, []byte(UserGroupPrefix)) {
+		return "", abi.ErrInvalidArgument
+	}
+	return string(b), abi.OK
+}
+
+// UserGroupPrefix starts the names of the groups the host manages: every connection with a user
+// id is in "user:<id>".
+const UserGroupPrefix = "user:"
+
+// ValidGroupName reports whether b is a valid group name: 1 to abi.MaxGroupName bytes of valid
+// UTF-8 with no control characters.
+func ValidGroupName(b []byte) bool {
+	if len(b) == 0 || len(b) > abi.MaxGroupName || !utf8.Valid(b) {
+		return false
+	}
+	for _, r := range string(b) {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,61 @@
+//go:build !wasip1
+
+package wasmsock
+
+import "github.com/wasmsock/wasmsock/abi"
+
+// Outside wasip1 there is no host to import functions from. The package still builds so that
+// tools and tests can load it; every host function goes to host, which by default answers
+// abi.ErrNotSupported. The package's tests replace it with a fake.
+
+// hostAPI mirrors the wasmsock import module, with slices and strings instead of pointers.
+type hostAPI interface {
+	msgRead(dst []byte) int32
+	send(conn uint64, kind int32, data []byte) int32
+	broadcast(group string, kind int32, data []byte, except uint64) int32
+	join(conn uint64, group string) int32
+	leave(conn uint64, group string) int32
+	close(conn uint64, code int32, reason string) int32
+	connGet(conn uint64, key string, dst []byte) int32
+	log(level int32, msg string) int32
+}
+
+var host hostAPI = noHost{}
+
+// noHost answers every call with abi.ErrNotSupported.
+type noHost struct{}
+
+const unsupported = int32(abi.ErrNotSupported)
+
+func (noHost) msgRead([]byte) int32                          { return unsupported }
+func (noHost) send(uint64, int32, []byte) int32              { return unsupported }
+func (noHost) broadcast(string, int32, []byte, uint64) int32 { return unsupported }
+func (noHost) join(uint64, string) int32                     { return unsupported }
+func (noHost) leave(uint64, string) int32                    { return unsupported }
+func (noHost) close(uint64, int32, string) int32             { return unsupported }
+func (noHost) connGet(uint64, string, []byte) int32          { return unsupported }
+func (noHost) log(int32, string) int32                       { return unsupported }
+
+func hostMsgRead(dst []byte) int32 { return host.msgRead(dst) }
+
+func hostSend(conn uint64, kind int32, data []byte) int32 { return host.send(conn, kind, data) }
+
+func hostSendString(conn uint64, kind int32, data string) int32 {
+	return host.send(conn, kind, []byte(data))
+}
+
+func hostBroadcast(group string, kind int32, data []byte, except uint64) int32 {
+	return host.broadcast(group, kind, data, except)
+}
+
+func hostJoin(conn uint64, group string) int32 { return host.join(conn, group) }
+
+func hostLeave(conn uint64, group string) int32 { return host.leave(conn, group) }
+
+func hostClose(conn uint64, code int32, reason string) int32 {
+	return host.close(conn, code, reason)
+}
+
+func hostConnGet(conn uint64, key string, dst []byte) int32 { return host.connGet(conn, key, dst) }
+
+func hostLog(level int32, msg string) int32 { return host.log(level, msg) }

@@ -1,0 +1,99 @@
+//go:build wasip1
+
+package wasmsock
+
+import "unsafe"
+
+// The host functions, imported from module "wasmsock" (abi.ImportModule). Pointers are offsets
+// into the plugin's linear memory; the Go garbage collector does not move objects, and passing
+// an unsafe.Pointer keeps its object alive for the duration of the call.
+
+//go:wasmimport wasmsock msg_read
+func wasmMsgRead(dst unsafe.Pointer, cap int32) int32
+
+//go:wasmimport wasmsock send
+func wasmSend(conn uint64, kind int32, ptr unsafe.Pointer, n int32) int32
+
+//go:wasmimport wasmsock broadcast
+func wasmBroadcast(groupPtr unsafe.Pointer, groupLen int32, kind int32, ptr unsafe.Pointer, n int32, except uint64) int32
+
+//go:wasmimport wasmsock join
+func wasmJoin(conn uint64, groupPtr unsafe.Pointer, groupLen int32) int32
+
+//go:wasmimport wasmsock leave
+func wasmLeave(conn uint64, groupPtr unsafe.Pointer, groupLen int32) int32
+
+//go:wasmimport wasmsock close
+func wasmClose(conn uint64, code int32, reasonPtr unsafe.Pointer, reasonLen int32) int32
+
+//go:wasmimport wasmsock conn_get
+func wasmConnGet(conn uint64, keyPtr unsafe.Pointer, keyLen int32, dst unsafe.Pointer, cap int32) int32
+
+//go:wasmimport wasmsock log
+func wasmLog(level int32, ptr unsafe.Pointer, n int32) int32
+
+// bytesArg returns the (pointer, length) pair for b, with a nil pointer for an empty slice.
+func bytesArg(b []byte) (unsafe.Pointer, int32) {
+	if len(b) == 0 {
+		return nil, 0
+	}
+	return unsafe.Pointer(unsafe.SliceData(b)), int32(len(b))
+}
+
+// stringArg returns the (pointer, length) pair for s, with a nil pointer for an empty string.
+func stringArg(s string) (unsafe.Pointer, int32) {
+	if len(s) == 0 {
+		return nil, 0
+	}
+	return unsafe.Pointer(unsafe.StringData(s)), int32(len(s))
+}
+
+func hostMsgRead(dst []byte) int32 {
+	p, n := bytesArg(dst)
+	if n == 0 {
+		return 0
+	}
+	return wasmMsgRead(p, n)
+}
+
+func hostSend(conn uint64, kind int32, data []byte) int32 {
+	p, n := bytesArg(data)
+	return wasmSend(conn, kind, p, n)
+}
+
+func hostSendString(conn uint64, kind int32, data string) int32 {
+	p, n := stringArg(data)
+	return wasmSend(conn, kind, p, n)
+}
+
+func hostBroadcast(group string, kind int32, data []byte, except uint64) int32 {
+	gp, gn := stringArg(group)
+	p, n := bytesArg(data)
+	return wasmBroadcast(gp, gn, kind, p, n, except)
+}
+
+func hostJoin(conn uint64, group string) int32 {
+	p, n := stringArg(group)
+	return wasmJoin(conn, p, n)
+}
+
+func hostLeave(conn uint64, group string) int32 {
+	p, n := stringArg(group)
+	return wasmLeave(conn, p, n)
+}
+
+func hostClose(conn uint64, code int32, reason string) int32 {
+	p, n := stringArg(reason)
+	return wasmClose(conn, code, p, n)
+}
+
+func hostConnGet(conn uint64, key string, dst []byte) int32 {
+	kp, kn := stringArg(key)
+	p, n := bytesArg(dst)
+	return wasmConnGet(conn, kp, kn, p, n)
+}
+
+func hostLog(level int32, msg string) int32 {
+	p, n := stringArg(msg)
+	return wasmLog(level, p, n)
+}

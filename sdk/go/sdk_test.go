@@ -1,0 +1,266 @@
+//go:build !wasip1
+
+package wasmsock
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/wasmsock/wasmsock/abi"
+)
+
+// fakeHost plays the host: it serves the current event's payload in small chunks, answers
+// conn_get from vals and records what the plugin sends and logs.
+type fakeHost struct {
+	payload []byte
+	chunk   int // most bytes one msg_read returns
+	vals    map[string]string
+	calls   []string
+	logs    []string
+}
+
+func (h *fakeHost) msgRead(dst []byte) int32 {
+	n := copy(dst[:min(len(dst), h.chunk)], h.payload)
+	h.payload = h.payload[n:]
+	return int32(n)
+}
+
+func (h *fakeHost) send(conn uint64, kind int32, data []byte) int32 {
+	h.calls = append(h.calls, "send "+Kind(kind).String()+" "+string(data))
+	return 0
+}
+
+func (h *fakeHost) broadcast(group string, kind int32, data []byte, except uint64) int32 {
+	h.calls = append(h.calls, "broadcast "+group+" "+string(data))
+	return 2
+}
+
+func (h *fakeHost) join(conn uint64, group string) int32 { return int32(abi.ErrUnknownConn) }
+
+func (h *fakeHost) leave(conn uint64, group string) int32 { return 0 }
+
+func (h *fakeHost) close(conn uint64, code int32, reason string) int32 {
+	h.calls = append(h.calls, "close "+reason)
+	return 0
+}
+
+func (h *fakeHost) connGet(conn uint64, key string, dst []byte) int32 {
+	v, ok := h.vals[key]
+	if !ok {
+		return int32(abi.ErrNotFound)
+	}
+	copy(dst, v)
+	return int32(len(v))
+}
+
+func (h *fakeHost) log(level int32, msg string) int32 {
+	h.logs = append(h.logs, msg)
+	return 0
+}
+
+// useFake installs a fresh fake host and clears the handlers for the length of the test.
+func useFake(t *testing.T) *fakeHost {
+	h := &fakeHost{chunk: 3, vals: map[string]string{}}
+	host = h
+	t.Cleanup(func() {
+		host = noHost{}
+		OnConnect(nil)
+		OnMessage(nil)
+		OnClose(nil)
+		OnStart(nil)
+	})
+	return h
+}
+
+func TestDefaults(t *testing.T) {
+	useFake(t)
+	if got := dispatchConnect(1, 0); got != 0 {
+		t.Errorf("on_connect without a handler = %d, want 0", got)
+	}
+	if got := dispatchStart(0); got != 0 {
+		t.Errorf("on_start without a handler = %d, want 0", got)
+	}
+	dispatchMessage(1, abi.KindText, 0)
+	dispatchClose(1, 1000, 0)
+}
+
+func TestMessage(t *testing.T) {
+	h := useFake(t)
+	var got []Message
+	OnMessage(func(c Conn, m Message) {
+		if c != 42 {
+			t.Errorf("conn = %d, want 42", c)
+		}
+		got = append(got, Message{m.Kind, []byte(m.Text())})
+		if err := c.Send(m.Kind, m.Data); err != nil {
+			t.Errorf("Send: %v", err)
+		}
+	})
+	for _, m := range []Message{{Text, []byte("hello, world")}, {Binary, []byte{0, 1}}, {Text, nil}} {
+		h.payload = m.Data
+		dispatchMessage(42, int32(m.Kind), int32(len(m.Data)))
+	}
+	if len(got) != 3 || got[0].Text() != "hello, world" || got[1].Kind != Binary || string(got[1].Data) != "\x00\x01" || len(got[2].Data) != 0 {
+		t.Errorf("handler got %q", got)
+	}
+	want := "send text hello, world|send binary \x00\x01|send text "
+	if s := strings.Join(h.calls, "|"); s != want {
+		t.Errorf("host calls %q, want %q", s, want)
+	}
+}
+
+func TestBigMessageBufferDropped(t *testing.T) {
+	h := useFake(t)
+	h.chunk = 1 << 20
+	OnMessage(func(Conn, Message) {})
+	h.payload = make([]byte, keepBuffer+1)
+	dispatchMessage(1, abi.KindBinary, keepBuffer+1)
+	if msgBuf != nil {
+		t.Errorf("kept a %d-byte buffer", cap(msgBuf))
+	}
+	h.payload = []byte("small")
+	dispatchMessage(1, abi.KindText, 5)
+	if cap(msgBuf) < 5 {
+		t.Errorf("small buffer not kept")
+	}
+}
+
+func TestConnect(t *testing.T) {
+	h := useFake(t)
+	h.vals["query.room"] = "lobby"
+	OnConnect(func(c Conn, resumed bool) Verdict {
+		switch {
+		case resumed:
+			return RejectHTTP(403) // ignored by the host, visible here
+		case c.Query("room") == "":
+			return RejectClose(4001)
+		case c == 13:
+			panic("unlucky")
+		}
+		return Accept
+	})
+	if got := dispatchConnect(1, 0); got != 0 {
+		t.Errorf("accept: got %d", got)
+	}
+	if got := dispatchConnect(1, abi.FlagResumed); got != 403 {
+		t.Errorf("resumed flag not seen: got %d", got)
+	}
+	if got := dispatchConnect(13, 0); got != 500 {
+		t.Errorf("panic: got %d, want 500", got)
+	}
+	if len(h.logs) != 1 || !strings.Contains(h.logs[0], "panic in OnConnect handler: unlucky") {
+		t.Errorf("panic log: %q", h.logs)
+	}
+	delete(h.vals, "query.room")
+	if got := dispatchConnect(1, 0); got != 4001 {
+		t.Errorf("RejectClose: got %d", got)
+	}
+}
+
+func TestVerdicts(t *testing.T) {
+	for _, tc := range []struct {
+		v    Verdict
+		want int32
+	}{
+		{Accept, 0}, {RejectHTTP(400), 400}, {RejectHTTP(599), 599}, {RejectHTTP(200), 500},
+		{RejectHTTP(600), 500}, {RejectClose(4999), 4999}, {RejectClose(1000), 4000}, {RejectClose(5000), 4000},
+	} {
+		if int32(tc.v) != tc.want {
+			t.Errorf("verdict %d, want %d", tc.v, tc.want)
+		}
+	}
+}
+
+func TestCloseAndStart(t *testing.T) {
+	h := useFake(t)
+	var reason string
+	OnClose(func(c Conn, code int, r string) { reason = r })
+	h.payload = []byte("going away")
+	dispatchClose(1, 1001, 10)
+	if reason != "going away" {
+		t.Errorf("reason %q", reason)
+	}
+
+	var config []byte
+	OnStart(func(c []byte) error { config = c; return nil })
+	h.payload = []byte(`{"a":1}`)
+	if got := dispatchStart(7); got != 0 || string(config) != `{"a":1}` {
+		t.Errorf("on_start = %d with config %q", got, config)
+	}
+	OnStart(func([]byte) error { return errors.New("bad config") })
+	if got := dispatchStart(0); got != 1 {
+		t.Errorf("failing on_start = %d, want 1", got)
+	}
+	if last := h.logs[len(h.logs)-1]; !strings.Contains(last, "bad config") {
+		t.Errorf("refusal not logged: %q", last)
+	}
+}
+
+func TestConnMethods(t *testing.T) {
+	h := useFake(t)
+	long := strings.Repeat("x", 300)
+	h.vals["header.Cookie"] = long
+	h.vals["user"] = "ann"
+	h.vals["query.empty"] = ""
+	c := Conn(9)
+	if got := c.Header("Cookie"); got != long {
+		t.Errorf("long value: got %d bytes", len(got))
+	}
+	if c.User() != "ann" || c.ID() != 9 {
+		t.Errorf("User %q, ID %d", c.User(), c.ID())
+	}
+	if v, ok := c.Get("query.empty"); !ok || v != "" {
+		t.Errorf("empty value: %q %v", v, ok)
+	}
+	if v, ok := c.Get("subprotocol"); ok || v != "" {
+		t.Errorf("absent key: %q %v", v, ok)
+	}
+	if err := c.Close(1005, "x"); err != ErrInvalidCode {
+		t.Errorf("Close(1005) = %v", err)
+	}
+	if err := c.Close(1000, "bye"); err != nil {
+		t.Errorf("Close(1000) = %v", err)
+	}
+	if err := c.Send(Kind(3), nil); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("Send(kind 3) = %v", err)
+	}
+	if err := c.Join("room"); !errors.Is(err, ErrUnknownConn) {
+		t.Errorf("Join = %v", err)
+	}
+	if n, err := SendToUser("ann", Text, []byte("hi"), Nobody); n != 2 || err != nil {
+		t.Errorf("SendToUser = %d, %v", n, err)
+	}
+	if got := h.calls[len(h.calls)-1]; got != "broadcast user:ann hi" {
+		t.Errorf("SendToUser called %q", got)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	err := statusErr(int32(abi.ErrClosed))
+	if err != ErrClosed || !errors.Is(err, ErrClosed) || errors.Is(err, ErrNotFound) {
+		t.Errorf("status -7 gave %v", err)
+	}
+	if !errors.Is(err, &Error{abi.ErrClosed}) {
+		t.Errorf("errors.Is with *Error target failed")
+	}
+	var e *Error
+	if !errors.As(err, new(Error)) || errors.As(err, &e) {
+		t.Errorf("errors.As: value target should match, pointer target should not")
+	}
+	if statusErr(5) != nil {
+		t.Errorf("positive status is an error")
+	}
+	if err.Error() != "wasmsock: connection closed" {
+		t.Errorf("message %q", err.Error())
+	}
+}
+
+func TestNoHost(t *testing.T) {
+	if err := Conn(1).SendText("x"); err != ErrNotSupported {
+		t.Errorf("SendText without a host = %v", err)
+	}
+	if _, ok := Conn(1).Get("user"); ok {
+		t.Errorf("Get without a host found something")
+	}
+}
