@@ -38,6 +38,7 @@ type Conn struct {
 	remoteAddr  string
 	user        string
 	namespace   string
+	groups      []string // guarded by the server's groupSet lock
 
 	accepted atomic.Bool  // on_connect accepted: on_close is owed
 	lastRead atomic.Int64 // unix nanos of the last frame from the peer
@@ -76,12 +77,7 @@ func (c *Conn) enqueue(frame []byte) abi.Status {
 		c.startClose(wsproto.ClosePolicyViolation, "slow consumer: outbound queue full", true)
 		return abi.ErrClosed
 	}
-	c.queue = append(c.queue, frame)
-	c.queued += len(frame)
-	start := c.upgraded && !c.writing
-	if start {
-		c.writing = true
-	}
+	start := c.pushLocked(frame)
 	c.mu.Unlock()
 	if start {
 		go c.writeLoop()
@@ -89,14 +85,27 @@ func (c *Conn) enqueue(frame []byte) abi.Status {
 	return abi.OK
 }
 
+// pushLocked appends frame to the queue (c.mu held) and reports whether the caller must start the
+// writer once it has unlocked.
+func (c *Conn) pushLocked(frame []byte) bool {
+	c.queue = append(c.queue, frame)
+	c.queued += len(frame)
+	if c.upgraded && !c.writing {
+		c.writing = true
+		return true
+	}
+	return false
+}
+
 // startClose queues a close frame and starts the closing handshake: the peer has close_timeout to
 // answer before the TCP connection is dropped. With dropQueue, frames still queued are discarded
-// (a slow consumer would never read them). It does nothing if a close frame was already queued.
-func (c *Conn) startClose(code int, reason string, dropQueue bool) {
+// (a slow consumer would never read them). It does nothing and returns false if a close frame
+// was already queued.
+func (c *Conn) startClose(code int, reason string, dropQueue bool) bool {
 	c.mu.Lock()
 	if c.closeSent {
 		c.mu.Unlock()
-		return
+		return false
 	}
 	c.closeSent = true
 	c.closeCode, c.closeReason = code, wsproto.TruncateReason(reason)
@@ -104,18 +113,20 @@ func (c *Conn) startClose(code int, reason string, dropQueue bool) {
 		clear(c.queue)
 		c.queue, c.queued = c.queue[:0], 0
 	}
-	frame := wsproto.CloseFrame(code, reason)
-	c.queue = append(c.queue, frame)
-	c.queued += len(frame)
 	c.closeTimer = time.AfterFunc(c.route.cfg.CloseTimeout.D, c.closeTCP)
-	start := c.upgraded && !c.writing
-	if start {
-		c.writing = true
-	}
+	start := c.pushLocked(wsproto.CloseFrame(code, reason))
 	c.mu.Unlock()
 	if start {
 		go c.writeLoop()
 	}
+	return true
+}
+
+// isClosing reports whether a close frame has been queued.
+func (c *Conn) isClosing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeSent
 }
 
 // answerClose replies to the peer's close frame (echoing its code, RFC 6455 §5.5.1) and closes the
@@ -132,15 +143,9 @@ func (c *Conn) answerClose(payload []byte) (int, string) {
 	}
 	c.closeSent = true
 	c.closeCode, c.closeReason = code, reason
-	frame := wsproto.CloseFrame(code, "")
-	c.queue = append(c.queue, frame)
-	c.queued += len(frame)
 	c.closeAfterFlush = true
 	c.closeTimer = time.AfterFunc(c.route.cfg.CloseTimeout.D, c.closeTCP)
-	start := c.upgraded && !c.writing
-	if start {
-		c.writing = true
-	}
+	start := c.pushLocked(wsproto.CloseFrame(code, ""))
 	c.mu.Unlock()
 	if start {
 		go c.writeLoop()
@@ -249,11 +254,8 @@ func (c *Conn) readLoop(rd *wsproto.Reader) (int, string) {
 		switch m.Op {
 		case wsproto.OpText, wsproto.OpBinary:
 			c.srv.stats.messagesIn.Add(1)
-			c.mu.Lock()
-			closing := c.closeSent
-			c.mu.Unlock()
-			if closing {
-				continue // RFC 6455 §1.4: data after our close frame is discarded
+			if c.isClosing() {
+				continue // data after our close frame is discarded (RFC 6455 §1.4)
 			}
 			c.route.plugin.Message(c.id, int32(m.Op), m.Payload)
 		case wsproto.OpPing:
@@ -306,17 +308,20 @@ func (c *Conn) heartbeat() {
 	c.mu.Unlock()
 }
 
-// finish ends the connection exactly once: it leaves the registry and the plugin gets on_close.
+// finish ends the connection exactly once: it leaves its groups and the plugin gets on_close;
+// the id stays known (for sends, which fail with ErrClosed) until on_close has returned.
 func (c *Conn) finish(code int, reason string) {
 	c.mu.Lock()
 	if c.hb != nil {
 		c.hb.Stop()
 	}
 	c.mu.Unlock()
-	c.srv.conns.remove(c)
+	c.srv.groups.leaveAll(c)
 	c.srv.stats.connsClosed.Add(1)
 	if c.accepted.Load() {
 		c.route.plugin.Closed(c.id, code, reason)
+	} else {
+		c.srv.conns.remove(c)
 	}
 	c.log.Debug("connection closed", "code", code, "reason", reason)
 }

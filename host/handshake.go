@@ -16,7 +16,9 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/wasmsock/wasmsock/abi"
+	"github.com/wasmsock/wasmsock/host/config"
 	"github.com/wasmsock/wasmsock/host/internal/wsproto"
+	"github.com/wasmsock/wasmsock/host/plugin"
 )
 
 var errHeadTooLarge = errors.New("request head too large")
@@ -141,8 +143,7 @@ func (s *Server) upgrade(nc net.Conn, src io.Reader, r *route) {
 	if err != nil {
 		if c.accepted.Load() {
 			// on_connect accepted but the 101 could not be written: on_close is still owed.
-			s.conns.remove(c)
-			c.route.plugin.Closed(c.id, wsproto.CloseAbnormal, "")
+			c.finish(wsproto.CloseAbnormal, "")
 		} else {
 			s.stats.handshakeRejects.Add(1)
 			c.log.Debug("handshake refused", "error", err)
@@ -173,6 +174,13 @@ func (s *Server) admit(c *Conn) (ws.HandshakeHeader, error) {
 	if p.Disabled() {
 		return nil, reject(http.StatusServiceUnavailable, "plugin disabled")
 	}
+	var ok bool
+	if c.namespace, ok = c.source(c.route.cfg.Namespace); !ok {
+		return nil, reject(http.StatusBadRequest, "invalid namespace")
+	}
+	if c.user, ok = c.source(c.route.cfg.User); !ok {
+		return nil, reject(http.StatusBadRequest, "invalid user id")
+	}
 	s.conns.add(c)
 	v := p.Connect(c.id, 0)
 	switch {
@@ -184,6 +192,9 @@ func (s *Server) admit(c *Conn) (ws.HandshakeHeader, error) {
 		return nil, reject(http.StatusInternalServerError, "plugin error")
 	case v.Accepted():
 		c.accepted.Store(true)
+		if c.user != "" {
+			s.groups.join(c, plugin.UserGroupPrefix+c.user)
+		}
 		if code := v.CloseCode(); code != 0 {
 			c.startClose(code, "", false)
 		}
@@ -202,50 +213,23 @@ func reject(status int, reason string) error {
 	return ws.RejectConnectionError(ws.RejectionStatus(status), ws.RejectionReason(reason))
 }
 
-// Send implements plugin.Host.
-func (s *Server) Send(conn uint64, kind int32, data []byte) abi.Status {
-	c := s.conns.get(conn)
-	if c == nil {
-		return abi.ErrUnknownConn
+// source reads a namespace or user id from the handshake request. A value must be usable in a
+// group name ("user:" + id included); ok is false for one that is not.
+func (c *Conn) source(src config.Source) (string, bool) {
+	var v string
+	switch src.Kind {
+	case "query":
+		v = c.query.Get(src.Name)
+	case "header":
+		v, _ = c.header(src.Name)
+	default:
+		return "", true
 	}
-	if int64(len(data)) > int64(c.route.cfg.MaxMessageBytes) {
-		return abi.ErrTooLarge
+	if v == "" {
+		return "", true
 	}
-	return c.enqueue(wsproto.Frame(byte(kind), data))
+	return v, len(v) <= maxIdentity && plugin.ValidGroupName([]byte(v))
 }
 
-// Close implements plugin.Host.
-func (s *Server) Close(conn uint64, code int, reason string) abi.Status {
-	c := s.conns.get(conn)
-	if c == nil {
-		return abi.ErrUnknownConn
-	}
-	c.mu.Lock()
-	closing := c.closeSent
-	c.mu.Unlock()
-	if closing {
-		return abi.ErrClosed
-	}
-	c.startClose(code, reason, false)
-	return abi.OK
-}
-
-// ConnGet implements plugin.Host.
-func (s *Server) ConnGet(conn uint64, key string) (string, abi.Status) {
-	c := s.conns.get(conn)
-	if c == nil {
-		return "", abi.ErrUnknownConn
-	}
-	return c.get(key)
-}
-
-// Join implements plugin.Host. Groups are not implemented yet.
-func (s *Server) Join(conn uint64, group string) abi.Status { return abi.ErrNotSupported }
-
-// Leave implements plugin.Host. Groups are not implemented yet.
-func (s *Server) Leave(conn uint64, group string) abi.Status { return abi.ErrNotSupported }
-
-// Broadcast implements plugin.Host. Groups are not implemented yet.
-func (s *Server) Broadcast(current uint64, group string, kind int32, data []byte, except uint64) (int, abi.Status) {
-	return 0, abi.ErrNotSupported
-}
+// maxIdentity is the longest namespace or user id: "user:" plus the id fits in a group name.
+const maxIdentity = abi.MaxGroupName - len(plugin.UserGroupPrefix)

@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -32,6 +34,7 @@ type Server struct {
 	routes  map[string]*route
 	plugins map[string]*plugin.Plugin
 	conns   *registry
+	groups  *groupSet
 	nextID  atomic.Uint64
 	stats   stats
 
@@ -53,6 +56,7 @@ type stats struct {
 	connsOpened, connsClosed, handshakeRejects  atomic.Int64
 	messagesIn, framesOut                       atomic.Int64
 	protocolErrors, slowConsumers, pingTimeouts atomic.Int64
+	broadcasts, deliveries                      atomic.Int64
 }
 
 // New loads every plugin of cfg and returns a server ready to serve. It fails, naming the plugin
@@ -67,10 +71,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		routes:  map[string]*route{},
 		plugins: map[string]*plugin.Plugin{},
 		conns:   newRegistry(),
+		groups:  newGroupSet(),
 	}
 	cache := wazero.NewCompilationCache()
 	for name, pc := range cfg.Plugins {
-		p, err := LoadPlugin(ctx, pc, s, cache, log)
+		p, err := loadPlugin(ctx, pc, s, cache, log)
 		if err != nil {
 			s.closePlugins()
 			return nil, err
@@ -92,8 +97,25 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	return s, nil
 }
 
-// LoadPlugin reads, compiles, validates and starts the plugin pc for host h.
-func LoadPlugin(ctx context.Context, pc *config.Plugin, h plugin.Host, cache wazero.CompilationCache, log *slog.Logger) (*plugin.Plugin, error) {
+// Check loads every plugin of cfg as New would (compile, validate, instantiate, on_start) and
+// stops it again. It returns one error per plugin that fails, in the order of their names.
+func Check(ctx context.Context, cfg *config.Config) []error {
+	s := &Server{cfg: cfg, log: slog.New(slog.DiscardHandler), conns: newRegistry(), groups: newGroupSet()}
+	cache := wazero.NewCompilationCache()
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(cfg.Plugins)) {
+		p, err := loadPlugin(ctx, cfg.Plugins[name], s, cache, s.log)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		p.Close()
+	}
+	return errs
+}
+
+// loadPlugin reads, compiles, validates and starts the plugin pc for host h.
+func loadPlugin(ctx context.Context, pc *config.Plugin, h plugin.Host, cache wazero.CompilationCache, log *slog.Logger) (*plugin.Plugin, error) {
 	wasm, err := os.ReadFile(pc.Module)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", pc.Name, err)

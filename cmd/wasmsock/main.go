@@ -17,8 +17,6 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	"github.com/tetratelabs/wazero"
-
 	"github.com/wasmsock/wasmsock/abi"
 	"github.com/wasmsock/wasmsock/host"
 	"github.com/wasmsock/wasmsock/host/config"
@@ -144,18 +142,11 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	cache := wazero.NewCompilationCache()
-	bad := 0
-	for name, pc := range cfg.Plugins {
-		p, err := host.LoadPlugin(context.Background(), pc, nopHost{}, cache, nil)
-		if err != nil {
-			fmt.Fprintf(stderr, "%s: plugin.%s.module: %v\n", cfg.File, name, err)
-			bad++
-			continue
-		}
-		p.Close()
+	errs := host.Check(context.Background(), cfg)
+	for _, err := range errs {
+		fmt.Fprintf(stderr, "%s: %v\n", cfg.File, err)
 	}
-	if bad > 0 {
+	if len(errs) > 0 {
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d plugins, %d routes)\n", cfg.File, len(cfg.Plugins), len(cfg.Routes))

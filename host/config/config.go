@@ -48,6 +48,8 @@ type Config struct {
 	DrainTimeout     Duration `toml:"drain_timeout"`
 	MaxHeaderBytes   ByteSize `toml:"max_header_bytes"`
 	Log              Log      `toml:"log"`
+	// ChatPage serves the built-in chat page at "/" (it talks to the route "/chat").
+	ChatPage bool `toml:"chat_page"`
 
 	Plugins map[string]*Plugin `toml:"plugin"`
 	Routes  []*Route           `toml:"route"`
@@ -79,6 +81,32 @@ type Route struct {
 	CloseTimeout    Duration `toml:"close_timeout"`
 	QueueMessages   int      `toml:"queue_messages"`
 	QueueBytes      ByteSize `toml:"queue_bytes"`
+
+	// NamespaceFrom and UserFrom say where a connection's namespace and user id come from:
+	// "query:NAME" or "header:NAME". Empty: the default namespace "" and no user. Taken from the
+	// request as it is, the values are NOT authenticated.
+	NamespaceFrom string `toml:"namespace_from"`
+	UserFrom      string `toml:"user_from"`
+
+	Namespace Source `toml:"-"` // parsed NamespaceFrom
+	User      Source `toml:"-"` // parsed UserFrom
+}
+
+// Source is where a value is read from in the handshake request.
+type Source struct {
+	Kind string // "" (none), "query" or "header"
+	Name string
+}
+
+func parseSource(s string) (Source, error) {
+	if s == "" {
+		return Source{}, nil
+	}
+	kind, name, ok := strings.Cut(s, ":")
+	if !ok || name == "" || (kind != "query" && kind != "header") {
+		return Source{}, fmt.Errorf("%q: want \"query:NAME\" or \"header:NAME\"", s)
+	}
+	return Source{Kind: kind, Name: name}, nil
 }
 
 // Problem is one thing wrong with a config file.
@@ -282,6 +310,13 @@ func (c *Config) validate(v *validator) {
 		}
 		if r.QueueMessages < 1 || r.QueueMessages > 1<<20 {
 			v.addAt(key+".queue_messages", "queue_messages", "must be between 1 and 1048576")
+		}
+		var err error
+		if r.Namespace, err = parseSource(r.NamespaceFrom); err != nil {
+			v.addAt(key+".namespace_from", "namespace_from", err.Error())
+		}
+		if r.User, err = parseSource(r.UserFrom); err != nil {
+			v.addAt(key+".user_from", "user_from", err.Error())
 		}
 		if r.QueueBytes < r.MaxMessageBytes+14 {
 			v.addAt(key+".queue_bytes", "queue_bytes", "must hold at least one message of max_message_bytes (plus its frame header)")

@@ -100,7 +100,7 @@ func hostSend(in *instance, mem api.Memory, stack []uint64) abi.Status {
 	if kind == abi.KindText && !utf8.Valid(data) {
 		return abi.ErrInvalidArgument
 	}
-	return in.plugin.host.Send(conn, kind, data)
+	return in.plugin.host.Send(in.current, conn, kind, data)
 }
 
 func hostBroadcast(in *instance, mem api.Memory, stack []uint64) abi.Status {
@@ -128,7 +128,7 @@ func hostJoin(in *instance, mem api.Memory, stack []uint64) abi.Status {
 	if st != abi.OK {
 		return st
 	}
-	return in.plugin.host.Join(stack[0], group)
+	return in.plugin.host.Join(in.current, stack[0], group)
 }
 
 func hostLeave(in *instance, mem api.Memory, stack []uint64) abi.Status {
@@ -136,7 +136,7 @@ func hostLeave(in *instance, mem api.Memory, stack []uint64) abi.Status {
 	if st != abi.OK {
 		return st
 	}
-	return in.plugin.host.Leave(stack[0], group)
+	return in.plugin.host.Leave(in.current, stack[0], group)
 }
 
 func hostClose(in *instance, mem api.Memory, stack []uint64) abi.Status {
@@ -151,7 +151,7 @@ func hostClose(in *instance, mem api.Memory, stack []uint64) abi.Status {
 	if !utf8.Valid(reason) {
 		return abi.ErrInvalidArgument
 	}
-	return in.plugin.host.Close(conn, code, wsproto.TruncateReason(string(reason)))
+	return in.plugin.host.Close(in.current, conn, code, wsproto.TruncateReason(string(reason)))
 }
 
 func hostConnGet(in *instance, mem api.Memory, stack []uint64) abi.Status {
@@ -168,11 +168,11 @@ func hostConnGet(in *instance, mem api.Memory, stack []uint64) abi.Status {
 	var st abi.Status
 	if string(key) == "id" {
 		// Answered here; the host still says whether the connection exists.
-		if _, st = in.plugin.host.ConnGet(conn, "path"); st == abi.OK {
+		if _, st = in.plugin.host.ConnGet(in.current, conn, "path"); st == abi.OK {
 			value = strconv.FormatUint(conn, 10)
 		}
 	} else {
-		value, st = in.plugin.host.ConnGet(conn, string(key))
+		value, st = in.plugin.host.ConnGet(in.current, conn, string(key))
 	}
 	if st != abi.OK {
 		return st

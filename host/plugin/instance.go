@@ -148,7 +148,9 @@ func (in *instance) handle(ev event) {
 		case evConnect:
 			ev.reply <- Verdict{Fault: errDisabled}
 		case evMessage:
-			p.host.Close(ev.conn, 1011, "plugin disabled")
+			p.host.Close(ev.conn, ev.conn, 1011, "plugin disabled")
+		case evClose:
+			p.host.Released(ev.conn)
 		}
 		return
 	}
@@ -178,8 +180,9 @@ func (in *instance) handle(ev event) {
 		err = in.call(in.fns.onMessage, ev.conn)
 		in.clearPayload()
 	case evClose:
+		defer p.host.Released(ev.conn)
 		if _, ok := in.conns[ev.conn]; !ok {
-			return
+			return // closed by a fault: this instance never saw it
 		}
 		delete(in.conns, ev.conn)
 		in.setPayload(ev.data)
@@ -205,7 +208,7 @@ func (in *instance) fault(ev event, err error) {
 	if ev.kind != evClose && ev.conn != 0 {
 		delete(in.conns, ev.conn)
 		if ev.kind != evConnect || ev.arg&abi.FlagResumed != 0 {
-			p.host.Close(ev.conn, 1011, "plugin error")
+			p.host.Close(ev.conn, ev.conn, 1011, "plugin error")
 		}
 	}
 	in.replace()
@@ -234,7 +237,7 @@ func (in *instance) replace() {
 				p.log.Error("plugin fault during replay", "instance", in.index, "conn", conn, "error", describeFault(err))
 				p.stats.Faults.Add(1)
 				delete(in.conns, conn)
-				p.host.Close(conn, 1011, "plugin error")
+				p.host.Close(conn, conn, 1011, "plugin error")
 				ok = false
 				break
 			}
@@ -254,7 +257,7 @@ func (in *instance) disable() {
 		p.log.Error("plugin disabled: it faulted too often", "max_crashes", p.opts.MaxCrashes, "window", p.opts.CrashWindow.String())
 	}
 	for conn := range in.conns {
-		p.host.Close(conn, 1011, "plugin disabled")
+		p.host.Close(conn, conn, 1011, "plugin disabled")
 	}
 	clear(in.conns)
 	in.closeModule()
