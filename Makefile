@@ -9,8 +9,9 @@
 GO       ?= go
 WAT2WASM ?= wat2wasm
 
-# Go plugins: every plugins/NAME/ with a main.go builds to plugins/NAME/NAME.wasm.
-PLUGIN_DIRS := $(patsubst %/main.go,%,$(wildcard plugins/*/main.go))
+# Go plugins: every plugins/NAME/ (and test plugin testdata/plugins/NAME/) with a main.go builds
+# to NAME.wasm in that directory.
+PLUGIN_DIRS := $(patsubst %/main.go,%,$(wildcard plugins/*/main.go testdata/plugins/*/main.go))
 PLUGINS     := $(foreach d,$(PLUGIN_DIRS),$(d)/$(notdir $(d)).wasm)
 
 # WAT test fixtures: every testdata/wat/NAME.wat builds to testdata/wasm/NAME.wasm.

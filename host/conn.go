@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wasmsock/wasmsock/abi"
+	"github.com/wasmsock/wasmsock/host/config"
 	"github.com/wasmsock/wasmsock/host/internal/wsproto"
 )
 
@@ -35,6 +36,7 @@ type Conn struct {
 	query       url.Values
 	headers     []string // name (lower case), value, name, value, ...
 	subprotocol string
+	deflate     bool // permessage-deflate negotiated
 	remoteAddr  string
 	user        string
 	namespace   string
@@ -254,6 +256,12 @@ func (c *Conn) readLoop(rd *wsproto.Reader) (int, string) {
 		switch m.Op {
 		case wsproto.OpText, wsproto.OpBinary:
 			c.srv.stats.messagesIn.Add(1)
+			if c.route.cfg.Mode == config.ModeSendOnly {
+				const reason = "this endpoint does not accept messages"
+				c.startClose(wsproto.CloseUnsupportedData, reason, false)
+				c.closeIfIdle()
+				return wsproto.CloseUnsupportedData, reason
+			}
 			if c.isClosing() {
 				continue // data after our close frame is discarded (RFC 6455 §1.4)
 			}
@@ -369,4 +377,37 @@ func (c *Conn) header(name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// frames builds a data message's frames once for any number of connections: plain, and
+// compressed for connections that negotiated permessage-deflate (compressed only when first asked
+// for, and only for payloads worth it).
+type frames struct {
+	op         byte
+	data       []byte
+	plain, def []byte
+}
+
+func (f *frames) forConn(c *Conn) []byte {
+	if c.deflate && len(f.data) >= wsproto.CompressMinBytes {
+		if f.def == nil {
+			f.def = wsproto.CompressedFrame(f.op, f.data)
+		}
+		return f.def
+	}
+	if f.plain == nil {
+		f.plain = wsproto.Frame(f.op, f.data)
+	}
+	return f.plain
+}
+
+// canReceive reports whether a data message of n bytes may be sent to c, or why not.
+func (c *Conn) canReceive(n int) abi.Status {
+	switch {
+	case c.route.cfg.Mode == config.ModeReceiveOnly:
+		return abi.ErrForbidden
+	case int64(n) > int64(c.route.cfg.MaxMessageBytes):
+		return abi.ErrTooLarge
+	}
+	return abi.OK
 }

@@ -30,11 +30,25 @@ var echoModules = map[string]string{
 // lines added to the plugin table and the route table. It returns the ws:// URL of the route.
 func startServer(t testing.TB, module, pluginExtra, routeExtra string) (*host.Server, string) {
 	t.Helper()
+	srv, base := startConfig(t, module, pluginExtra+"\n[[route]]\npath = \"/ws\"\nplugin = \"p\"\n"+routeExtra)
+	return srv, base + "/ws"
+}
+
+// startConfig serves a config whose plugin "p" is module, followed by rest (more plugin keys,
+// then routes). It returns the server and its ws:// base URL.
+func startConfig(t testing.TB, module, rest string) (*host.Server, string) {
+	t.Helper()
+	return startConfigTop(t, "", module, rest)
+}
+
+// startConfigTop is startConfig with extra top-level keys.
+func startConfigTop(t testing.TB, top, module, rest string) (*host.Server, string) {
+	t.Helper()
 	abs, err := filepath.Abs(module)
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := fmt.Sprintf("listen = \"127.0.0.1:0\"\n[log]\nlevel = \"error\"\n[plugin.p]\nmodule = %q\n%s\n[[route]]\npath = \"/ws\"\nplugin = \"p\"\n%s\n", abs, pluginExtra, routeExtra)
+	src := fmt.Sprintf("listen = \"127.0.0.1:0\"\n%s\n[log]\nlevel = \"error\"\n[plugin.p]\nmodule = %q\n%s\n", top, abs, rest)
 	cfg, err := config.Parse(filepath.Join(t.TempDir(), "host.toml"), []byte(src))
 	if err != nil {
 		t.Fatalf("config: %v", err)
@@ -53,7 +67,7 @@ func startServer(t testing.TB, module, pluginExtra, routeExtra string) (*host.Se
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	})
-	return srv, "ws://" + ln.Addr().String() + "/ws"
+	return srv, "ws://" + ln.Addr().String()
 }
 
 func TestEcho(t *testing.T) {

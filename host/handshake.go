@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -136,6 +137,21 @@ func (s *Server) upgrade(nc net.Conn, src io.Reader, r *route) {
 		},
 		OnBeforeUpgrade: func() (ws.HandshakeHeader, error) { return s.admit(c) },
 	}
+	if len(r.cfg.Subprotocols) > 0 {
+		// Called for each protocol the client offers, in its order; the first one the route
+		// lists is selected.
+		u.Protocol = func(p []byte) bool {
+			if slices.Contains(r.cfg.Subprotocols, string(p)) {
+				c.subprotocol = string(p)
+				return true
+			}
+			return false
+		}
+	}
+	var deflate wsproto.Negotiate
+	if r.cfg.Compression {
+		u.Negotiate = deflate.Offer
+	}
 	_, err := u.Upgrade(struct {
 		io.Reader
 		io.Writer
@@ -152,6 +168,7 @@ func (s *Server) upgrade(nc net.Conn, src io.Reader, r *route) {
 		return
 	}
 	_ = nc.SetDeadline(time.Time{})
+	c.deflate = deflate.Accepted
 	s.stats.connsOpened.Add(1)
 	c.mu.Lock()
 	c.upgraded = true
@@ -163,7 +180,9 @@ func (s *Server) upgrade(nc net.Conn, src io.Reader, r *route) {
 	if start {
 		go c.writeLoop() // what on_connect sent, and the close it may have asked for
 	}
-	c.serve(wsproto.NewReader(nc, int64(r.cfg.MaxMessageBytes)))
+	rd := wsproto.NewReader(nc, int64(r.cfg.MaxMessageBytes))
+	rd.SetDeflate(c.deflate)
+	c.serve(rd)
 }
 
 const maxHeaders = 100
@@ -173,6 +192,9 @@ func (s *Server) admit(c *Conn) (ws.HandshakeHeader, error) {
 	p := c.route.plugin
 	if p.Disabled() {
 		return nil, reject(http.StatusServiceUnavailable, "plugin disabled")
+	}
+	if c.route.cfg.RequireSubprotocol && c.subprotocol == "" {
+		return nil, reject(http.StatusBadRequest, "no supported subprotocol offered (supported: "+strings.Join(c.route.cfg.Subprotocols, ", ")+")")
 	}
 	var ok bool
 	if c.namespace, ok = c.source(c.route.cfg.Namespace); !ok {

@@ -2,7 +2,6 @@ package host
 
 import (
 	"github.com/wasmsock/wasmsock/abi"
-	"github.com/wasmsock/wasmsock/host/internal/wsproto"
 	"github.com/wasmsock/wasmsock/host/plugin"
 )
 
@@ -37,10 +36,11 @@ func (s *Server) Send(current, conn uint64, kind int32, data []byte) abi.Status 
 	if c == nil {
 		return abi.ErrUnknownConn
 	}
-	if int64(len(data)) > int64(c.route.cfg.MaxMessageBytes) {
-		return abi.ErrTooLarge
+	if st := c.canReceive(len(data)); st != abi.OK {
+		return st
 	}
-	return c.enqueue(wsproto.Frame(byte(kind), data))
+	f := frames{op: byte(kind), data: data}
+	return c.enqueue(f.forConn(c))
 }
 
 // Close implements plugin.Host.
@@ -87,9 +87,9 @@ func (s *Server) Leave(current, conn uint64, group string) abi.Status {
 	return abi.OK
 }
 
-// Broadcast implements plugin.Host: the frame is built once and the same bytes are queued to
-// every member; a member that cannot take it (closing, queue full, message over its route's
-// limit) is skipped and not counted.
+// Broadcast implements plugin.Host: the frame is built (and compressed) once and the same bytes are
+// queued to every member; a member that cannot take it (receive-only route, message over its
+// route's limit, closing, queue full) is skipped and not counted.
 func (s *Server) Broadcast(current uint64, group string, kind int32, data []byte, except uint64) (int, abi.Status) {
 	ns := s.scope(current)
 	if except != 0 {
@@ -101,13 +101,13 @@ func (s *Server) Broadcast(current uint64, group string, kind int32, data []byte
 	if len(members) == 0 {
 		return 0, abi.OK
 	}
-	frame := wsproto.Frame(byte(kind), data)
+	f := frames{op: byte(kind), data: data}
 	n := 0
 	for _, m := range members {
-		if m.id == except || int64(len(data)) > int64(m.route.cfg.MaxMessageBytes) {
+		if m.id == except || m.canReceive(len(data)) != abi.OK {
 			continue
 		}
-		if m.enqueue(frame) == abi.OK {
+		if m.enqueue(f.forConn(m)) == abi.OK {
 			n++
 		}
 	}

@@ -36,6 +36,13 @@ const (
 	DefaultLogFormat        = "text"
 )
 
+// Route modes (from the Revali seed).
+const (
+	ModeTwoWay      = "two-way"
+	ModeReceiveOnly = "receive-only"
+	ModeSendOnly    = "send-only"
+)
+
 // Config is a decoded and validated host.toml.
 type Config struct {
 	// File is the path the config was read from; Dir is its directory, which relative paths in
@@ -81,6 +88,16 @@ type Route struct {
 	CloseTimeout    Duration `toml:"close_timeout"`
 	QueueMessages   int      `toml:"queue_messages"`
 	QueueBytes      ByteSize `toml:"queue_bytes"`
+
+	// Mode is "two-way" (default), "receive-only" (the server never sends data messages to the
+	// client) or "send-only" (the client may not send data messages: 1003).
+	Mode string `toml:"mode"`
+	// Subprotocols the route speaks, in the server's order; the first one the client offers that
+	// is on the list is selected. RequireSubprotocol refuses (400) a client that offers none.
+	Subprotocols       []string `toml:"subprotocols"`
+	RequireSubprotocol bool     `toml:"require_subprotocol"`
+	// Compression negotiates permessage-deflate (RFC 7692) when the client offers it.
+	Compression bool `toml:"compression"`
 
 	// NamespaceFrom and UserFrom say where a connection's namespace and user id come from:
 	// "query:NAME" or "header:NAME". Empty: the default namespace "" and no user. Taken from the
@@ -214,6 +231,7 @@ func (c *Config) applyDefaults() {
 			r.QueueMessages = DefaultQueueMessages
 		}
 		setSize(&r.QueueBytes, DefaultQueueBytes)
+		setStr(&r.Mode, ModeTwoWay)
 	}
 }
 
@@ -311,6 +329,19 @@ func (c *Config) validate(v *validator) {
 		if r.QueueMessages < 1 || r.QueueMessages > 1<<20 {
 			v.addAt(key+".queue_messages", "queue_messages", "must be between 1 and 1048576")
 		}
+		switch r.Mode {
+		case ModeTwoWay, ModeReceiveOnly, ModeSendOnly:
+		default:
+			v.addAt(key+".mode", "mode", fmt.Sprintf("%q is not one of two-way, receive-only, send-only", r.Mode))
+		}
+		for _, sp := range r.Subprotocols {
+			if !validToken(sp) {
+				v.addAt(key+".subprotocols", "subprotocols", fmt.Sprintf("%q is not a valid subprotocol token (RFC 6455 §4.1)", sp))
+			}
+		}
+		if r.RequireSubprotocol && len(r.Subprotocols) == 0 {
+			v.addAt(key+".require_subprotocol", "require_subprotocol", "set, but the route lists no subprotocols")
+		}
 		var err error
 		if r.Namespace, err = parseSource(r.NamespaceFrom); err != nil {
 			v.addAt(key+".namespace_from", "namespace_from", err.Error())
@@ -404,4 +435,18 @@ func setSize(s *ByteSize, def ByteSize) {
 	if *s == 0 {
 		*s = def
 	}
+}
+
+// validToken reports whether s is an HTTP token (RFC 7230 §3.2.6), as a subprotocol must be.
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -63,11 +63,13 @@ type Reader struct {
 	small   [16]byte  // what an idle connection reads into before it takes a buffer
 	control [125]byte // payload of the latest control frame
 
-	// A fragmented message being assembled.
-	fragOp  byte
-	msg     []byte
-	utf8    utf8Validator
-	inFrame bool
+	deflate bool // permessage-deflate was negotiated: RSV1 marks a compressed message
+
+	// The message being assembled.
+	fragOp     byte
+	compressed bool
+	msg        []byte
+	utf8       utf8Validator
 }
 
 // NewReader returns a Reader of client frames from src that refuses data messages over
@@ -75,6 +77,10 @@ type Reader struct {
 func NewReader(src io.Reader, maxMessage int64) *Reader {
 	return &Reader{src: src, max: maxMessage}
 }
+
+// SetDeflate says whether permessage-deflate (RFC 7692) was negotiated, allowing compressed
+// messages (RSV1 on their first frame).
+func (r *Reader) SetDeflate(on bool) { r.deflate = on }
 
 // Next returns the next data message or control frame. Any error is final: a *CloseError when
 // the peer broke the protocol (send its code and close), else the I/O error (io.EOF when the
@@ -104,8 +110,16 @@ func (r *Reader) frame() (Message, bool, error) {
 	b0, b1 := b[r.r], b[r.r+1]
 	fin := b0&bitFin != 0
 	op := b0 & 0x0f
-	if b0&(bitRsv1|bitRsv2|bitRsv3) != 0 {
-		return Message{}, false, protocolError("reserved bits set without a negotiated extension")
+	rsv1 := false
+	if rsv := b0 & (bitRsv1 | bitRsv2 | bitRsv3); rsv != 0 {
+		if rsv != bitRsv1 || !r.deflate {
+			return Message{}, false, protocolError("reserved bits set without a negotiated extension")
+		}
+		if op != OpText && op != OpBinary {
+			// RFC 7692 §6.1: only the first frame of a data message carries the bit.
+			return Message{}, false, protocolError("RSV1 set on a control or continuation frame")
+		}
+		rsv1 = true
 	}
 	if b1&bitMask == 0 {
 		return Message{}, false, protocolError("client frame is not masked")
@@ -172,7 +186,7 @@ func (r *Reader) frame() (Message, bool, error) {
 		if length > r.max {
 			return Message{}, false, &CloseError{Code: CloseTooBig, Reason: "message too big"}
 		}
-		r.fragOp = op
+		r.fragOp, r.compressed = op, rsv1
 		r.utf8.reset()
 		r.msg = make([]byte, 0, length)
 
@@ -197,8 +211,8 @@ func (r *Reader) frame() (Message, bool, error) {
 	}
 	r.msg = r.msg[:start+int(length)]
 	var v *utf8Validator
-	if r.fragOp == OpText {
-		v = &r.utf8
+	if r.fragOp == OpText && !r.compressed {
+		v = &r.utf8 // compressed text is validated once inflated
 	}
 	if err := r.readPayload(r.msg[start:], mask, 0, v); err != nil {
 		return Message{}, false, err
@@ -206,11 +220,19 @@ func (r *Reader) frame() (Message, bool, error) {
 	if !fin {
 		return Message{}, false, nil
 	}
-	if v != nil && !v.complete() {
+	m := Message{Op: r.fragOp, Payload: r.msg}
+	if r.compressed {
+		var err error
+		if m.Payload, err = inflate(r.msg, r.max); err != nil {
+			return Message{}, false, err
+		}
+		if m.Op == OpText && !ValidUTF8(m.Payload) {
+			return Message{}, false, &CloseError{Code: CloseInvalidPayload, Reason: "invalid UTF-8 in text message"}
+		}
+	} else if v != nil && !v.complete() {
 		return Message{}, false, &CloseError{Code: CloseInvalidPayload, Reason: "text message ends inside a UTF-8 sequence"}
 	}
-	m := Message{Op: r.fragOp, Payload: r.msg}
-	r.fragOp, r.msg = 0, nil
+	r.fragOp, r.compressed, r.msg = 0, false, nil
 	return m, true, nil
 }
 

@@ -4,6 +4,8 @@ package wstest
 
 import (
 	"bufio"
+	"bytes"
+	"compress/flate"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -11,9 +13,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 )
@@ -24,6 +28,8 @@ type Client struct {
 	Conn net.Conn
 	r    io.Reader
 	HS   ws.Handshake
+	// AutoPong answers every ping read, as browsers do. It is on after Dial.
+	AutoPong bool
 }
 
 // Dial opens a WebSocket to url, failing the test if the handshake fails.
@@ -41,6 +47,19 @@ func Dial(t testing.TB, url string, header http.Header) *Client {
 func TryDial(t testing.TB, url string, header http.Header, protocols ...string) (*Client, error) {
 	d := ws.Dialer{Timeout: 5 * time.Second, Protocols: protocols}
 	if header != nil {
+		header = header.Clone()
+		// Extensions offered go through the dialer, which checks the server's answer against them.
+		for k, vs := range header {
+			if !strings.EqualFold(k, "Sec-WebSocket-Extensions") || len(vs) == 0 {
+				continue
+			}
+			delete(header, k)
+			opts, ok := httphead.ParseOptions([]byte(vs[0]), nil)
+			if !ok {
+				return nil, fmt.Errorf("bad extension offer %q", vs[0])
+			}
+			d.Extensions = opts
+		}
 		d.Header = ws.HandshakeHeaderHTTP(header)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -49,7 +68,7 @@ func TryDial(t testing.TB, url string, header http.Header, protocols ...string) 
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{t: t, Conn: conn, r: conn, HS: hs}
+	c := &Client{t: t, Conn: conn, r: conn, HS: hs, AutoPong: true}
 	if br != nil {
 		c.r = io.MultiReader(br, conn) // bytes the dialer read past the handshake come first
 	}
@@ -79,6 +98,16 @@ func (c *Client) WriteFrame(fin bool, rsv byte, op ws.OpCode, p []byte) {
 	}
 }
 
+// WriteCompressed writes one masked message compressed with permessage-deflate (RSV1 set).
+func (c *Client) WriteCompressed(op ws.OpCode, p []byte) {
+	c.t.Helper()
+	var buf bytes.Buffer
+	w, _ := flate.NewWriter(&buf, flate.BestCompression)
+	_, _ = w.Write(p)
+	_ = w.Flush()
+	c.WriteFrame(true, 0x4, op, bytes.TrimSuffix(buf.Bytes(), []byte{0, 0, 0xff, 0xff}))
+}
+
 // WriteRaw writes bytes as they are.
 func (c *Client) WriteRaw(b []byte) {
 	c.t.Helper()
@@ -91,6 +120,7 @@ func (c *Client) WriteRaw(b []byte) {
 type Frame struct {
 	Op      ws.OpCode
 	Fin     bool
+	Rsv     byte // RSV1 is 0x4
 	Payload []byte
 }
 
@@ -108,7 +138,11 @@ func (c *Client) ReadFrame(timeout time.Duration) (Frame, error) {
 	if _, err := io.ReadFull(c.r, p); err != nil {
 		return Frame{}, err
 	}
-	return Frame{Op: h.OpCode, Fin: h.Fin, Payload: p}, nil
+	if h.OpCode == ws.OpPing && c.AutoPong {
+		f := ws.MaskFrameInPlace(ws.NewPongFrame(append([]byte(nil), p...)))
+		_ = ws.WriteFrame(c.Conn, f)
+	}
+	return Frame{Op: h.OpCode, Fin: h.Fin, Rsv: h.Rsv, Payload: p}, nil
 }
 
 // Read returns the next data message, answering nothing and failing on anything else.

@@ -1,0 +1,129 @@
+//go:build wasip1
+
+// Command probe is a test plugin (Go SDK) that does whatever its client tells it, so host tests
+// can drive every host function through a real socket and watch the events a plugin receives.
+//
+// On connect: ?observe=1 joins the group "observers"; ?reject=N refuses with HTTP status N;
+// ?closewith=N accepts then closes with code N. Every accepted connection, on_connect(RESUMED) and
+// on_close is reported to "observers" as "connected <id> <route>", "resumed <id>" and
+// "closed <id> <code> <reason>".
+//
+// Text commands (one per message, words separated by single spaces):
+//
+//	echo TEXT              reply TEXT
+//	id                     reply the connection's id
+//	get KEY                reply conn_get(KEY), or "ERR <status>"
+//	close CODE [REASON]    close this connection
+//	join G / leave G       join or leave group G; reply "ok" or "ERR <status>"
+//	bcast G TEXT           broadcast TEXT to G except this connection; reply "sent N"
+//	bcastall G TEXT        broadcast TEXT to G, this connection included; reply "sent N"
+//	send ID TEXT           send TEXT to connection ID; reply "ok" or "ERR <status>"
+//	user U TEXT            send TEXT to every connection of user U; reply "sent N"
+//	flood N G TEXT         broadcast TEXT to G N times; reply "sent TOTAL"
+//
+// Binary messages are echoed.
+package main
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	wasmsock "github.com/wasmsock/wasmsock/sdk/go"
+)
+
+func init() {
+	wasmsock.OnConnect(func(c wasmsock.Conn, resumed bool) wasmsock.Verdict {
+		if resumed {
+			report("resumed " + id(c))
+			return wasmsock.Accept
+		}
+		if c.Query("observe") != "" {
+			_ = c.Join("observers")
+		}
+		if n, err := strconv.Atoi(c.Query("reject")); err == nil {
+			return wasmsock.RejectHTTP(n)
+		}
+		if n, err := strconv.Atoi(c.Query("closewith")); err == nil {
+			return wasmsock.RejectClose(n)
+		}
+		report("connected " + id(c) + " " + c.Route())
+		return wasmsock.Accept
+	})
+	wasmsock.OnMessage(func(c wasmsock.Conn, m wasmsock.Message) {
+		if m.Kind == wasmsock.Binary {
+			_ = c.SendBinary(m.Data)
+			return
+		}
+		if reply := command(c, m.Text()); reply != "" {
+			_ = c.SendText(reply)
+		}
+	})
+	wasmsock.OnClose(func(c wasmsock.Conn, code int, reason string) {
+		report("closed " + id(c) + " " + strconv.Itoa(code) + " " + reason)
+	})
+}
+
+func command(c wasmsock.Conn, text string) string {
+	verb, rest, _ := strings.Cut(text, " ")
+	arg, tail, _ := strings.Cut(rest, " ")
+	switch verb {
+	case "echo":
+		return rest
+	case "id":
+		return id(c)
+	case "get":
+		v, ok := c.Get(rest)
+		if !ok {
+			return "ERR not found"
+		}
+		return v
+	case "close":
+		code, _ := strconv.Atoi(arg)
+		return status(c.Close(code, tail), "")
+	case "join":
+		return status(c.Join(rest), "ok")
+	case "leave":
+		return status(c.Leave(rest), "ok")
+	case "bcast", "bcastall":
+		except := c
+		if verb == "bcastall" {
+			except = wasmsock.Nobody
+		}
+		n, err := wasmsock.Broadcast(arg, wasmsock.Text, []byte(tail), except)
+		return status(err, "sent "+strconv.Itoa(n))
+	case "send":
+		to, _ := strconv.ParseUint(arg, 10, 64)
+		return status(wasmsock.Conn(to).SendText(tail), "ok")
+	case "user":
+		n, err := wasmsock.SendToUser(arg, wasmsock.Text, []byte(tail), c)
+		return status(err, "sent "+strconv.Itoa(n))
+	case "flood":
+		count, _ := strconv.Atoi(arg)
+		group, msg, _ := strings.Cut(tail, " ")
+		total := 0
+		for i := 0; i < count; i++ {
+			n, _ := wasmsock.Broadcast(group, wasmsock.Text, []byte(msg), c)
+			total += n
+		}
+		return "sent " + strconv.Itoa(total)
+	}
+	return "ERR unknown command " + strconv.Quote(verb)
+}
+
+func status(err error, ok string) string {
+	var e wasmsock.Error
+	if errors.As(err, &e) {
+		return "ERR " + strconv.Itoa(int(e.Status))
+	}
+	if err != nil {
+		return "ERR " + err.Error()
+	}
+	return ok
+}
+
+func report(s string) { _, _ = wasmsock.Broadcast("observers", wasmsock.Text, []byte(s), wasmsock.Nobody) }
+
+func id(c wasmsock.Conn) string { return strconv.FormatUint(c.ID(), 10) }
+
+func main() {}
