@@ -18,6 +18,9 @@ func (s *Server) httpHandler() http.Handler {
 	for path, r := range s.routes {
 		mux.Handle(path, s.routeFallback(r))
 	}
+	if s.cfg.ChatPage {
+		mux.Handle("/", chatPage())
+	}
 	return mux
 }
 

@@ -234,3 +234,6 @@ func (s *Server) Plugins() map[string]*plugin.Plugin { return s.plugins }
 
 // Connections is the number of open WebSocket connections.
 func (s *Server) Connections() int { return s.conns.len() }
+
+// SlowConsumers is how many connections were closed because their outbound queue was full.
+func (s *Server) SlowConsumers() int64 { return s.stats.slowConsumers.Load() }
