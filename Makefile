@@ -17,13 +17,18 @@ PLUGINS     := $(foreach d,$(PLUGIN_DIRS),$(d)/$(notdir $(d)).wasm)
 # WAT test fixtures: every testdata/wat/NAME.wat builds to testdata/wasm/NAME.wasm.
 FIXTURES := $(patsubst testdata/wat/%.wat,testdata/wasm/%.wasm,$(wildcard testdata/wat/*.wat))
 
+# Each other-language SDK adds its example modules to SDK_WASM, with their rules, in
+# sdk/LANG/wasm.mk.
+SDK_WASM :=
+include $(wildcard sdk/*/wasm.mk)
+
 # A WASI reactor (_initialize instead of _start), built so that the same source always gives
 # the same bytes: no file system paths, no VCS stamp, no build id.
 GO_WASM_FLAGS := -buildmode=c-shared -trimpath -buildvcs=false -ldflags=-buildid=
 
 .PHONY: wasm check-wasm FORCE
 
-wasm: $(PLUGINS) $(FIXTURES)
+wasm: $(PLUGINS) $(FIXTURES) $(SDK_WASM)
 
 # go build tracks a plugin's dependencies (the SDK, abi, go.mod) itself, so always run it; its
 # build cache makes an unchanged plugin quick.

@@ -42,6 +42,7 @@ type Conn struct {
 	namespace   string
 	groups      []string // guarded by the server's groupSet lock
 
+	rejected string       // why the handshake was refused (a metric label)
 	accepted atomic.Bool  // on_connect accepted: on_close is owed
 	lastRead atomic.Int64 // unix nanos of the last frame from the peer
 	pingSent atomic.Int64 // unix nanos of the last ping without a frame read since, 0 for none
@@ -74,7 +75,7 @@ func (c *Conn) enqueue(frame []byte) abi.Status {
 	r := c.route
 	if len(c.queue) >= r.cfg.QueueMessages || c.queued+len(frame) > int(r.cfg.QueueBytes) {
 		c.mu.Unlock()
-		c.srv.stats.slowConsumers.Add(1)
+		c.route.m.slowConsumers.Inc()
 		c.log.Warn("slow consumer: outbound queue full, closing", "queued_messages", len(c.queue), "queued_bytes", c.queued)
 		c.startClose(wsproto.ClosePolicyViolation, "slow consumer: outbound queue full", true)
 		return abi.ErrClosed
@@ -203,9 +204,7 @@ func (c *Conn) writeLoop() {
 
 		_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
 		bufs := net.Buffers(batch)
-		n := len(batch)
 		_, err := bufs.WriteTo(c.nc)
-		c.srv.stats.framesOut.Add(int64(n))
 		clear(batch)
 		c.mu.Lock()
 		c.spare = batch[:0]
@@ -236,7 +235,7 @@ func (c *Conn) readLoop(rd *wsproto.Reader) (int, string) {
 		if err != nil {
 			var ce *wsproto.CloseError
 			if errors.As(err, &ce) {
-				c.srv.stats.protocolErrors.Add(1)
+				c.srv.metrics.protocolError(ce.Code)
 				c.log.Debug("protocol error", "code", ce.Code, "reason", ce.Reason)
 				c.startClose(ce.Code, ce.Reason, false)
 				c.closeIfIdle()
@@ -255,7 +254,8 @@ func (c *Conn) readLoop(rd *wsproto.Reader) (int, string) {
 		c.pingSent.Store(0)
 		switch m.Op {
 		case wsproto.OpText, wsproto.OpBinary:
-			c.srv.stats.messagesIn.Add(1)
+			c.route.m.messagesIn.Inc()
+			c.route.m.bytesIn.Add(float64(len(m.Payload)))
 			if c.route.cfg.Mode == config.ModeSendOnly {
 				const reason = "this endpoint does not accept messages"
 				c.startClose(wsproto.CloseUnsupportedData, reason, false)
@@ -294,7 +294,7 @@ func (c *Conn) heartbeat() {
 	next := cfg.PingInterval.D
 	if sent := c.pingSent.Load(); sent != 0 {
 		if time.Duration(now-sent) >= cfg.PongTimeout.D {
-			c.srv.stats.pingTimeouts.Add(1)
+			c.srv.metrics.pingTimeouts.Inc()
 			c.log.Debug("no pong within pong_timeout, dropping connection")
 			c.closeTCP()
 			return
@@ -325,7 +325,13 @@ func (c *Conn) finish(code int, reason string) {
 	}
 	c.mu.Unlock()
 	c.srv.groups.leaveAll(c)
-	c.srv.stats.connsClosed.Add(1)
+	c.mu.Lock()
+	upgraded := c.upgraded
+	c.mu.Unlock()
+	if upgraded {
+		c.route.m.connections.Dec()
+		c.route.open.Add(-1)
+	}
 	if c.accepted.Load() {
 		c.route.plugin.Closed(c.id, code, reason)
 	} else {

@@ -3,6 +3,7 @@ package host
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -44,7 +45,7 @@ func (s *Server) handleConn(nc net.Conn) {
 		if errors.Is(err, errHeadTooLarge) {
 			_, _ = io.WriteString(nc, "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
 		}
-		s.stats.handshakeRejects.Add(1)
+		s.metrics.reject("bad_request_head")
 		_ = nc.Close()
 		return
 	}
@@ -122,7 +123,7 @@ func (s *Server) upgrade(nc net.Conn, src io.Reader, r *route) {
 		OnRequest: func(uri []byte) error {
 			u, err := url.ParseRequestURI(string(uri))
 			if err != nil {
-				return ws.RejectConnectionError(ws.RejectionStatus(http.StatusBadRequest), ws.RejectionReason("bad request URI"))
+				return c.refuse(http.StatusBadRequest, "bad_request_head", "bad request URI")
 			}
 			c.path, c.rawQuery = u.Path, u.RawQuery
 			c.query, _ = url.ParseQuery(u.RawQuery)
@@ -130,7 +131,7 @@ func (s *Server) upgrade(nc net.Conn, src io.Reader, r *route) {
 		},
 		OnHeader: func(k, v []byte) error {
 			if len(c.headers) >= 2*maxHeaders {
-				return ws.RejectConnectionError(ws.RejectionStatus(http.StatusRequestHeaderFieldsTooLarge), ws.RejectionReason("too many header fields"))
+				return c.refuse(http.StatusRequestHeaderFieldsTooLarge, "bad_request_head", "too many header fields")
 			}
 			c.headers = append(c.headers, strings.ToLower(string(k)), string(v))
 			return nil
@@ -161,7 +162,7 @@ func (s *Server) upgrade(nc net.Conn, src io.Reader, r *route) {
 			// on_connect accepted but the 101 could not be written: on_close is still owed.
 			c.finish(wsproto.CloseAbnormal, "")
 		} else {
-			s.stats.handshakeRejects.Add(1)
+			s.metrics.reject(cmp.Or(c.rejected, "bad_handshake"))
 			c.log.Debug("handshake refused", "error", err)
 		}
 		_ = nc.Close()
@@ -169,7 +170,8 @@ func (s *Server) upgrade(nc net.Conn, src io.Reader, r *route) {
 	}
 	_ = nc.SetDeadline(time.Time{})
 	c.deflate = deflate.Accepted
-	s.stats.connsOpened.Add(1)
+	r.m.connections.Inc()
+	r.open.Add(1)
 	c.mu.Lock()
 	c.upgraded = true
 	start := len(c.queue) > 0 && !c.writing
@@ -191,17 +193,17 @@ const maxHeaders = 100
 func (s *Server) admit(c *Conn) (ws.HandshakeHeader, error) {
 	p := c.route.plugin
 	if p.Disabled() {
-		return nil, reject(http.StatusServiceUnavailable, "plugin disabled")
+		return nil, c.refuse(http.StatusServiceUnavailable, "plugin_disabled", "plugin disabled")
 	}
 	if c.route.cfg.RequireSubprotocol && c.subprotocol == "" {
-		return nil, reject(http.StatusBadRequest, "no supported subprotocol offered (supported: "+strings.Join(c.route.cfg.Subprotocols, ", ")+")")
+		return nil, c.refuse(http.StatusBadRequest, "no_subprotocol", "no supported subprotocol offered (supported: "+strings.Join(c.route.cfg.Subprotocols, ", ")+")")
 	}
 	var ok bool
 	if c.namespace, ok = c.source(c.route.cfg.Namespace); !ok {
-		return nil, reject(http.StatusBadRequest, "invalid namespace")
+		return nil, c.refuse(http.StatusBadRequest, "bad_identity", "invalid namespace")
 	}
 	if c.user, ok = c.source(c.route.cfg.User); !ok {
-		return nil, reject(http.StatusBadRequest, "invalid user id")
+		return nil, c.refuse(http.StatusBadRequest, "bad_identity", "invalid user id")
 	}
 	s.conns.add(c)
 	v := p.Connect(c.id, 0)
@@ -209,9 +211,9 @@ func (s *Server) admit(c *Conn) (ws.HandshakeHeader, error) {
 	case v.Fault != nil:
 		s.conns.remove(c)
 		if p.Disabled() {
-			return nil, reject(http.StatusServiceUnavailable, "plugin disabled")
+			return nil, c.refuse(http.StatusServiceUnavailable, "plugin_disabled", "plugin disabled")
 		}
-		return nil, reject(http.StatusInternalServerError, "plugin error")
+		return nil, c.refuse(http.StatusInternalServerError, "plugin_error", "plugin error")
 	case v.Accepted():
 		c.accepted.Store(true)
 		if c.user != "" {
@@ -223,15 +225,18 @@ func (s *Server) admit(c *Conn) (ws.HandshakeHeader, error) {
 		return ws.HandshakeHeaderString(""), nil
 	case v.Code >= 400 && v.Code <= 599:
 		s.conns.remove(c)
-		return nil, reject(int(v.Code), "refused by plugin")
+		return nil, c.refuse(int(v.Code), "plugin_refused", "refused by plugin")
 	default:
 		s.conns.remove(c)
 		c.log.Warn("on_connect returned an invalid verdict: refusing with 500", "verdict", v.Code)
-		return nil, reject(http.StatusInternalServerError, fmt.Sprintf("plugin returned invalid verdict %d", v.Code))
+		return nil, c.refuse(http.StatusInternalServerError, "plugin_error", fmt.Sprintf("plugin returned invalid verdict %d", v.Code))
 	}
 }
 
-func reject(status int, reason string) error {
+// refuse makes the error that rejects the handshake with an HTTP status and reason; label names
+// the reason in the handshake_rejections_total metric.
+func (c *Conn) refuse(status int, label, reason string) error {
+	c.rejected = label
 	return ws.RejectConnectionError(ws.RejectionStatus(status), ws.RejectionReason(reason))
 }
 

@@ -40,7 +40,13 @@ func (s *Server) Send(current, conn uint64, kind int32, data []byte) abi.Status 
 		return st
 	}
 	f := frames{op: byte(kind), data: data}
-	return c.enqueue(f.forConn(c))
+	frame := f.forConn(c)
+	st := c.enqueue(frame)
+	if st == abi.OK {
+		c.route.m.messagesOut.Inc()
+		c.route.m.bytesOut.Add(float64(len(frame)))
+	}
+	return st
 }
 
 // Close implements plugin.Host.
@@ -97,23 +103,26 @@ func (s *Server) Broadcast(current uint64, group string, kind int32, data []byte
 			return 0, abi.ErrUnknownConn
 		}
 	}
-	members := s.groups.members(ns, group)
-	if len(members) == 0 {
-		return 0, abi.OK
-	}
+	return s.fanOut(s.groups.members(ns, group), kind, data, except), abi.OK
+}
+
+// fanOut queues one message to members (except the connection except) and returns how many took
+// it.
+func (s *Server) fanOut(members []*Conn, kind int32, data []byte, except uint64) int {
 	f := frames{op: byte(kind), data: data}
 	n := 0
 	for _, m := range members {
 		if m.id == except || m.canReceive(len(data)) != abi.OK {
 			continue
 		}
-		if m.enqueue(f.forConn(m)) == abi.OK {
+		if frame := f.forConn(m); m.enqueue(frame) == abi.OK {
+			m.route.m.messagesOut.Inc()
+			m.route.m.bytesOut.Add(float64(len(frame)))
 			n++
 		}
 	}
-	s.stats.broadcasts.Add(1)
-	s.stats.deliveries.Add(int64(n))
-	return n, abi.OK
+	s.metrics.fanout.Observe(float64(n))
+	return n
 }
 
 // Released implements plugin.Host: the plugin has seen on_close, the id is forgotten.

@@ -6,7 +6,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // httpHandler serves every request that is not a WebSocket handshake on a route.
@@ -15,6 +18,9 @@ func (s *Server) httpHandler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	s.adminRoutes(mux)
 	for path, r := range s.routes {
 		mux.Handle(path, s.routeFallback(r))
 	}
@@ -47,6 +53,25 @@ func (s *Server) routeFallback(r *route) http.Handler {
 		w.Header().Set("Connection", "Upgrade")
 		http.Error(w, "426 Upgrade Required: "+req.URL.Path+" is a WebSocket endpoint", http.StatusUpgradeRequired)
 	})
+}
+
+// readyz answers 200 when every plugin is loaded and enabled and the server is not draining: a
+// load balancer may send connections.
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+	var problems []string
+	if s.draining.Load() {
+		problems = append(problems, "draining")
+	}
+	for name, p := range s.plugins {
+		if p.Disabled() {
+			problems = append(problems, "plugin "+name+" disabled")
+		}
+	}
+	if len(problems) > 0 {
+		http.Error(w, "not ready: "+strings.Join(problems, "; "), http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = io.WriteString(w, "ready\n")
 }
 
 func headerHasToken(h http.Header, name, token string) bool {

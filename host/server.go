@@ -36,7 +36,12 @@ type Server struct {
 	conns   *registry
 	groups  *groupSet
 	nextID  atomic.Uint64
-	stats   stats
+	metrics *metrics
+
+	adminKey   string
+	statusPath string
+	devMode    bool
+	started    time.Time
 
 	http     *http.Server
 	httpLn   *chanListener
@@ -49,14 +54,8 @@ type Server struct {
 type route struct {
 	cfg    *config.Route
 	plugin *plugin.Plugin
-}
-
-// stats are the server's counters.
-type stats struct {
-	connsOpened, connsClosed, handshakeRejects  atomic.Int64
-	messagesIn, framesOut                       atomic.Int64
-	protocolErrors, slowConsumers, pingTimeouts atomic.Int64
-	broadcasts, deliveries                      atomic.Int64
+	m      *routeMetrics
+	open   atomic.Int64 // connections open on the route
 }
 
 // New loads every plugin of cfg and returns a server ready to serve. It fails, naming the plugin
@@ -73,18 +72,25 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		conns:   newRegistry(),
 		groups:  newGroupSet(),
 	}
+	s.metrics = newMetrics(s)
+	s.started = time.Now()
+	var err error
+	if s.adminKey, err = loadAdminKey(cfg.Admin); err != nil {
+		return nil, err
+	}
+	s.statusPath = cfg.Admin.StatusPage
 	cache := wazero.NewCompilationCache()
 	for name, pc := range cfg.Plugins {
-		p, err := loadPlugin(ctx, pc, s, cache, log)
+		p, err := loadPlugin(ctx, pc, s, cache, log, s.metrics.observer(name))
 		if err != nil {
 			s.closePlugins()
 			return nil, err
 		}
 		s.plugins[name] = p
-		log.Info("plugin loaded", "plugin", name, "module", pc.Module, "sha256", p.Hash[:12], "instances", pc.Instances)
+		log.Info("plugin loaded", "plugin", name, "module", pc.Module, "sha256", p.Hash()[:12], "instances", pc.Instances)
 	}
 	for _, rc := range cfg.Routes {
-		s.routes[rc.Path] = &route{cfg: rc, plugin: s.plugins[rc.Plugin]}
+		s.routes[rc.Path] = &route{cfg: rc, plugin: s.plugins[rc.Plugin], m: s.metrics.forRoute(rc.Path)}
 	}
 	s.httpLn = newChanListener()
 	s.http = &http.Server{
@@ -104,7 +110,7 @@ func Check(ctx context.Context, cfg *config.Config) []error {
 	cache := wazero.NewCompilationCache()
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(cfg.Plugins)) {
-		p, err := loadPlugin(ctx, cfg.Plugins[name], s, cache, s.log)
+		p, err := loadPlugin(ctx, cfg.Plugins[name], s, cache, s.log, nil)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -115,7 +121,7 @@ func Check(ctx context.Context, cfg *config.Config) []error {
 }
 
 // loadPlugin reads, compiles, validates and starts the plugin pc for host h.
-func loadPlugin(ctx context.Context, pc *config.Plugin, h plugin.Host, cache wazero.CompilationCache, log *slog.Logger) (*plugin.Plugin, error) {
+func loadPlugin(ctx context.Context, pc *config.Plugin, h plugin.Host, cache wazero.CompilationCache, log *slog.Logger, observe func(string, time.Duration)) (*plugin.Plugin, error) {
 	wasm, err := os.ReadFile(pc.Module)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", pc.Name, err)
@@ -136,6 +142,7 @@ func loadPlugin(ctx context.Context, pc *config.Plugin, h plugin.Host, cache waz
 		Host:        h,
 		Logger:      log,
 		Cache:       cache,
+		Observe:     observe,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s (%s): %w", pc.Name, pc.Module, err)
@@ -234,6 +241,3 @@ func (s *Server) Plugins() map[string]*plugin.Plugin { return s.plugins }
 
 // Connections is the number of open WebSocket connections.
 func (s *Server) Connections() int { return s.conns.len() }
-
-// SlowConsumers is how many connections were closed because their outbound queue was full.
-func (s *Server) SlowConsumers() int64 { return s.stats.slowConsumers.Load() }

@@ -9,7 +9,7 @@ import (
 // The chat page (host/web/chat), built into the binary and served at "/" when the config's
 // chat_page is on. It talks to the route "/chat" (plugins/chat).
 //
-//go:embed web/chat
+//go:embed web/chat web/status
 var webFiles embed.FS
 
 func chatPage() http.Handler {

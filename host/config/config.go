@@ -56,7 +56,8 @@ type Config struct {
 	MaxHeaderBytes   ByteSize `toml:"max_header_bytes"`
 	Log              Log      `toml:"log"`
 	// ChatPage serves the built-in chat page at "/" (it talks to the route "/chat").
-	ChatPage bool `toml:"chat_page"`
+	ChatPage bool  `toml:"chat_page"`
+	Admin    Admin `toml:"admin"`
 
 	Plugins map[string]*Plugin `toml:"plugin"`
 	Routes  []*Route           `toml:"route"`
@@ -66,6 +67,14 @@ type Config struct {
 type Log struct {
 	Level  string `toml:"level"`  // debug, info, warn, error
 	Format string `toml:"format"` // text or json
+}
+
+// Admin configures the operator's side: the backend HTTP API (/api/...) and the status page, both
+// protected by an API key. Without a key both are off. /metrics, /healthz and /readyz need no key.
+type Admin struct {
+	KeyEnv     string `toml:"key_env"`     // environment variable holding the API key
+	KeyFile    string `toml:"key_file"`    // or a file holding it (relative to the config)
+	StatusPage string `toml:"status_page"` // path of the status page, e.g. "/status"; "" for none
 }
 
 // Plugin is one WebAssembly module and how to run it.
@@ -256,6 +265,16 @@ func (c *Config) validate(v *validator) {
 	case "text", "json":
 	default:
 		v.add("log.format", fmt.Sprintf("%q is not one of text, json", c.Log.Format))
+	}
+
+	if c.Admin.KeyEnv != "" && c.Admin.KeyFile != "" {
+		v.add("admin.key_file", "set key_env or key_file, not both")
+	}
+	if c.Admin.KeyFile != "" && !filepath.IsAbs(c.Admin.KeyFile) {
+		c.Admin.KeyFile = filepath.Join(c.Dir, c.Admin.KeyFile)
+	}
+	if sp := c.Admin.StatusPage; sp != "" && (!strings.HasPrefix(sp, "/") || sp == "/") {
+		v.add("admin.status_page", fmt.Sprintf("%q must be a path such as \"/status\"", sp))
 	}
 
 	names := make([]string, 0, len(c.Plugins))

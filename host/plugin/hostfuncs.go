@@ -29,7 +29,7 @@ var hostFuncSignatures = map[string]signature{
 
 // hostFuncs are the implementations, each decoding its arguments from the stack, checking every
 // pointer against the guest's memory and writing one i32 status back.
-var hostFuncs = map[string]func(in *instance, mem api.Memory, stack []uint64) abi.Status{
+var hostFuncs = map[string]func(g *guest, mem api.Memory, stack []uint64) abi.Status{
 	abi.FuncMsgRead:   hostMsgRead,
 	abi.FuncSend:      hostSend,
 	abi.FuncBroadcast: hostBroadcast,
@@ -40,8 +40,6 @@ var hostFuncs = map[string]func(in *instance, mem api.Memory, stack []uint64) ab
 	abi.FuncLog:       hostLog,
 }
 
-type instanceKey struct{}
-
 // instantiateHostModule defines the "wasmsock" module in rt.
 func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
 	b := rt.NewHostModuleBuilder(abi.ImportModule)
@@ -49,12 +47,12 @@ func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
 		sig := hostFuncSignatures[name]
 		fn := fn
 		b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
-			in, _ := ctx.Value(instanceKey{}).(*instance)
-			if in == nil {
+			g, _ := ctx.Value(guestKey{}).(*guest)
+			if g == nil {
 				stack[0] = api.EncodeI32(int32(abi.ErrNotSupported))
 				return
 			}
-			stack[0] = api.EncodeI32(int32(fn(in, mod.Memory(), stack)))
+			stack[0] = api.EncodeI32(int32(fn(g, mod.Memory(), stack)))
 		}), sig.params, sig.results).Export(name)
 	}
 	_, err := b.Instantiate(ctx)
@@ -74,21 +72,21 @@ func read(mem api.Memory, ptr, n uint64) ([]byte, bool) {
 // level, close code), pointer ranges, the content of buffers, and only then asks the Host, which
 // answers for the connection (unknown, forbidden, closed, too large).
 
-func hostMsgRead(in *instance, mem api.Memory, stack []uint64) abi.Status {
+func hostMsgRead(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	dst, capacity := uint64(api.DecodeU32(stack[0])), uint64(api.DecodeU32(stack[1]))
 	buf, ok := read(mem, dst, capacity)
 	if !ok {
 		return abi.ErrBadPointer
 	}
-	if !in.hasPayload {
+	if !g.hasPayload {
 		return abi.ErrNoMessage
 	}
-	n := copy(buf, in.payload[in.cursor:])
-	in.cursor += n
+	n := copy(buf, g.payload[g.cursor:])
+	g.cursor += n
 	return abi.Status(n)
 }
 
-func hostSend(in *instance, mem api.Memory, stack []uint64) abi.Status {
+func hostSend(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	conn, kind := stack[0], int32(api.DecodeI32(stack[1]))
 	if kind != abi.KindText && kind != abi.KindBinary {
 		return abi.ErrInvalidArgument
@@ -100,10 +98,10 @@ func hostSend(in *instance, mem api.Memory, stack []uint64) abi.Status {
 	if kind == abi.KindText && !utf8.Valid(data) {
 		return abi.ErrInvalidArgument
 	}
-	return in.plugin.host.Send(in.current, conn, kind, data)
+	return g.plugin.host.Send(g.current, conn, kind, data)
 }
 
-func hostBroadcast(in *instance, mem api.Memory, stack []uint64) abi.Status {
+func hostBroadcast(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	kind := int32(api.DecodeI32(stack[2]))
 	if kind != abi.KindText && kind != abi.KindBinary {
 		return abi.ErrInvalidArgument
@@ -116,30 +114,30 @@ func hostBroadcast(in *instance, mem api.Memory, stack []uint64) abi.Status {
 	if !ValidGroupName(group) || (kind == abi.KindText && !utf8.Valid(data)) {
 		return abi.ErrInvalidArgument
 	}
-	n, st := in.plugin.host.Broadcast(in.current, string(group), kind, data, stack[5])
+	n, st := g.plugin.host.Broadcast(g.current, string(group), kind, data, stack[5])
 	if st != abi.OK {
 		return st
 	}
 	return abi.Status(n)
 }
 
-func hostJoin(in *instance, mem api.Memory, stack []uint64) abi.Status {
+func hostJoin(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	group, st := readMemberGroup(mem, stack[1], stack[2])
 	if st != abi.OK {
 		return st
 	}
-	return in.plugin.host.Join(in.current, stack[0], group)
+	return g.plugin.host.Join(g.current, stack[0], group)
 }
 
-func hostLeave(in *instance, mem api.Memory, stack []uint64) abi.Status {
+func hostLeave(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	group, st := readMemberGroup(mem, stack[1], stack[2])
 	if st != abi.OK {
 		return st
 	}
-	return in.plugin.host.Leave(in.current, stack[0], group)
+	return g.plugin.host.Leave(g.current, stack[0], group)
 }
 
-func hostClose(in *instance, mem api.Memory, stack []uint64) abi.Status {
+func hostClose(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	conn, code := stack[0], int(api.DecodeI32(stack[1]))
 	if !abi.ValidCloseCode(code) {
 		return abi.ErrInvalidCode
@@ -151,10 +149,10 @@ func hostClose(in *instance, mem api.Memory, stack []uint64) abi.Status {
 	if !utf8.Valid(reason) {
 		return abi.ErrInvalidArgument
 	}
-	return in.plugin.host.Close(in.current, conn, code, wsproto.TruncateReason(string(reason)))
+	return g.plugin.host.Close(g.current, conn, code, wsproto.TruncateReason(string(reason)))
 }
 
-func hostConnGet(in *instance, mem api.Memory, stack []uint64) abi.Status {
+func hostConnGet(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	conn := stack[0]
 	key, kok := read(mem, uint64(api.DecodeU32(stack[1])), uint64(api.DecodeU32(stack[2])))
 	dst, dok := read(mem, uint64(api.DecodeU32(stack[3])), uint64(api.DecodeU32(stack[4])))
@@ -168,11 +166,11 @@ func hostConnGet(in *instance, mem api.Memory, stack []uint64) abi.Status {
 	var st abi.Status
 	if string(key) == "id" {
 		// Answered here; the host still says whether the connection exists.
-		if _, st = in.plugin.host.ConnGet(in.current, conn, "path"); st == abi.OK {
+		if _, st = g.plugin.host.ConnGet(g.current, conn, "path"); st == abi.OK {
 			value = strconv.FormatUint(conn, 10)
 		}
 	} else {
-		value, st = in.plugin.host.ConnGet(in.current, conn, string(key))
+		value, st = g.plugin.host.ConnGet(g.current, conn, string(key))
 	}
 	if st != abi.OK {
 		return st
@@ -183,7 +181,7 @@ func hostConnGet(in *instance, mem api.Memory, stack []uint64) abi.Status {
 
 var logLevels = [...]slog.Level{abi.LogDebug: slog.LevelDebug, abi.LogInfo: slog.LevelInfo, abi.LogWarn: slog.LevelWarn, abi.LogError: slog.LevelError}
 
-func hostLog(in *instance, mem api.Memory, stack []uint64) abi.Status {
+func hostLog(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	level := api.DecodeI32(stack[0])
 	if level < 0 || int(level) >= len(logLevels) {
 		return abi.ErrInvalidArgument
@@ -192,7 +190,7 @@ func hostLog(in *instance, mem api.Memory, stack []uint64) abi.Status {
 	if !ok {
 		return abi.ErrBadPointer
 	}
-	in.log(logLevels[level], string(msg))
+	g.log(logLevels[level], string(msg))
 	return abi.OK
 }
 

@@ -4,12 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync/atomic"
-	"time"
 
-	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmsock/wasmsock/abi"
@@ -21,6 +17,7 @@ const (
 	evConnect eventKind = iota
 	evMessage
 	evClose
+	evSwap // a reload: switch to a new guest
 	evStop
 )
 
@@ -30,120 +27,55 @@ type event struct {
 	conn  uint64
 	arg   int32 // connect: flags; message: kind; close: code
 	data  []byte
-	reply chan<- Verdict // connect only
+	reply chan<- Verdict  // connect only
+	guest *guest          // swap only
+	done  chan<- struct{} // swap only
 }
 
-// instance is one module instance and the goroutine that owns it. Only that goroutine touches the
-// fields below mailbox; the host functions run on it too (they are called from inside the guest).
+// instance is a slot of the pool: a goroutine that owns one guest at a time and hands it events
+// in mailbox order. Only that goroutine touches g and conns.
 type instance struct {
 	plugin  *Plugin
 	index   int
 	mailbox chan event
 	done    chan struct{}
 
-	// callStart is when the current guest call started (unix nanos), 0 between calls; read by the
-	// watchdog.
-	callStart atomic.Int64
-	cancel    atomic.Pointer[context.CancelFunc]
+	callStart atomic.Int64                       // of the running call, for the watchdog
+	cancel    atomic.Pointer[context.CancelFunc] // interrupts the current guest
 
-	rt      wazero.Runtime
-	mod     api.Module
-	ctx     context.Context
-	fns     guestFuncs
-	stack   [4]uint64
-	conns   map[uint64]struct{} // connections this instance has accepted and not yet seen close
-	current uint64              // the connection whose event is being handled, 0 for none
-
-	payload    []byte // bytes msg_read serves during the current event
-	cursor     int
-	hasPayload bool
-}
-
-type guestFuncs struct {
-	onConnect, onMessage, onClose, onStart api.Function
+	g     *guest              // nil while the plugin is disabled
+	conns map[uint64]struct{} // connections this instance accepted and has not yet seen close
 }
 
 // errDisabled is the fault a disabled plugin answers with.
 var errDisabled = errors.New("plugin disabled after repeated faults")
 
-// start creates the wasm instance and runs _initialize and on_start.
-func (in *instance) start() error {
-	p := in.plugin
-	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), instanceKey{}, in))
-	in.ctx = ctx
-	in.cancel.Store(&cancel)
-	out := &logWriter{in: in, level: slog.LevelInfo}
-	errOut := &logWriter{in: in, level: slog.LevelWarn}
-	cfg := wazero.NewModuleConfig().
-		WithName("").
-		WithStartFunctions().
-		WithStdout(out).WithStderr(errOut).
-		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
-		WithRandSource(randReader)
-	mod, err := p.rt.InstantiateModule(ctx, p.compiled, cfg)
-	if err != nil {
-		return fmt.Errorf("instantiate: %w", err)
-	}
-	in.mod = mod
-	in.fns = guestFuncs{
-		onConnect: mod.ExportedFunction(abi.ExportOnConnect),
-		onMessage: mod.ExportedFunction(abi.ExportOnMessage),
-		onClose:   mod.ExportedFunction(abi.ExportOnClose),
-		onStart:   mod.ExportedFunction(abi.ExportOnStart),
-	}
-	if init := mod.ExportedFunction(abi.ExportInitialize); init != nil {
-		if err := in.call(init, 0); err != nil {
-			return fmt.Errorf("_initialize: %w", err)
-		}
-	}
-	if in.fns.onStart != nil {
-		in.setPayload(p.opts.Config)
-		in.stack[0] = uint64(len(p.opts.Config))
-		err := in.call(in.fns.onStart, 0)
-		in.clearPayload()
-		if err != nil {
-			return fmt.Errorf("on_start: %w", err)
-		}
-		if rc := int32(in.stack[0]); rc != 0 {
-			return fmt.Errorf("on_start returned %d: the plugin refused its config", rc)
-		}
-	}
-	return nil
-}
-
-// call runs fn with in.stack as its parameters and results, timing it for the watchdog.
-func (in *instance) call(fn api.Function, conn uint64) error {
-	in.current = conn
-	in.callStart.Store(time.Now().UnixNano())
-	err := fn.CallWithStack(in.ctx, in.stack[:])
-	in.callStart.Store(0)
-	in.current = 0
-	return err
-}
-
-func (in *instance) setPayload(b []byte) {
-	in.payload, in.cursor, in.hasPayload = b, 0, true
-}
-
-func (in *instance) clearPayload() {
-	in.payload, in.cursor, in.hasPayload = nil, 0, false
+// use makes g the instance's guest.
+func (in *instance) use(g *guest) {
+	in.g = g
+	in.cancel.Store(&g.cancel)
 }
 
 // run is the instance's goroutine: it handles events in mailbox order until evStop.
 func (in *instance) run() {
 	defer close(in.done)
 	for ev := range in.mailbox {
-		if ev.kind == evStop {
-			in.closeModule()
+		switch ev.kind {
+		case evStop:
+			in.g.close()
 			return
+		case evSwap:
+			in.swap(ev.guest)
+			close(ev.done)
+		default:
+			in.handle(ev)
 		}
-		in.handle(ev)
 	}
 }
 
 func (in *instance) handle(ev event) {
 	p := in.plugin
-	if p.disabled.Load() {
+	if in.g == nil { // disabled
 		switch ev.kind {
 		case evConnect:
 			ev.reply <- Verdict{Fault: errDisabled}
@@ -154,16 +86,15 @@ func (in *instance) handle(ev event) {
 		}
 		return
 	}
+	g := in.g
 	var err error
 	switch ev.kind {
 	case evConnect:
-		in.stack[0], in.stack[1] = ev.conn, uint64(uint32(ev.arg))
-		err = in.call(in.fns.onConnect, ev.conn)
-		v := Verdict{}
-		if err != nil {
-			v.Fault = err
-		} else {
-			v.Code = int32(in.stack[0])
+		g.stack[0], g.stack[1] = ev.conn, uint64(uint32(ev.arg))
+		err = p.timed(evConnect, g, g.fns.onConnect, ev.conn)
+		v := Verdict{Fault: err}
+		if err == nil {
+			v.Code = int32(g.stack[0])
 		}
 		if ev.arg&abi.FlagResumed != 0 || v.Accepted() {
 			in.conns[ev.conn] = struct{}{}
@@ -175,20 +106,20 @@ func (in *instance) handle(ev event) {
 		if _, ok := in.conns[ev.conn]; !ok {
 			return // a connection this instance no longer knows (closed after a fault)
 		}
-		in.setPayload(ev.data)
-		in.stack[0], in.stack[1], in.stack[2] = ev.conn, uint64(uint32(ev.arg)), uint64(len(ev.data))
-		err = in.call(in.fns.onMessage, ev.conn)
-		in.clearPayload()
+		g.setPayload(ev.data)
+		g.stack[0], g.stack[1], g.stack[2] = ev.conn, uint64(uint32(ev.arg)), uint64(len(ev.data))
+		err = p.timed(evMessage, g, g.fns.onMessage, ev.conn)
+		g.clearPayload()
 	case evClose:
 		defer p.host.Released(ev.conn)
 		if _, ok := in.conns[ev.conn]; !ok {
 			return // closed by a fault: this instance never saw it
 		}
 		delete(in.conns, ev.conn)
-		in.setPayload(ev.data)
-		in.stack[0], in.stack[1], in.stack[2] = ev.conn, uint64(uint32(ev.arg)), uint64(len(ev.data))
-		err = in.call(in.fns.onClose, ev.conn)
-		in.clearPayload()
+		g.setPayload(ev.data)
+		g.stack[0], g.stack[1], g.stack[2] = ev.conn, uint64(uint32(ev.arg)), uint64(len(ev.data))
+		err = p.timed(evClose, g, g.fns.onClose, ev.conn)
+		g.clearPayload()
 	}
 	if err != nil {
 		in.fault(ev, err)
@@ -196,89 +127,91 @@ func (in *instance) handle(ev event) {
 }
 
 // fault handles a guest call that failed: it closes the connection being handled, replaces the
-// module instance and replays the others to it, or disables the plugin when it faults too often.
+// guest and replays the other connections to it, or disables the plugin when it faults too often.
 func (in *instance) fault(ev event, err error) {
 	p := in.plugin
-	reason := describeFault(err)
 	p.stats.Faults.Add(1)
 	if isTimeout(err) {
 		p.stats.Timeouts.Add(1)
 	}
-	p.log.Error("plugin fault", "instance", in.index, "conn", ev.conn, "event", ev.kind.String(), "error", reason)
+	in.g.log(levelError, fmt.Sprintf("plugin fault in %s of conn %d: %s", ev.kind, ev.conn, describeFault(err)))
 	if ev.kind != evClose && ev.conn != 0 {
 		delete(in.conns, ev.conn)
 		if ev.kind != evConnect || ev.arg&abi.FlagResumed != 0 {
 			p.host.Close(ev.conn, ev.conn, 1011, "plugin error")
 		}
 	}
-	in.replace()
+	in.restart()
 }
 
-// replace discards the module instance and starts a fresh one, replaying every live connection
-// as on_connect(RESUMED). Faults during the replay close that connection and start over, within
-// the plugin's crash budget.
-func (in *instance) replace() {
+// restart discards the guest and starts a fresh one from the current module, replaying every live
+// connection to it as on_connect(RESUMED), within the plugin's crash budget.
+func (in *instance) restart() {
 	p := in.plugin
 	for {
+		in.g.close()
 		if !p.recordCrash() {
 			in.disable()
 			return
 		}
-		in.closeModule()
-		if err := in.start(); err != nil {
-			p.log.Error("plugin restart failed", "instance", in.index, "error", err)
+		g, err := newGuest(p, p.module.Load(), in.index, &in.callStart)
+		if err != nil {
+			p.module.Load().log.Error("plugin restart failed", "instance", in.index, "error", err)
 			continue
 		}
+		in.use(g)
 		p.stats.Restarts.Add(1)
-		ok := true
-		for conn := range in.conns {
-			in.stack[0], in.stack[1] = conn, abi.FlagResumed
-			if err := in.call(in.fns.onConnect, conn); err != nil {
-				p.log.Error("plugin fault during replay", "instance", in.index, "conn", conn, "error", describeFault(err))
-				p.stats.Faults.Add(1)
-				delete(in.conns, conn)
-				p.host.Close(conn, conn, 1011, "plugin error")
-				ok = false
-				break
-			}
-		}
-		if ok {
-			p.log.Info("plugin instance replaced", "instance", in.index, "replayed", len(in.conns))
+		if in.replay() {
+			g.log(levelInfo, fmt.Sprintf("instance replaced after a fault; %d connections resumed", len(in.conns)))
 			return
 		}
 	}
 }
 
+// replay calls on_connect(RESUMED) on the current guest for every live connection. A connection
+// whose replay faults is closed with 1011; replay reports false when that ended the guest.
+func (in *instance) replay() bool {
+	p, g := in.plugin, in.g
+	for conn := range in.conns {
+		g.stack[0], g.stack[1] = conn, abi.FlagResumed
+		if err := p.timed(evConnect, g, g.fns.onConnect, conn); err != nil {
+			p.stats.Faults.Add(1)
+			g.log(levelError, fmt.Sprintf("plugin fault replaying conn %d: %s", conn, describeFault(err)))
+			delete(in.conns, conn)
+			p.host.Close(conn, conn, 1011, "plugin error")
+			if g.mod.IsClosed() {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// swap switches to a guest of a newly loaded module (a reload): every live connection is
+// replayed to it, then the old guest is closed. Events queued before the swap went to the old
+// guest, events after it go to the new one: none is lost or reordered.
+func (in *instance) swap(g *guest) {
+	old := in.g
+	in.use(g)
+	if !in.replay() {
+		in.restart() // the new module faulted on replay; restart budget applies
+	}
+	old.close()
+}
+
 // disable gives up on the plugin: every connection of this instance is closed and the plugin
-// refuses new ones.
+// refuses new ones until a reload brings a module that works.
 func (in *instance) disable() {
 	p := in.plugin
 	if p.disabled.CompareAndSwap(false, true) {
-		p.log.Error("plugin disabled: it faulted too often", "max_crashes", p.opts.MaxCrashes, "window", p.opts.CrashWindow.String())
+		p.module.Load().log.Error("plugin disabled: it faulted too often; fix it and reload",
+			"max_crashes", p.opts.MaxCrashes, "window", p.opts.CrashWindow.String())
 	}
 	for conn := range in.conns {
 		p.host.Close(conn, conn, 1011, "plugin disabled")
 	}
 	clear(in.conns)
-	in.closeModule()
-}
-
-func (in *instance) closeModule() {
-	if c := in.cancel.Load(); c != nil {
-		(*c)()
-	}
-	if in.mod != nil {
-		_ = in.mod.Close(context.Background())
-		in.mod = nil
-	}
-}
-
-func (in *instance) log(level slog.Level, msg string) {
-	attrs := []any{"instance", in.index}
-	if in.current != 0 {
-		attrs = append(attrs, "conn", in.current)
-	}
-	in.plugin.log.Log(context.Background(), level, msg, attrs...)
+	in.g = nil
 }
 
 func (k eventKind) String() string {
@@ -289,6 +222,8 @@ func (k eventKind) String() string {
 		return "on_message"
 	case evClose:
 		return "on_close"
+	case evSwap:
+		return "swap"
 	}
 	return "stop"
 }

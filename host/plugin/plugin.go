@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,10 +12,16 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
 
 var randReader = rand.Reader
+
+const (
+	levelInfo  = slog.LevelInfo
+	levelError = slog.LevelError
+)
 
 // Options configure a plugin.
 type Options struct {
@@ -26,7 +30,7 @@ type Options struct {
 	Instances   int           // size of the instance pool; default 1
 	CallTimeout time.Duration // longest a guest call may run; default 1s
 	MemoryLimit int64         // bytes of linear memory per instance; default 128 MiB
-	Config      []byte        // handed to on_start (JSON); nil for none
+	Config      []byte        // handed to on_start (JSON); default "{}"
 	MaxCrashes  int           // faults tolerated within CrashWindow before disabling; default 5
 	CrashWindow time.Duration // default 1 minute
 	Mailbox     int           // events queued per instance before senders wait; default 1024
@@ -36,13 +40,17 @@ type Options struct {
 	// Cache is a compilation cache shared by plugins (so reloading or checking a module compiled
 	// before is cheap); nil for none.
 	Cache wazero.CompilationCache
+	// Observe, when set, is told how long every guest call took (for metrics).
+	Observe func(event string, d time.Duration)
 }
 
 // Stats are a plugin's counters.
 type Stats struct {
-	Faults   atomic.Int64 // traps, exits and timeouts
-	Timeouts atomic.Int64 // calls interrupted by CallTimeout
-	Restarts atomic.Int64 // instances replaced after a fault
+	Faults         atomic.Int64 // traps, exits and timeouts
+	Timeouts       atomic.Int64 // calls interrupted by CallTimeout
+	Restarts       atomic.Int64 // guests replaced after a fault
+	Reloads        atomic.Int64 // successful reloads
+	ReloadFailures atomic.Int64 // reloads refused (the old module kept serving)
 }
 
 // Verdict is what on_connect decided.
@@ -68,11 +76,9 @@ func (v Verdict) CloseCode() int {
 // Plugin is a loaded module with its pool of instances.
 type Plugin struct {
 	opts     Options
-	Hash     string // hex SHA-256 of the module bytes
 	host     Host
-	log      *slog.Logger
-	rt       wazero.Runtime
-	compiled wazero.CompiledModule
+	log      *slog.Logger // tagged with the plugin name
+	module   atomic.Pointer[module]
 	pool     []*instance
 	disabled atomic.Bool
 	stats    Stats
@@ -80,8 +86,20 @@ type Plugin struct {
 	crashMu sync.Mutex
 	crashes []time.Time
 
+	reloadMu   sync.Mutex // one reload at a time
+	lastReload atomic.Pointer[ReloadResult]
+
 	stopWatchdog chan struct{}
 	closeOnce    sync.Once
+}
+
+// ReloadResult is the outcome of the last reload.
+type ReloadResult struct {
+	At       time.Time
+	OldHash  string
+	NewHash  string
+	Err      error // nil: the new module serves
+	Duration time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -118,19 +136,22 @@ func Load(ctx context.Context, opts Options) (*Plugin, error) {
 		log:          opts.Logger.With("plugin", opts.Name),
 		stopWatchdog: make(chan struct{}),
 	}
-	sum := sha256.Sum256(opts.Wasm)
-	p.Hash = hex.EncodeToString(sum[:])
-	p.log = p.log.With("module", p.Hash[:12])
-
-	if err := p.compile(ctx); err != nil {
+	m, err := p.compile(ctx, opts.Wasm)
+	if err != nil {
 		return nil, err
 	}
+	p.module.Store(m)
 	for i := 0; i < opts.Instances; i++ {
 		in := &instance{plugin: p, index: i, mailbox: make(chan event, opts.Mailbox), done: make(chan struct{}), conns: map[uint64]struct{}{}}
-		if err := in.start(); err != nil {
-			p.Close()
-			return nil, fmt.Errorf("plugin %s: %w", opts.Name, err)
+		g, err := newGuest(p, m, i, &in.callStart)
+		if err != nil {
+			for _, in := range p.pool {
+				in.g.close()
+			}
+			m.close()
+			return nil, err
 		}
+		in.use(g)
 		p.pool = append(p.pool, in)
 	}
 	for _, in := range p.pool {
@@ -144,45 +165,114 @@ func Load(ctx context.Context, opts Options) (*Plugin, error) {
 func Check(ctx context.Context, wasm []byte, cache wazero.CompilationCache) error {
 	p := &Plugin{opts: Options{Wasm: wasm, Cache: cache}}
 	p.opts.setDefaults()
-	if err := p.compile(ctx); err != nil {
+	p.log = p.opts.Logger
+	m, err := p.compile(ctx, wasm)
+	if err != nil {
 		return err
 	}
-	return p.rt.Close(ctx)
+	m.close()
+	return nil
 }
 
-func (p *Plugin) compile(ctx context.Context) error {
-	if !bytes.HasPrefix(p.opts.Wasm, []byte("\x00asm")) {
-		return errors.New("not a WebAssembly module (no \\0asm magic)")
+// compile builds a module in a fresh runtime with the plugin's limits and validates it.
+func (p *Plugin) compile(ctx context.Context, wasm []byte) (*module, error) {
+	if !bytes.HasPrefix(wasm, []byte("\x00asm")) {
+		return nil, errors.New("not a WebAssembly module (no \\0asm magic)")
 	}
 	pages := uint32((p.opts.MemoryLimit + 65535) / 65536)
 	cfg := wazero.NewRuntimeConfig().WithMemoryLimitPages(pages).WithCloseOnContextDone(true)
 	if p.opts.Cache != nil {
 		cfg = cfg.WithCompilationCache(p.opts.Cache)
 	}
-	p.rt = wazero.NewRuntimeWithConfig(ctx, cfg)
-	fail := func(err error) error {
-		_ = p.rt.Close(ctx)
-		return err
+	m := &module{rt: wazero.NewRuntimeWithConfig(ctx, cfg), hash: hashOf(wasm), loadedAt: time.Now()}
+	m.log = p.log.With("module", m.hash[:12])
+	fail := func(err error) (*module, error) {
+		m.close()
+		return nil, err
 	}
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, p.rt); err != nil {
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, m.rt); err != nil {
 		return fail(fmt.Errorf("wasi: %w", err))
 	}
-	if err := instantiateHostModule(ctx, p.rt); err != nil {
+	if err := instantiateHostModule(ctx, m.rt); err != nil {
 		return fail(fmt.Errorf("host module: %w", err))
 	}
-	compiled, err := p.rt.CompileModule(ctx, p.opts.Wasm)
+	compiled, err := m.rt.CompileModule(ctx, wasm)
 	if err != nil {
 		return fail(fmt.Errorf("compile: %w", err))
 	}
 	if err := validate(compiled); err != nil {
 		return fail(err)
 	}
-	p.compiled = compiled
-	return nil
+	m.compiled = compiled
+	return m, nil
 }
+
+// Reload replaces the plugin's module with wasm, without dropping a connection. The new module is
+// compiled, validated and started (every instance, with on_start) off the hot path; if any of that
+// fails the old module keeps serving and Reload returns why. Otherwise each instance switches to
+// the new module between two events and replays its connections to it as on_connect(RESUMED): no
+// event is lost, duplicated or reordered. A disabled plugin is enabled again by a good reload.
+func (p *Plugin) Reload(ctx context.Context, wasm []byte) (res ReloadResult) {
+	p.reloadMu.Lock()
+	defer p.reloadMu.Unlock()
+	start := time.Now()
+	res = ReloadResult{At: start, OldHash: p.Hash(), NewHash: hashOf(wasm)}
+	defer func() {
+		res.Duration = time.Since(start)
+		if res.Err != nil {
+			p.stats.ReloadFailures.Add(1)
+		} else {
+			p.stats.Reloads.Add(1)
+		}
+		p.lastReload.Store(&res)
+	}()
+	m, err := p.compile(ctx, wasm)
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	guests := make([]*guest, len(p.pool))
+	for i, in := range p.pool {
+		if guests[i], err = newGuest(p, m, i, &in.callStart); err != nil {
+			for _, g := range guests[:i] {
+				g.close()
+			}
+			m.close()
+			res.Err = err
+			return res
+		}
+	}
+	old := p.module.Swap(m)
+	p.crashMu.Lock()
+	p.crashes = nil
+	p.crashMu.Unlock()
+	p.disabled.Store(false)
+	for i, in := range p.pool {
+		done := make(chan struct{})
+		in.mailbox <- event{kind: evSwap, guest: guests[i], done: done}
+		<-done
+	}
+	old.close()
+	return res
+}
+
+// HashOf is the hash Hash reports for a module's bytes: hex SHA-256.
+func HashOf(wasm []byte) string { return hashOf(wasm) }
 
 // Name is the plugin's name from the config.
 func (p *Plugin) Name() string { return p.opts.Name }
+
+// Hash is the hex SHA-256 of the module serving now.
+func (p *Plugin) Hash() string { return p.module.Load().hash }
+
+// LoadedAt is when the module serving now was loaded.
+func (p *Plugin) LoadedAt() time.Time { return p.module.Load().loadedAt }
+
+// LastReload is the outcome of the last reload, nil if there was none.
+func (p *Plugin) LastReload() *ReloadResult { return p.lastReload.Load() }
+
+// Instances is the size of the instance pool.
+func (p *Plugin) Instances() int { return len(p.pool) }
 
 // Stats returns the plugin's counters.
 func (p *Plugin) Stats() *Stats { return &p.stats }
@@ -211,7 +301,8 @@ func (p *Plugin) Message(conn uint64, kind int32, data []byte) {
 	p.pick(conn).mailbox <- event{kind: evMessage, conn: conn, arg: kind, data: data}
 }
 
-// Closed delivers on_close for a connection that on_connect accepted.
+// Closed delivers on_close for a connection that on_connect accepted; the plugin calls
+// Host.Released once it is done with the connection.
 func (p *Plugin) Closed(conn uint64, code int, reason string) {
 	p.pick(conn).mailbox <- event{kind: evClose, conn: conn, arg: int32(code), data: []byte(reason)}
 }
@@ -226,10 +317,19 @@ func (p *Plugin) Close() {
 		for _, in := range p.pool {
 			<-in.done
 		}
-		if p.rt != nil {
-			_ = p.rt.Close(context.Background())
-		}
+		p.module.Load().close()
 	})
+}
+
+// timed calls fn on g and reports the call's duration to Options.Observe.
+func (p *Plugin) timed(kind eventKind, g *guest, fn api.Function, conn uint64) error {
+	if p.opts.Observe == nil {
+		return g.call(fn, conn)
+	}
+	start := time.Now()
+	err := g.call(fn, conn)
+	p.opts.Observe(kind.String(), time.Since(start))
+	return err
 }
 
 // recordCrash notes a fault and reports whether the plugin is still within its crash budget.
@@ -249,7 +349,7 @@ func (p *Plugin) recordCrash() bool {
 
 // watchdog interrupts guest calls that run longer than CallTimeout. One goroutine per plugin
 // polls the instances' call start times, so a call costs two atomic stores instead of a context
-// with a timer (see RATIONALE.md).
+// with a timer of its own (see RATIONALE.md).
 func (p *Plugin) watchdog() {
 	tick := min(max(p.opts.CallTimeout/4, time.Millisecond), 100*time.Millisecond)
 	t := time.NewTicker(tick)
@@ -273,7 +373,7 @@ func (p *Plugin) watchdog() {
 
 // logWriter turns a guest's stdout or stderr into log lines.
 type logWriter struct {
-	in    *instance
+	g     *guest
 	level slog.Level
 	buf   []byte
 }
@@ -285,11 +385,11 @@ func (w *logWriter) Write(b []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		w.in.log(w.level, string(w.buf[:i]))
+		w.g.log(w.level, string(w.buf[:i]))
 		w.buf = w.buf[i+1:]
 	}
 	if len(w.buf) > 4096 {
-		w.in.log(w.level, string(w.buf))
+		w.g.log(w.level, string(w.buf))
 		w.buf = w.buf[:0]
 	}
 	return len(b), nil

@@ -194,7 +194,7 @@ func (r *Reader) frame() (Message, bool, error) {
 		if r.fragOp == 0 {
 			return Message{}, false, protocolError("continuation frame without a message to continue")
 		}
-		if int64(len(r.msg))+length > r.max {
+		if length > r.max-int64(len(r.msg)) { // written so that it cannot overflow
 			return Message{}, false, &CloseError{Code: CloseTooBig, Reason: "message too big"}
 		}
 

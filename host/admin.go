@@ -1,0 +1,341 @@
+package host
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wasmsock/wasmsock/abi"
+	"github.com/wasmsock/wasmsock/host/config"
+	"github.com/wasmsock/wasmsock/host/internal/wsproto"
+	"github.com/wasmsock/wasmsock/host/plugin"
+)
+
+// The backend API: what the socket-container seed's services did with its event bus ("send",
+// "broadcast"), as HTTP with JSON in and out, protected by the admin key. README.md documents it
+// with curl examples.
+
+// minAdminKey is the shortest admin key accepted.
+const minAdminKey = 16
+
+func loadAdminKey(a config.Admin) (string, error) {
+	var key string
+	switch {
+	case a.KeyEnv != "":
+		key = os.Getenv(a.KeyEnv)
+		if key == "" {
+			return "", fmt.Errorf("admin.key_env: environment variable %s is not set", a.KeyEnv)
+		}
+	case a.KeyFile != "":
+		b, err := os.ReadFile(a.KeyFile)
+		if err != nil {
+			return "", fmt.Errorf("admin.key_file: %w", err)
+		}
+		key = strings.TrimSpace(string(b))
+	default:
+		return "", nil
+	}
+	if len(key) < minAdminKey {
+		return "", fmt.Errorf("admin key is %d bytes: use at least %d (e.g. openssl rand -hex 32)", len(key), minAdminKey)
+	}
+	return key, nil
+}
+
+// authorized checks the admin key: "Authorization: Bearer KEY", HTTP Basic auth with KEY as the
+// password (so a browser can open the status page), or "X-API-Key: KEY".
+func (s *Server) authorized(r *http.Request) bool {
+	if s.adminKey == "" {
+		return s.devMode // dev with no key configured: local and open
+	}
+	got := r.Header.Get("X-API-Key")
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		if k, ok := strings.CutPrefix(auth, "Bearer "); ok {
+			got = k
+		} else if _, pw, ok := r.BasicAuth(); ok {
+			got = pw
+		}
+	}
+	return subtle.ConstantTimeCompare([]byte(got), []byte(s.adminKey)) == 1
+}
+
+func (s *Server) requireKey(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.authorized(r) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="wasmsock admin"`)
+			writeJSON(w, http.StatusUnauthorized, apiError{"missing or wrong admin key"})
+			return
+		}
+		h(w, r)
+	}
+}
+
+type apiError struct {
+	Error string `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// decode reads a JSON body strictly (unknown fields are errors) and at most 1 MiB more than the
+// largest message a route accepts.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 2*s.maxMessage()+1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{"bad JSON body: " + err.Error()})
+		return false
+	}
+	return true
+}
+
+func (s *Server) maxMessage() int64 {
+	var n int64
+	for _, r := range s.routes {
+		n = max(n, int64(r.cfg.MaxMessageBytes))
+	}
+	return n
+}
+
+// payload is a message in an API request: text, or binary in base64.
+type payload struct {
+	Text   *string `json:"text,omitempty"`
+	Binary []byte  `json:"binary,omitempty"` // base64 in JSON
+}
+
+func (p payload) message() (int32, []byte, error) {
+	switch {
+	case p.Text != nil && p.Binary != nil:
+		return 0, nil, errors.New(`give "text" or "binary", not both`)
+	case p.Text != nil:
+		if !wsproto.ValidUTF8([]byte(*p.Text)) {
+			return 0, nil, errors.New(`"text" is not valid UTF-8`)
+		}
+		return abi.KindText, []byte(*p.Text), nil
+	case p.Binary != nil:
+		return abi.KindBinary, p.Binary, nil
+	}
+	return 0, nil, errors.New(`missing "text" or "binary"`)
+}
+
+func (s *Server) adminRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /api/publish", s.requireKey(s.apiPublish))
+	mux.HandleFunc("POST /api/send", s.requireKey(s.apiSend))
+	mux.HandleFunc("POST /api/close", s.requireKey(s.apiClose))
+	mux.HandleFunc("GET /api/groups", s.requireKey(s.apiGroups))
+	mux.HandleFunc("POST /api/reload", s.requireKey(s.apiReload))
+	mux.HandleFunc("GET /api/status", s.requireKey(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Status())
+	}))
+	if s.statusPath != "" {
+		mux.HandleFunc("GET "+s.statusPath, s.requireKey(s.statusPage))
+	}
+}
+
+// POST /api/publish {"namespace": "", "group": "room:general", "text": "..."}
+func (s *Server) apiPublish(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Namespace string `json:"namespace"`
+		Group     string `json:"group"`
+		payload
+	}
+	if !s.decode(w, r, &req) {
+		return
+	}
+	kind, data, err := req.message()
+	if err == nil && !plugin.ValidGroupName([]byte(req.Group)) {
+		err = errors.New(`"group" must be 1-128 bytes of UTF-8 without control characters`)
+	}
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"delivered": s.publish(req.Namespace, req.Group, kind, data, 0)})
+}
+
+// POST /api/send {"namespace": "", "user": "bob", "text": "..."} or {"conn": 42, ...}
+func (s *Server) apiSend(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Namespace string `json:"namespace"`
+		User      string `json:"user"`
+		Conn      uint64 `json:"conn"`
+		payload
+	}
+	if !s.decode(w, r, &req) {
+		return
+	}
+	kind, data, err := req.message()
+	if err == nil && (req.User == "") == (req.Conn == 0) {
+		err = errors.New(`give "user" or "conn"`)
+	}
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		return
+	}
+	if req.User != "" {
+		n := s.publish(req.Namespace, plugin.UserGroupPrefix+req.User, kind, data, 0)
+		writeJSON(w, http.StatusOK, map[string]int{"delivered": n})
+		return
+	}
+	c := s.conns.get(req.Conn)
+	if c == nil {
+		writeJSON(w, http.StatusNotFound, apiError{"no such connection"})
+		return
+	}
+	if st := s.Send(req.Conn, req.Conn, kind, data); st != abi.OK {
+		writeJSON(w, http.StatusConflict, apiError{"not sent: " + st.String()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"delivered": 1})
+}
+
+// POST /api/close {"conn": 42, "code": 4000, "reason": "kicked"}
+func (s *Server) apiClose(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Conn   uint64 `json:"conn"`
+		Code   int    `json:"code"`
+		Reason string `json:"reason"`
+	}
+	if !s.decode(w, r, &req) {
+		return
+	}
+	if req.Code == 0 {
+		req.Code = wsproto.CloseNormal
+	}
+	if !abi.ValidCloseCode(req.Code) {
+		writeJSON(w, http.StatusBadRequest, apiError{"invalid close code " + strconv.Itoa(req.Code)})
+		return
+	}
+	switch s.Close(req.Conn, req.Conn, req.Code, req.Reason) {
+	case abi.OK:
+		writeJSON(w, http.StatusOK, map[string]bool{"closing": true})
+	case abi.ErrClosed:
+		writeJSON(w, http.StatusConflict, apiError{"already closing"})
+	default:
+		writeJSON(w, http.StatusNotFound, apiError{"no such connection"})
+	}
+}
+
+// GET /api/groups: every group and its size; ?namespace=&group= lists one group's members.
+func (s *Server) apiGroups(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if !q.Has("group") {
+		writeJSON(w, http.StatusOK, map[string]any{"groups": s.groups.list()})
+		return
+	}
+	type member struct {
+		Conn       uint64 `json:"conn"`
+		User       string `json:"user,omitempty"`
+		Route      string `json:"route"`
+		RemoteAddr string `json:"remote_addr"`
+	}
+	members := []member{}
+	for _, c := range s.groups.members(q.Get("namespace"), q.Get("group")) {
+		members = append(members, member{c.id, c.user, c.route.cfg.Path, c.remoteAddr})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"namespace": q.Get("namespace"), "group": q.Get("group"), "members": members})
+}
+
+// POST /api/reload: reload every plugin whose module changed; ?plugin=NAME for one.
+func (s *Server) apiReload(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
+	defer cancel()
+	var reports []ReloadReport
+	if name := r.URL.Query().Get("plugin"); name != "" {
+		reports = []ReloadReport{s.ReloadPlugin(ctx, name)}
+	} else {
+		reports = s.Reload(ctx)
+	}
+	status := http.StatusOK
+	for _, rep := range reports {
+		if rep.Error != "" {
+			status = http.StatusUnprocessableEntity
+		}
+	}
+	writeJSON(w, status, map[string]any{"reloads": reports})
+}
+
+// publish sends a message to a group of a namespace from outside any plugin event.
+func (s *Server) publish(ns, group string, kind int32, data []byte, except uint64) int {
+	return s.fanOut(s.groups.members(ns, group), kind, data, except)
+}
+
+// Status is a snapshot of the server for the status page and /api/status.
+type Status struct {
+	Version     string         `json:"version"`
+	Started     time.Time      `json:"started"`
+	Draining    bool           `json:"draining"`
+	Connections int            `json:"connections"`
+	Routes      []RouteStatus  `json:"routes"`
+	Plugins     []PluginStatus `json:"plugins"`
+	Groups      []Group        `json:"groups"`
+}
+
+// RouteStatus is one route in a Status.
+type RouteStatus struct {
+	Path        string `json:"path"`
+	Plugin      string `json:"plugin"`
+	Mode        string `json:"mode"`
+	Connections int64  `json:"connections"`
+}
+
+// PluginStatus is one plugin in a Status.
+type PluginStatus struct {
+	Name       string    `json:"name"`
+	Module     string    `json:"module"`
+	SHA256     string    `json:"sha256"`
+	LoadedAt   time.Time `json:"loaded_at"`
+	Instances  int       `json:"instances"`
+	Disabled   bool      `json:"disabled"`
+	Faults     int64     `json:"faults"`
+	Timeouts   int64     `json:"timeouts"`
+	Restarts   int64     `json:"restarts"`
+	Reloads    int64     `json:"reloads"`
+	LastReload string    `json:"last_reload,omitempty"`
+}
+
+// Version is reported in Status; the command sets it.
+var Version = "devel"
+
+// Status returns a snapshot of routes, plugins, connections and the largest groups.
+func (s *Server) Status() Status {
+	st := Status{Version: Version, Started: s.started, Draining: s.draining.Load(), Connections: s.conns.len()}
+	for _, path := range slices.Sorted(maps.Keys(s.routes)) {
+		r := s.routes[path]
+		st.Routes = append(st.Routes, RouteStatus{path, r.cfg.Plugin, r.cfg.Mode, r.open.Load()})
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.plugins)) {
+		p := s.plugins[name]
+		ps := PluginStatus{
+			Name: name, Module: s.cfg.Plugins[name].Module, SHA256: p.Hash(), LoadedAt: p.LoadedAt(),
+			Instances: p.Instances(), Disabled: p.Disabled(),
+			Faults: p.Stats().Faults.Load(), Timeouts: p.Stats().Timeouts.Load(),
+			Restarts: p.Stats().Restarts.Load(), Reloads: p.Stats().Reloads.Load(),
+		}
+		if lr := p.LastReload(); lr != nil {
+			if lr.Err != nil {
+				ps.LastReload = fmt.Sprintf("%s: failed, %s kept serving: %v", lr.At.Format(time.RFC3339), short(lr.OldHash), lr.Err)
+			} else {
+				ps.LastReload = fmt.Sprintf("%s: %s -> %s", lr.At.Format(time.RFC3339), short(lr.OldHash), short(lr.NewHash))
+			}
+		}
+		st.Plugins = append(st.Plugins, ps)
+	}
+	groups := s.groups.list()
+	slices.SortFunc(groups, func(a, b Group) int { return b.Size - a.Size })
+	st.Groups = groups[:min(len(groups), 100)]
+	return st
+}

@@ -1,0 +1,120 @@
+package host
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the server's Prometheus metrics, in a registry of its own (served at /metrics).
+type metrics struct {
+	reg *prometheus.Registry
+
+	connections      *prometheus.GaugeVec   // route
+	messagesIn       *prometheus.CounterVec // route
+	bytesIn          *prometheus.CounterVec // route
+	messagesOut      *prometheus.CounterVec // route
+	bytesOut         *prometheus.CounterVec // route
+	handshakeRejects *prometheus.CounterVec // reason
+	protocolErrors   *prometheus.CounterVec // close code
+	slowConsumers    *prometheus.CounterVec // route
+	pingTimeouts     prometheus.Counter
+	fanout           prometheus.Histogram
+	pluginCalls      *prometheus.HistogramVec // plugin, event
+	reloads          *prometheus.CounterVec   // plugin
+	reloadFailures   *prometheus.CounterVec   // plugin
+}
+
+// routeMetrics are one route's children of the vectors, looked up once.
+type routeMetrics struct {
+	connections                                prometheus.Gauge
+	messagesIn, bytesIn, messagesOut, bytesOut prometheus.Counter
+	slowConsumers                              prometheus.Counter
+}
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
+	ns := "wasmsock"
+	m.connections = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "connections", Help: "Open WebSocket connections."}, []string{"route"})
+	m.messagesIn = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "messages_in_total", Help: "Data messages received from clients."}, []string{"route"})
+	m.bytesIn = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "bytes_in_total", Help: "Payload bytes of data messages received."}, []string{"route"})
+	m.messagesOut = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "messages_out_total", Help: "Data messages queued to clients (a broadcast counts once per recipient)."}, []string{"route"})
+	m.bytesOut = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "bytes_out_total", Help: "Frame bytes of data messages queued to clients."}, []string{"route"})
+	m.handshakeRejects = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "handshake_rejections_total", Help: "Handshakes refused, by reason."}, []string{"reason"})
+	m.protocolErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "protocol_errors_total", Help: "Connections closed for breaking the protocol, by close code."}, []string{"code"})
+	m.slowConsumers = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "slow_consumers_total", Help: "Connections closed because their outbound queue was full (queue drops)."}, []string{"route"})
+	m.pingTimeouts = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "ping_timeouts_total", Help: "Connections dropped for not answering a ping."})
+	m.fanout = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "broadcast_fanout", Help: "Recipients per broadcast.", Buckets: prometheus.ExponentialBuckets(1, 4, 9)})
+	m.pluginCalls = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "plugin_call_seconds", Help: "Duration of calls into plugins, by event.", Buckets: prometheus.ExponentialBuckets(1e-6, 4, 11)}, []string{"plugin", "event"})
+	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "plugin_reloads_total", Help: "Successful plugin reloads."}, []string{"plugin"})
+	m.reloadFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "plugin_reload_failures_total", Help: "Reloads refused; the old module kept serving."}, []string{"plugin"})
+	for _, c := range []prometheus.Collector{m.connections, m.messagesIn, m.bytesIn, m.messagesOut, m.bytesOut, m.handshakeRejects, m.protocolErrors, m.slowConsumers, m.pingTimeouts, m.fanout, m.pluginCalls, m.reloads, m.reloadFailures} {
+		f(c)
+	}
+	f(pluginCollector{s})
+	f(collectors.NewGoCollector())
+	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) forRoute(path string) *routeMetrics {
+	return &routeMetrics{
+		connections:   m.connections.WithLabelValues(path),
+		messagesIn:    m.messagesIn.WithLabelValues(path),
+		bytesIn:       m.bytesIn.WithLabelValues(path),
+		messagesOut:   m.messagesOut.WithLabelValues(path),
+		bytesOut:      m.bytesOut.WithLabelValues(path),
+		slowConsumers: m.slowConsumers.WithLabelValues(path),
+	}
+}
+
+// observer returns the plugin call observer for a plugin.
+func (m *metrics) observer(plugin string) func(string, time.Duration) {
+	byEvent := map[string]prometheus.Observer{}
+	for _, ev := range []string{"on_connect", "on_message", "on_close"} {
+		byEvent[ev] = m.pluginCalls.WithLabelValues(plugin, ev)
+	}
+	return func(event string, d time.Duration) {
+		if o := byEvent[event]; o != nil {
+			o.Observe(d.Seconds())
+		}
+	}
+}
+
+func (m *metrics) reject(reason string) { m.handshakeRejects.WithLabelValues(reason).Inc() }
+
+func (m *metrics) protocolError(code int) { m.protocolErrors.WithLabelValues(strconv.Itoa(code)).Inc() }
+
+// pluginCollector reports the plugins' own counters at scrape time.
+type pluginCollector struct{ s *Server }
+
+var (
+	descFaults   = prometheus.NewDesc("wasmsock_plugin_faults_total", "Plugin traps, exits and timeouts.", []string{"plugin"}, nil)
+	descTimeouts = prometheus.NewDesc("wasmsock_plugin_timeouts_total", "Plugin calls interrupted by call_timeout.", []string{"plugin"}, nil)
+	descRestarts = prometheus.NewDesc("wasmsock_plugin_restarts_total", "Plugin instances replaced after a fault.", []string{"plugin"}, nil)
+	descDisabled = prometheus.NewDesc("wasmsock_plugin_disabled", "1 when the plugin was disabled after faulting too often.", []string{"plugin"}, nil)
+)
+
+func (c pluginCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descFaults
+	ch <- descTimeouts
+	ch <- descRestarts
+	ch <- descDisabled
+}
+
+func (c pluginCollector) Collect(ch chan<- prometheus.Metric) {
+	for name, p := range c.s.plugins {
+		st := p.Stats()
+		ch <- prometheus.MustNewConstMetric(descFaults, prometheus.CounterValue, float64(st.Faults.Load()), name)
+		ch <- prometheus.MustNewConstMetric(descTimeouts, prometheus.CounterValue, float64(st.Timeouts.Load()), name)
+		ch <- prometheus.MustNewConstMetric(descRestarts, prometheus.CounterValue, float64(st.Restarts.Load()), name)
+		disabled := 0.0
+		if p.Disabled() {
+			disabled = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descDisabled, prometheus.GaugeValue, disabled, name)
+	}
+}

@@ -1,0 +1,158 @@
+package plugin
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmsock/wasmsock/abi"
+)
+
+// module is one compiled version of a plugin's code, in its own runtime (which carries the
+// plugin's memory limit).
+type module struct {
+	rt       wazero.Runtime
+	compiled wazero.CompiledModule
+	hash     string // hex SHA-256 of the bytes
+	loadedAt time.Time
+	log      *slog.Logger // the plugin's logger, tagged with this module's hash
+}
+
+func (m *module) close() {
+	if m != nil && m.rt != nil {
+		_ = m.rt.Close(context.Background())
+	}
+}
+
+// guest is one instantiation of a module, and the state its host functions see while it runs.
+// An instance owns one guest at a time and replaces it after a fault or a reload.
+type guest struct {
+	plugin *Plugin
+	m      *module
+	index  int // of the instance that owns it
+	mod    api.Module
+	fns    guestFuncs
+	ctx    context.Context // carries the guest to its host functions; cancelled to interrupt it
+	cancel context.CancelFunc
+	stack  [4]uint64
+
+	// callStart is when the running call started (unix nanos), 0 between calls: the watchdog's
+	// view. It is the owning instance's, so the watchdog needs no lock to follow guest changes.
+	callStart *atomic.Int64
+
+	current    uint64 // the connection whose event is being handled, 0 for none
+	payload    []byte // what msg_read serves during the current event
+	cursor     int
+	hasPayload bool
+}
+
+type guestFuncs struct {
+	onConnect, onMessage, onClose, onStart api.Function
+}
+
+type guestKey struct{}
+
+// newGuest instantiates m and runs _initialize and on_start, all within the plugin's call
+// timeout.
+func newGuest(p *Plugin, m *module, index int, callStart *atomic.Int64) (*guest, error) {
+	g := &guest{plugin: p, m: m, index: index, callStart: callStart}
+	g.ctx, g.cancel = context.WithCancel(context.WithValue(context.Background(), guestKey{}, g))
+	timer := time.AfterFunc(p.opts.CallTimeout, g.cancel)
+	err := g.boot(m)
+	if !timer.Stop() && err == nil {
+		err = fmt.Errorf("start-up exceeded call_timeout (%s)", p.opts.CallTimeout)
+	}
+	if err != nil {
+		g.close()
+		return nil, err
+	}
+	return g, nil
+}
+
+func (g *guest) boot(m *module) error {
+	p := g.plugin
+	cfg := wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions().
+		WithStdout(&logWriter{g: g, level: slog.LevelInfo}).
+		WithStderr(&logWriter{g: g, level: slog.LevelWarn}).
+		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
+		WithRandSource(randReader)
+	mod, err := m.rt.InstantiateModule(g.ctx, m.compiled, cfg)
+	if err != nil {
+		return fmt.Errorf("instantiate: %w", err)
+	}
+	g.mod = mod
+	g.fns = guestFuncs{
+		onConnect: mod.ExportedFunction(abi.ExportOnConnect),
+		onMessage: mod.ExportedFunction(abi.ExportOnMessage),
+		onClose:   mod.ExportedFunction(abi.ExportOnClose),
+		onStart:   mod.ExportedFunction(abi.ExportOnStart),
+	}
+	if init := mod.ExportedFunction(abi.ExportInitialize); init != nil {
+		if err := g.call(init, 0); err != nil {
+			return fmt.Errorf("_initialize: %s", describeFault(err))
+		}
+	}
+	if g.fns.onStart != nil {
+		conf := p.opts.Config
+		if conf == nil {
+			conf = []byte("{}")
+		}
+		g.setPayload(conf)
+		g.stack[0] = uint64(len(conf))
+		err := g.call(g.fns.onStart, 0)
+		g.clearPayload()
+		if err != nil {
+			return fmt.Errorf("on_start: %s", describeFault(err))
+		}
+		if rc := int32(g.stack[0]); rc != 0 {
+			return fmt.Errorf("on_start returned %d: the plugin refused its config", rc)
+		}
+	}
+	return nil
+}
+
+// call runs fn with g.stack as its parameters and results.
+func (g *guest) call(fn api.Function, conn uint64) error {
+	g.current = conn
+	g.callStart.Store(time.Now().UnixNano())
+	err := fn.CallWithStack(g.ctx, g.stack[:])
+	g.callStart.Store(0)
+	g.current = 0
+	return err
+}
+
+func (g *guest) setPayload(b []byte) { g.payload, g.cursor, g.hasPayload = b, 0, true }
+
+func (g *guest) clearPayload() { g.payload, g.cursor, g.hasPayload = nil, 0, false }
+
+func (g *guest) close() {
+	if g == nil {
+		return
+	}
+	g.cancel()
+	if g.mod != nil {
+		_ = g.mod.Close(context.Background())
+	}
+}
+
+func (g *guest) log(level slog.Level, msg string) {
+	attrs := []any{"instance", g.index}
+	if g.current != 0 {
+		attrs = append(attrs, "conn", g.current)
+	}
+	g.m.log.Log(context.Background(), level, msg, attrs...)
+}
+
+func hashOf(wasm []byte) string {
+	sum := sha256.Sum256(wasm)
+	return hex.EncodeToString(sum[:])
+}
