@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/wasmsock/wasmsock/host/internal/wstest"
+	"github.com/wasmsock/wasmsock/host/wstest"
 )
 
 func httpBase(wsBase string) string { return "http" + strings.TrimPrefix(wsBase, "ws") }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/gobwas/ws"
 
-	"github.com/wasmsock/wasmsock/host/internal/wstest"
+	"github.com/wasmsock/wasmsock/host/wstest"
 )
 
 // chatClient is a client of plugins/chat whose messages a goroutine collects.

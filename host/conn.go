@@ -44,6 +44,7 @@ type Conn struct {
 
 	rejected string       // why the handshake was refused (a metric label)
 	accepted atomic.Bool  // on_connect accepted: on_close is owed
+	finished atomic.Bool  // finish ran
 	lastRead atomic.Int64 // unix nanos of the last frame from the peer
 	pingSent atomic.Int64 // unix nanos of the last ping without a frame read since, 0 for none
 	hb       *time.Timer
@@ -319,6 +320,9 @@ func (c *Conn) heartbeat() {
 // finish ends the connection exactly once: it leaves its groups and the plugin gets on_close;
 // the id stays known (for sends, which fail with ErrClosed) until on_close has returned.
 func (c *Conn) finish(code int, reason string) {
+	if !c.finished.CompareAndSwap(false, true) {
+		return
+	}
 	c.mu.Lock()
 	if c.hb != nil {
 		c.hb.Stop()

@@ -17,7 +17,7 @@ import (
 
 	"github.com/wasmsock/wasmsock/host"
 	"github.com/wasmsock/wasmsock/host/config"
-	"github.com/wasmsock/wasmsock/host/internal/wstest"
+	"github.com/wasmsock/wasmsock/host/wstest"
 )
 
 // echoModules are the same echo plugin in two languages: the ABI is language-neutral.

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -119,6 +120,17 @@ func (s *Server) upgrade(nc net.Conn, src io.Reader, r *route) {
 		remoteAddr: nc.RemoteAddr().String(),
 	}
 	c.log = s.log.With("conn", c.id, "route", r.cfg.Path)
+	defer func() {
+		// A bug while serving one connection must not take the host down: drop that connection
+		// (the plugin still gets its on_close) and say so loudly.
+		if v := recover(); v != nil {
+			s.log.Error("panic serving a connection: dropped it (this is a wasmsock bug)", "conn", c.id, "panic", v, "stack", string(debug.Stack()))
+			c.closeTCP()
+			if c.accepted.Load() {
+				c.finish(wsproto.CloseInternalError, "internal error")
+			}
+		}
+	}()
 	u := ws.Upgrader{
 		OnRequest: func(uri []byte) error {
 			u, err := url.ParseRequestURI(string(uri))

@@ -5,7 +5,7 @@ import (
 
 	"github.com/gobwas/ws"
 
-	"github.com/wasmsock/wasmsock/host/internal/wstest"
+	"github.com/wasmsock/wasmsock/host/wstest"
 )
 
 // TestHostileArguments runs testdata/wat/hostile.wat, which calls every host function with bad

@@ -14,7 +14,7 @@ import (
 
 	"github.com/gobwas/ws"
 
-	"github.com/wasmsock/wasmsock/host/internal/wstest"
+	"github.com/wasmsock/wasmsock/host/wstest"
 )
 
 const probe = "../testdata/plugins/probe/probe.wasm"

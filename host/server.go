@@ -6,6 +6,7 @@
 package host
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -79,6 +80,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		return nil, err
 	}
 	s.statusPath = cfg.Admin.StatusPage
+	if cfg.Dev {
+		// wasmsock dev: the status page is on, and without a configured key the admin side is
+		// open (a developer's machine).
+		s.devMode = true
+		s.statusPath = cmp.Or(s.statusPath, "/status")
+	}
 	cache := wazero.NewCompilationCache()
 	for name, pc := range cfg.Plugins {
 		p, err := loadPlugin(ctx, pc, s, cache, log, s.metrics.observer(name))
@@ -143,6 +150,8 @@ func loadPlugin(ctx context.Context, pc *config.Plugin, h plugin.Host, cache waz
 		Logger:      log,
 		Cache:       cache,
 		Observe:     observe,
+		MaxCrashes:  pc.MaxCrashes,
+		CrashWindow: pc.CrashWindow.D,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s (%s): %w", pc.Name, pc.Module, err)

@@ -1,7 +1,9 @@
 // Command wasmsock runs WebSocket servers whose application logic is WebAssembly plugins.
 //
 //	wasmsock serve   [-config host.toml] [-listen ADDR]   serve the config
+//	wasmsock dev     [-config host.toml] [-listen ADDR]   serve, watch and hot-reload plugins
 //	wasmsock check   [-config host.toml]                  validate the config and its modules
+//	wasmsock bench   -url ws://... [-mode echo|broadcast]  load-test a running server
 //	wasmsock version                                      print the version and the ABI version
 package main
 
@@ -33,7 +35,9 @@ Usage:
 
 Commands:
   serve     serve the WebSocket routes of a config (default host.toml)
+  dev       serve, and reload a plugin when its module (or, with a build command, a source) changes
   check     validate a config and every module it names, without serving
+  bench     load-test a running server (echo round trips or broadcast fan-out)
   version   print the version of wasmsock and of the plugin ABI
 
 Run "wasmsock <command> -h" for a command's flags.
@@ -50,9 +54,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "serve":
-		return cmdServe(args[1:], stderr)
+		return cmdServe(args[1:], stderr, false)
+	case "dev":
+		return cmdServe(args[1:], stderr, true)
 	case "check":
 		return cmdCheck(args[1:], stdout, stderr)
+	case "bench":
+		return cmdBench(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "wasmsock %s (plugin ABI v%d, %s)\n", versionString(), abi.Version, runtime.Version())
 		return 0
@@ -84,8 +92,17 @@ func newFlags(name, summary string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-func cmdServe(args []string, stderr io.Writer) int {
-	fs := newFlags("serve", "Serves the WebSocket routes of a config until SIGINT or SIGTERM, which drain:\nclients get close code 1001 and plugins see on_close for every connection.", stderr)
+func cmdServe(args []string, stderr io.Writer, dev bool) int {
+	name, summary := "serve", `Serves the WebSocket routes of a config until SIGINT or SIGTERM, which drain: clients get
+close code 1001 and plugins see on_close for every connection. SIGHUP reloads every plugin whose
+module changed, without dropping a connection. Logs are JSON unless the config says otherwise.`
+	if dev {
+		name, summary = "dev", `Serves like "serve", and watches: a plugin is reloaded when its module file changes, or
+rebuilt (its "build" command) when one of its "watch" sources changes; a failed build or a module
+that does not load is reported and the old one keeps serving. The status page is at /status.
+Logs are text at debug level unless the config says otherwise.`
+	}
+	fs := newFlags(name, summary, stderr)
 	path := fs.String("config", "host.toml", "the config `file`")
 	listen := fs.String("listen", "", "listen on this `address` instead of the config's listen")
 	if err := fs.Parse(args); err != nil {
@@ -99,9 +116,15 @@ func cmdServe(args []string, stderr io.Writer) int {
 	if *listen != "" {
 		cfg.Listen = *listen
 	}
-	log := newLogger(cfg.Log, stderr)
+	cfg.Dev = dev
+	log := newLogger(cfg.Log, dev, stderr)
+	host.Version = versionString()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	srv, err := host.New(ctx, cfg, log)
 	if err != nil {
 		log.Error("cannot start", "error", err)
@@ -109,23 +132,39 @@ func cmdServe(args []string, stderr io.Writer) int {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	select {
-	case err := <-errc:
-		log.Error("serve", "error", err)
-		shutdown(srv, cfg, log)
-		return 1
-	case <-ctx.Done():
+	if dev {
+		go func() {
+			if err := srv.Watch(ctx); err != nil {
+				log.Error("cannot watch plugin files: reload with SIGHUP or POST /api/reload", "error", err)
+			}
+		}()
+	}
+	for {
+		select {
+		case err := <-errc:
+			log.Error("serve", "error", err)
+			_ = shutdown(srv, cfg)
+			return 1
+		case <-hup:
+			log.Info("SIGHUP: reloading plugins")
+			for _, rep := range srv.Reload(context.Background()) {
+				log.Info(rep.String())
+			}
+			continue
+		case <-ctx.Done():
+		}
+		break
 	}
 	stop()
 	log.Info("signal received: draining", "timeout", cfg.DrainTimeout.D.String())
-	if err := shutdown(srv, cfg, log); err != nil {
+	if err := shutdown(srv, cfg); err != nil {
 		log.Warn("drain timed out: remaining connections dropped", "error", err)
 	}
 	log.Info("stopped")
 	return 0
 }
 
-func shutdown(srv *host.Server, cfg *config.Config, log *slog.Logger) error {
+func shutdown(srv *host.Server, cfg *config.Config) error {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout.D)
 	defer cancel()
 	return srv.Shutdown(ctx)
@@ -153,11 +192,21 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func newLogger(c config.Log, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.Level))
+// newLogger builds the log: the config's level and format, else JSON at info for serve and text
+// at debug for dev.
+func newLogger(c config.Log, dev bool, w io.Writer) *slog.Logger {
+	level, format := slog.LevelInfo, "json"
+	if dev {
+		level, format = slog.LevelDebug, "text"
+	}
+	if c.Level != "" {
+		_ = level.UnmarshalText([]byte(c.Level))
+	}
+	if c.Format != "" {
+		format = c.Format
+	}
 	opts := &slog.HandlerOptions{Level: level}
-	if c.Format == "json" {
+	if format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))

@@ -6,11 +6,14 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -49,6 +52,8 @@ type Config struct {
 	// the config are resolved against.
 	File string `toml:"-"`
 	Dir  string `toml:"-"`
+	// Dev is set by wasmsock dev (not by the file): status page on, admin open without a key.
+	Dev bool `toml:"-"`
 
 	Listen           string   `toml:"listen"`
 	HandshakeTimeout Duration `toml:"handshake_timeout"`
@@ -84,7 +89,13 @@ type Plugin struct {
 	Instances   int            `toml:"instances"`
 	CallTimeout Duration       `toml:"call_timeout"`
 	MemoryLimit ByteSize       `toml:"memory_limit"`
-	Config      map[string]any `toml:"config"` // handed to the plugin's on_start as JSON
+	Config      map[string]any `toml:"config"`       // handed to the plugin's on_start as JSON
+	MaxCrashes  int            `toml:"max_crashes"`  // faults tolerated within crash_window; default 5
+	CrashWindow Duration       `toml:"crash_window"` // default 1m
+	// Build is a shell command (run in the config's directory) that rebuilds Module; Watch are
+	// globs of its sources. wasmsock dev runs Build when a source changes, then reloads.
+	Build string   `toml:"build"`
+	Watch []string `toml:"watch"`
 }
 
 // Route maps a URL path to a plugin and holds the per-connection protocol settings.
@@ -178,42 +189,36 @@ func Load(path string) (*Config, error) {
 
 // Parse decodes and validates data as if read from the file at path (which names the file in
 // errors and anchors relative module paths).
+//
+// A TOML syntax error is reported alone: nothing after it can be read. Otherwise every unknown key
+// and every value of the wrong type is reported, and the values that did decode are validated.
 func Parse(path string, data []byte) (*Config, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		abs = path
 	}
 	c := &Config{File: path, Dir: filepath.Dir(abs)}
-	v := &validator{file: path, src: string(data)}
+	v := &validator{file: path, failed: map[string]bool{}}
 
-	md, err := toml.Decode(string(data), c)
-	if err != nil {
+	// Decoding into a map of anything fails only on a syntax error.
+	var raw map[string]any
+	if _, err := toml.Decode(string(data), &raw); err != nil {
+		p := Problem{File: path, Msg: oneLine(err.Error())}
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			v.problems = append(v.problems, Problem{File: path, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message})
-		} else {
-			v.problems = append(v.problems, Problem{File: path, Msg: err.Error()})
+			p.Line, p.Key, p.Msg = pe.Position.Line, oneLine(pe.LastKey), oneLine(pe.Message)
 		}
-		return nil, &Error{v.problems}
+		return nil, &Error{[]Problem{p}}
 	}
-	for _, k := range md.Undecoded() {
-		if isPluginConfigKey(k) {
-			continue // free-form, handed to the plugin
-		}
-		v.add(k.String(), "unknown key")
-	}
+	v.lines = keyLines(string(data))
+	v.decode("", raw, reflect.ValueOf(c).Elem())
 	c.applyDefaults()
 	c.validate(v)
 	if len(v.problems) > 0 {
+		slices.SortStableFunc(v.problems, func(a, b Problem) int { return cmp.Compare(a.Line, b.Line) })
 		return nil, &Error{v.problems}
 	}
 	return c, nil
-}
-
-// isPluginConfigKey reports whether k lies under plugin.NAME.config, whose contents belong to the
-// plugin, not to the host.
-func isPluginConfigKey(k toml.Key) bool {
-	return len(k) >= 3 && k[0] == "plugin" && k[2] == "config"
 }
 
 func (c *Config) applyDefaults() {
@@ -284,7 +289,7 @@ func (c *Config) validate(v *validator) {
 	sort.Strings(names)
 	for _, name := range names {
 		p := c.Plugins[name]
-		key := "plugin." + name
+		key := childKey("plugin", name)
 		if !pluginName.MatchString(name) {
 			v.add(key, "a plugin name is 1-64 letters, digits, '-' or '_'")
 		}
@@ -297,7 +302,7 @@ func (c *Config) validate(v *validator) {
 			if st, err := os.Stat(p.Module); err != nil {
 				v.add(key+".module", errMsg(err))
 			} else if st.IsDir() {
-				v.add(key+".module", p.Module+" is a directory, not a .wasm file")
+				v.add(key+".module", fmt.Sprintf("%q is a directory, not a .wasm file", p.Module))
 			}
 		}
 		if p.Instances < 1 || p.Instances > 1024 {
@@ -311,6 +316,12 @@ func (c *Config) validate(v *validator) {
 		}
 	}
 
+	quoted := make([]string, len(names))
+	for i, name := range names {
+		quoted[i] = childKey("", name)
+	}
+	defined := strings.Join(quoted, ", ")
+
 	if len(c.Routes) == 0 {
 		v.add("route", "no [[route]]: the host would serve nothing")
 	}
@@ -319,57 +330,57 @@ func (c *Config) validate(v *validator) {
 		key := fmt.Sprintf("route[%d]", i)
 		switch {
 		case r.Path == "":
-			v.addAt(key+".path", "route", "missing: the URL path, such as \"/echo\"")
+			v.add(key+".path", "missing: the URL path, such as \"/echo\"")
 		case !strings.HasPrefix(r.Path, "/"):
-			v.addAt(key+".path", "path", fmt.Sprintf("%q must start with '/'", r.Path))
+			v.add(key+".path", fmt.Sprintf("%q must start with '/'", r.Path))
 		case strings.ContainsAny(r.Path, "?# \t"):
-			v.addAt(key+".path", "path", fmt.Sprintf("%q must be a plain path, without query, fragment or spaces", r.Path))
+			v.add(key+".path", fmt.Sprintf("%q must be a plain path, without query, fragment or spaces", r.Path))
 		case paths[r.Path]:
-			v.addAt(key+".path", "path", fmt.Sprintf("%q is served by an earlier route already", r.Path))
+			v.add(key+".path", fmt.Sprintf("%q is served by an earlier route already", r.Path))
 		}
 		paths[r.Path] = true
 		if r.Plugin == "" {
-			v.addAt(key+".plugin", "route", "missing: the name of a [plugin.NAME] table")
-		} else if _, ok := c.Plugins[r.Plugin]; !ok {
-			v.addAt(key+".plugin", "plugin", fmt.Sprintf("no plugin named %q (defined: %s)", r.Plugin, strings.Join(names, ", ")))
+			v.add(key+".plugin", "missing: the name of a [plugin.NAME] table")
+		} else if _, ok := c.Plugins[r.Plugin]; !ok && !v.hasFailed(childKey("plugin", r.Plugin)) {
+			v.add(key+".plugin", fmt.Sprintf("no plugin named %q (defined: %s)", r.Plugin, defined))
 		}
 		if r.MaxMessageBytes < 125 || r.MaxMessageBytes > 1<<30 {
-			v.addAt(key+".max_message_bytes", "max_message_bytes", "must be between 125 bytes and 1GiB")
+			v.add(key+".max_message_bytes", "must be between 125 bytes and 1GiB")
 		}
 		if r.PingInterval.D < 0 {
-			v.addAt(key+".ping_interval", "ping_interval", "must not be negative (0 turns pings off)")
+			v.add(key+".ping_interval", "must not be negative (0 turns pings off)")
 		}
 		if r.PongTimeout.D <= 0 {
-			v.addAt(key+".pong_timeout", "pong_timeout", "must be positive")
+			v.add(key+".pong_timeout", "must be positive")
 		}
 		if r.CloseTimeout.D <= 0 {
-			v.addAt(key+".close_timeout", "close_timeout", "must be positive")
+			v.add(key+".close_timeout", "must be positive")
 		}
 		if r.QueueMessages < 1 || r.QueueMessages > 1<<20 {
-			v.addAt(key+".queue_messages", "queue_messages", "must be between 1 and 1048576")
+			v.add(key+".queue_messages", "must be between 1 and 1048576")
 		}
 		switch r.Mode {
 		case ModeTwoWay, ModeReceiveOnly, ModeSendOnly:
 		default:
-			v.addAt(key+".mode", "mode", fmt.Sprintf("%q is not one of two-way, receive-only, send-only", r.Mode))
+			v.add(key+".mode", fmt.Sprintf("%q is not one of two-way, receive-only, send-only", r.Mode))
 		}
 		for _, sp := range r.Subprotocols {
 			if !validToken(sp) {
-				v.addAt(key+".subprotocols", "subprotocols", fmt.Sprintf("%q is not a valid subprotocol token (RFC 6455 §4.1)", sp))
+				v.add(key+".subprotocols", fmt.Sprintf("%q is not a valid subprotocol token (RFC 6455 §4.1)", sp))
 			}
 		}
 		if r.RequireSubprotocol && len(r.Subprotocols) == 0 {
-			v.addAt(key+".require_subprotocol", "require_subprotocol", "set, but the route lists no subprotocols")
+			v.add(key+".require_subprotocol", "set, but the route lists no subprotocols")
 		}
 		var err error
 		if r.Namespace, err = parseSource(r.NamespaceFrom); err != nil {
-			v.addAt(key+".namespace_from", "namespace_from", err.Error())
+			v.add(key+".namespace_from", err.Error())
 		}
 		if r.User, err = parseSource(r.UserFrom); err != nil {
-			v.addAt(key+".user_from", "user_from", err.Error())
+			v.add(key+".user_from", err.Error())
 		}
-		if r.QueueBytes < r.MaxMessageBytes+14 {
-			v.addAt(key+".queue_bytes", "queue_bytes", "must hold at least one message of max_message_bytes (plus its frame header)")
+		if r.QueueBytes < r.MaxMessageBytes+14 && !v.hasFailed(key+".max_message_bytes") {
+			v.add(key+".queue_bytes", "must hold at least one message of max_message_bytes (plus its frame header)")
 		}
 	}
 }
@@ -377,62 +388,77 @@ func (c *Config) validate(v *validator) {
 // validator collects problems and finds the line a key is on.
 type validator struct {
 	file     string
-	src      string
+	lines    map[string]int  // see keyLines
+	failed   map[string]bool // keys whose value did not decode
 	problems []Problem
 }
 
-// add records a problem with a dotted key; the line is found from the key's last element.
+// report records a problem with a key.
+func (v *validator) report(key, msg string) {
+	v.problems = append(v.problems, Problem{File: v.file, Line: v.lineOf(key), Key: key, Msg: msg})
+}
+
+// fail reports a value that did not decode: its field keeps its zero value.
+func (v *validator) fail(key, msg string) {
+	v.failed[key] = true
+	v.report(key, msg)
+}
+
+// add reports a value that decoded but is not valid. It says nothing about a value that did not
+// decode, or that holds or is held by one that did not (a table, an array): what the field holds is
+// not what the file says, and the problem is reported already.
 func (v *validator) add(key, msg string) {
-	last := key
-	if i := strings.LastIndexByte(key, '.'); i >= 0 {
-		last = key[i+1:]
+	if !v.hasFailed(key) && !v.failedUnder(key) {
+		v.report(key, msg)
 	}
-	v.addAt(key, last, msg)
 }
 
-// addAt records a problem with key, looking up its line by the bare key name (for keys inside
-// arrays of tables, whose dotted form does not appear in the file).
-func (v *validator) addAt(key, bare, msg string) {
-	v.problems = append(v.problems, Problem{File: v.file, Line: v.lineOf(key, bare), Key: key, Msg: msg})
-}
-
-// lineOf finds the line that defines key: for route[i].x the x inside the i-th [[route]], else the
-// first line where bare is assigned or opens a table.
-func (v *validator) lineOf(key, bare string) int {
-	lines := strings.Split(v.src, "\n")
-	start, end := 0, len(lines)
-	var idx int
-	if n, _ := fmt.Sscanf(key, "route[%d]", &idx); n == 1 {
-		seen := -1
-		for i, l := range lines {
-			if strings.TrimSpace(l) == "[[route]]" {
-				seen++
-				if seen == idx {
-					start = i
-				} else if seen == idx+1 {
-					end = i
-					break
-				}
-			}
-		}
-		if bare == "route" {
-			return start + 1
+// hasFailed reports whether key, or a key that holds it, did not decode.
+func (v *validator) hasFailed(key string) bool {
+	if v.failed[key] {
+		return true
+	}
+	for _, k := range enclosingKeys(key) {
+		if v.failed[k] {
+			return true
 		}
 	}
-	assign := regexp.MustCompile(`^\s*"?` + regexp.QuoteMeta(bare) + `"?\s*=`)
-	table := regexp.MustCompile(`^\s*\[+\s*` + regexp.QuoteMeta(key) + `\s*\]+`)
-	for i := start; i < end; i++ {
-		if assign.MatchString(lines[i]) || table.MatchString(lines[i]) {
-			return i + 1
+	return false
+}
+
+// failedUnder reports whether a key held by key did not decode.
+func (v *validator) failedUnder(key string) bool {
+	for k := range v.failed {
+		if strings.HasPrefix(k, key+".") || strings.HasPrefix(k, key+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// lineOf returns the line that defines key or, if the file does not (a missing key, a key in an
+// inline table), the closest table or key that holds it; 0 if none.
+func (v *validator) lineOf(key string) int {
+	if line, ok := v.lines[key]; ok {
+		return line
+	}
+	for _, k := range enclosingKeys(key) {
+		if line, ok := v.lines[k]; ok {
+			return line
 		}
 	}
 	return 0
 }
 
+// oneLine escapes the newlines in s, so that a problem takes one line of Error.
+func oneLine(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r", `\r`), "\n", `\n`)
+}
+
 func errMsg(err error) string {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
-		return pe.Path + ": " + pe.Err.Error()
+		return fmt.Sprintf("%q: %v", pe.Path, pe.Err)
 	}
 	return err.Error()
 }

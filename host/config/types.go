@@ -56,7 +56,7 @@ func (s *ByteSize) UnmarshalTOML(v any) error {
 		*s = n
 		return nil
 	}
-	return fmt.Errorf("%v: a size is an integer number of bytes or a string such as \"1MiB\"", v)
+	return fmt.Errorf("incompatible types: TOML value has type %s; want a size: an integer number of bytes or a string such as \"1MiB\"", tomlType(v))
 }
 
 // ParseByteSize parses a size such as "1MiB" or "4096".

@@ -1,5 +1,5 @@
-// Package wstest is a WebSocket test client for the host's tests: a real client over a real socket
-// (gobwas/ws's dialer) that can also write raw, even malformed, frames.
+// Package wstest is a WebSocket client for tests of wasmsock and its plugins: a real client over
+// a real socket (gobwas/ws's dialer) that can also write raw, even malformed, frames.
 package wstest
 
 import (

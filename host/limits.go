@@ -1,0 +1,121 @@
+package host
+
+import (
+	"net"
+	"sync"
+	"time"
+)
+
+// bucket is a token bucket: rate tokens per second, up to burst.
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// take reports whether a token was available at now, and takes it.
+func (b *bucket) take(now time.Time, rate, burst float64) bool {
+	if b.last.IsZero() {
+		b.tokens = burst
+	} else {
+		b.tokens = min(burst, b.tokens+now.Sub(b.last).Seconds()*rate)
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// ipLimits tracks, per client IP, open WebSocket connections and the rate of new TCP
+// connections, and the server-wide count of open WebSocket connections.
+type ipLimits struct {
+	maxTotal, maxPerIP int     // 0: no limit
+	rate, burst        float64 // new connections per second per IP; 0: no limit
+
+	mu    sync.Mutex
+	total int
+	ips   map[string]*ipState
+	swept time.Time
+}
+
+type ipState struct {
+	open int
+	b    bucket
+}
+
+func newIPLimits(maxTotal, maxPerIP int, rate float64) *ipLimits {
+	return &ipLimits{maxTotal: maxTotal, maxPerIP: maxPerIP, rate: rate, burst: 2 * rate, ips: map[string]*ipState{}}
+}
+
+func ipOf(addr net.Addr) string {
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	host, _, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	return host
+}
+
+// allowNew reports whether ip may open a new TCP connection now (the rate limit).
+func (l *ipLimits) allowNew(ip string, now time.Time) bool {
+	if l.rate <= 0 {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sweep(now)
+	st := l.state(ip)
+	return st.b.take(now, l.rate, l.burst)
+}
+
+// acquire counts a new WebSocket connection from ip, or reports which limit refuses it.
+func (l *ipLimits) acquire(ip string) (ok bool, perIP bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.maxTotal > 0 && l.total >= l.maxTotal {
+		return false, false
+	}
+	st := l.state(ip)
+	if l.maxPerIP > 0 && st.open >= l.maxPerIP {
+		return false, true
+	}
+	l.total++
+	st.open++
+	return true, false
+}
+
+// release uncounts a WebSocket connection from ip.
+func (l *ipLimits) release(ip string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.total--
+	if st := l.ips[ip]; st != nil {
+		st.open--
+	}
+}
+
+func (l *ipLimits) state(ip string) *ipState {
+	st := l.ips[ip]
+	if st == nil {
+		st = &ipState{}
+		l.ips[ip] = st
+	}
+	return st
+}
+
+// sweep forgets IPs with no open connection and a full bucket, at most once a minute, so the map
+// does not grow with every address ever seen.
+func (l *ipLimits) sweep(now time.Time) {
+	if now.Sub(l.swept) < time.Minute {
+		return
+	}
+	l.swept = now
+	for ip, st := range l.ips {
+		if st.open == 0 && now.Sub(st.b.last).Seconds()*l.rate >= l.burst {
+			delete(l.ips, ip)
+		}
+	}
+}

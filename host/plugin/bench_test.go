@@ -1,0 +1,94 @@
+package plugin
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/wasmsock/wasmsock/abi"
+)
+
+// nopHost accepts every send and knows every connection.
+type nopHost struct{}
+
+func (nopHost) Send(uint64, uint64, int32, []byte) abi.Status                     { return abi.OK }
+func (nopHost) Close(uint64, uint64, int, string) abi.Status                      { return abi.OK }
+func (nopHost) ConnGet(uint64, uint64, string) (string, abi.Status)               { return "", abi.ErrNotFound }
+func (nopHost) Join(uint64, uint64, string) abi.Status                            { return abi.OK }
+func (nopHost) Leave(uint64, uint64, string) abi.Status                           { return abi.OK }
+func (nopHost) Released(uint64)                                                   {}
+func (nopHost) Broadcast(uint64, string, int32, []byte, uint64) (int, abi.Status) { return 0, abi.OK }
+
+// BenchmarkCallTimeout measures what interrupting runaway calls costs per call (wazero issue 2466:
+// WithCloseOnContextDone is known to be expensive), on the echo plugin's on_message (msg_read +
+// send of 5 bytes):
+//
+//   - unbounded: no way to interrupt a call (the floor).
+//   - watchdog: what wasmsock does: CloseOnContextDone, one long-lived context per guest, and one
+//     watchdog goroutine per plugin that cancels it when a call overruns.
+//   - per-call-timeout: CloseOnContextDone with a context.WithTimeout for every call.
+func BenchmarkCallTimeout(b *testing.B) {
+	for _, module := range []string{"../../testdata/wasm/echo.wasm", "../../plugins/echo/echo.wasm"} {
+		wasm, err := os.ReadFile(module)
+		if err != nil {
+			b.Fatal(err)
+		}
+		name := "wat"
+		if module[len(module)-len("plugins/echo/echo.wasm"):] == "plugins/echo/echo.wasm" {
+			name = "go"
+		}
+		b.Run(name+"/unbounded", func(b *testing.B) { benchCall(b, wasm, false, false) })
+		b.Run(name+"/watchdog", func(b *testing.B) { benchCall(b, wasm, true, false) })
+		b.Run(name+"/per-call-timeout", func(b *testing.B) { benchCall(b, wasm, true, true) })
+	}
+}
+
+func benchCall(b *testing.B, wasm []byte, ensureTermination, perCallTimeout bool) {
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(ensureTermination))
+	defer rt.Close(ctx)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		b.Fatal(err)
+	}
+	if err := instantiateHostModule(ctx, rt); err != nil {
+		b.Fatal(err)
+	}
+	compiled, err := rt.CompileModule(ctx, wasm)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := &Plugin{opts: Options{Host: nopHost{}}, host: nopHost{}}
+	p.opts.setDefaults()
+	m := &module{rt: rt, compiled: compiled, log: slog.New(slog.DiscardHandler)}
+	g, err := newGuest(p, m, 0, new(atomic.Int64))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer g.close()
+	payload := []byte("hello")
+	fn := g.fns.onMessage
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		g.setPayload(payload)
+		g.stack[0], g.stack[1], g.stack[2] = 1, abi.KindText, uint64(len(payload))
+		if perCallTimeout {
+			cctx, cancel := context.WithTimeout(g.ctx, time.Second)
+			g.callStart.Store(time.Now().UnixNano())
+			err = fn.CallWithStack(cctx, g.stack[:])
+			g.callStart.Store(0)
+			cancel()
+		} else {
+			err = g.call(fn, 1)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
