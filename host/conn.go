@@ -38,16 +38,20 @@ type Conn struct {
 	subprotocol string
 	deflate     bool // permessage-deflate negotiated
 	remoteAddr  string
+	ip          string // the client's IP, for per-IP limits
+	host        string // the Host header
 	user        string
 	namespace   string
 	groups      []string // guarded by the server's groupSet lock
 
-	rejected string       // why the handshake was refused (a metric label)
-	accepted atomic.Bool  // on_connect accepted: on_close is owed
-	finished atomic.Bool  // finish ran
-	lastRead atomic.Int64 // unix nanos of the last frame from the peer
-	pingSent atomic.Int64 // unix nanos of the last ping without a frame read since, 0 for none
-	hb       *time.Timer
+	rejected  string       // why the handshake was refused (a metric label)
+	accepted  atomic.Bool  // on_connect accepted: on_close is owed
+	finished  atomic.Bool  // finish ran
+	counted   bool         // counted against the connection limits (released by finish)
+	msgBucket bucket       // the message rate limit; used by the reader only
+	lastRead  atomic.Int64 // unix nanos of the last frame from the peer
+	pingSent  atomic.Int64 // unix nanos of the last ping without a frame read since, 0 for none
+	hb        *time.Timer
 
 	mu              sync.Mutex
 	queue           [][]byte // frames waiting for the writer
@@ -258,13 +262,19 @@ func (c *Conn) readLoop(rd *wsproto.Reader) (int, string) {
 			c.route.m.messagesIn.Inc()
 			c.route.m.bytesIn.Add(float64(len(m.Payload)))
 			if c.route.cfg.Mode == config.ModeSendOnly {
-				const reason = "this endpoint does not accept messages"
-				c.startClose(wsproto.CloseUnsupportedData, reason, false)
-				c.closeIfIdle()
-				return wsproto.CloseUnsupportedData, reason
+				c.startClose(wsproto.CloseUnsupportedData, "this endpoint does not accept messages", false)
+				continue
 			}
 			if c.isClosing() {
 				continue // data after our close frame is discarded (RFC 6455 §1.4)
+			}
+			if !c.allowMessage(time.Now()) {
+				// Start the closing handshake and keep reading (discarding data) until the peer
+				// answers or close_timeout passes, so the close frame is not lost to a reset.
+				c.srv.metrics.rateLimited.Inc()
+				c.log.Info("message rate limit exceeded: closing")
+				c.startClose(wsproto.ClosePolicyViolation, "message rate limit exceeded", false)
+				continue
 			}
 			c.route.plugin.Message(c.id, int32(m.Op), m.Payload)
 		case wsproto.OpPing:
@@ -329,6 +339,9 @@ func (c *Conn) finish(code int, reason string) {
 	}
 	c.mu.Unlock()
 	c.srv.groups.leaveAll(c)
+	if c.counted {
+		c.srv.limits.release(c.ip)
+	}
 	c.mu.Lock()
 	upgraded := c.upgraded
 	c.mu.Unlock()

@@ -48,7 +48,7 @@ func startConfigTop(t testing.TB, top, module, rest string) (*host.Server, strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := fmt.Sprintf("listen = \"127.0.0.1:0\"\n%s\n[log]\nlevel = \"error\"\n[plugin.p]\nmodule = %q\n%s\n", top, abs, rest)
+	src := fmt.Sprintf("listen = \"127.0.0.1:0\"\ncompilation_cache = %q\n%s\n[log]\nlevel = \"error\"\n[plugin.p]\nmodule = %q\n%s\n", testCache, top, abs, rest)
 	cfg, err := config.Parse(filepath.Join(t.TempDir(), "host.toml"), []byte(src))
 	if err != nil {
 		t.Fatalf("config: %v", err)
@@ -322,6 +322,17 @@ func TestBadModulesRefuseToStart(t *testing.T) {
 	}
 }
 
+// testCache is a compilation cache shared by every server of this test process: compiling the
+// Go plugins once instead of once per test (much slower under -race).
+var testCache string
+
 func TestMain(m *testing.M) {
-	os.Exit(m.Run())
+	dir, err := os.MkdirTemp("", "wasmsock-test-cache-")
+	if err != nil {
+		panic(err)
+	}
+	testCache = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }

@@ -41,6 +41,12 @@ func (s *Server) handleConn(nc net.Conn) {
 	} else {
 		br.Reset(nc)
 	}
+	if !s.limits.allowNew(ipOf(nc.RemoteAddr()), time.Now()) {
+		s.metrics.reject("rate_per_ip")
+		_, _ = io.WriteString(nc, "HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n")
+		_ = nc.Close()
+		return
+	}
 	head, err := peekHead(br, size)
 	if err != nil {
 		if errors.Is(err, errHeadTooLarge) {
@@ -118,6 +124,7 @@ func (s *Server) upgrade(nc net.Conn, src io.Reader, r *route) {
 		route:      r,
 		nc:         nc,
 		remoteAddr: nc.RemoteAddr().String(),
+		ip:         ipOf(nc.RemoteAddr()),
 	}
 	c.log = s.log.With("conn", c.id, "route", r.cfg.Path)
 	defer func() {
@@ -131,6 +138,7 @@ func (s *Server) upgrade(nc net.Conn, src io.Reader, r *route) {
 			}
 		}
 	}()
+	var deflate wsproto.Negotiate
 	u := ws.Upgrader{
 		OnRequest: func(uri []byte) error {
 			u, err := url.ParseRequestURI(string(uri))
@@ -141,6 +149,10 @@ func (s *Server) upgrade(nc net.Conn, src io.Reader, r *route) {
 			c.query, _ = url.ParseQuery(u.RawQuery)
 			return nil
 		},
+		OnHost: func(h []byte) error {
+			c.host = string(h)
+			return nil
+		},
 		OnHeader: func(k, v []byte) error {
 			if len(c.headers) >= 2*maxHeaders {
 				return c.refuse(http.StatusRequestHeaderFieldsTooLarge, "bad_request_head", "too many header fields")
@@ -148,7 +160,12 @@ func (s *Server) upgrade(nc net.Conn, src io.Reader, r *route) {
 			c.headers = append(c.headers, strings.ToLower(string(k)), string(v))
 			return nil
 		},
-		OnBeforeUpgrade: func() (ws.HandshakeHeader, error) { return s.admit(c) },
+		OnBeforeUpgrade: func() (ws.HandshakeHeader, error) {
+			// Extensions are negotiated by now; the connection may join groups in on_connect,
+			// where broadcasts read how to frame for it.
+			c.deflate = deflate.Accepted
+			return s.admit(c)
+		},
 	}
 	if len(r.cfg.Subprotocols) > 0 {
 		// Called for each protocol the client offers, in its order; the first one the route
@@ -161,7 +178,6 @@ func (s *Server) upgrade(nc net.Conn, src io.Reader, r *route) {
 			return false
 		}
 	}
-	var deflate wsproto.Negotiate
 	if r.cfg.Compression {
 		u.Negotiate = deflate.Offer
 	}
@@ -181,7 +197,6 @@ func (s *Server) upgrade(nc net.Conn, src io.Reader, r *route) {
 		return
 	}
 	_ = nc.SetDeadline(time.Time{})
-	c.deflate = deflate.Accepted
 	r.m.connections.Inc()
 	r.open.Add(1)
 	c.mu.Lock()
@@ -210,12 +225,11 @@ func (s *Server) admit(c *Conn) (ws.HandshakeHeader, error) {
 	if c.route.cfg.RequireSubprotocol && c.subprotocol == "" {
 		return nil, c.refuse(http.StatusBadRequest, "no_subprotocol", "no supported subprotocol offered (supported: "+strings.Join(c.route.cfg.Subprotocols, ", ")+")")
 	}
-	var ok bool
-	if c.namespace, ok = c.source(c.route.cfg.Namespace); !ok {
-		return nil, c.refuse(http.StatusBadRequest, "bad_identity", "invalid namespace")
+	if err := s.check(c); err != nil {
+		return nil, err
 	}
-	if c.user, ok = c.source(c.route.cfg.User); !ok {
-		return nil, c.refuse(http.StatusBadRequest, "bad_identity", "invalid user id")
+	if err := s.admitLimits(c); err != nil {
+		return nil, err
 	}
 	s.conns.add(c)
 	v := p.Connect(c.id, 0)

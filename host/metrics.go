@@ -21,6 +21,7 @@ type metrics struct {
 	protocolErrors   *prometheus.CounterVec // close code
 	slowConsumers    *prometheus.CounterVec // route
 	pingTimeouts     prometheus.Counter
+	rateLimited      prometheus.Counter
 	fanout           prometheus.Histogram
 	pluginCalls      *prometheus.HistogramVec // plugin, event
 	reloads          *prometheus.CounterVec   // plugin
@@ -47,11 +48,12 @@ func newMetrics(s *Server) *metrics {
 	m.protocolErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "protocol_errors_total", Help: "Connections closed for breaking the protocol, by close code."}, []string{"code"})
 	m.slowConsumers = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "slow_consumers_total", Help: "Connections closed because their outbound queue was full (queue drops)."}, []string{"route"})
 	m.pingTimeouts = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "ping_timeouts_total", Help: "Connections dropped for not answering a ping."})
+	m.rateLimited = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "rate_limited_total", Help: "Connections closed (1008) for going over messages_per_second."})
 	m.fanout = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "broadcast_fanout", Help: "Recipients per broadcast.", Buckets: prometheus.ExponentialBuckets(1, 4, 9)})
 	m.pluginCalls = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "plugin_call_seconds", Help: "Duration of calls into plugins, by event.", Buckets: prometheus.ExponentialBuckets(1e-6, 4, 11)}, []string{"plugin", "event"})
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "plugin_reloads_total", Help: "Successful plugin reloads."}, []string{"plugin"})
 	m.reloadFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "plugin_reload_failures_total", Help: "Reloads refused; the old module kept serving."}, []string{"plugin"})
-	for _, c := range []prometheus.Collector{m.connections, m.messagesIn, m.bytesIn, m.messagesOut, m.bytesOut, m.handshakeRejects, m.protocolErrors, m.slowConsumers, m.pingTimeouts, m.fanout, m.pluginCalls, m.reloads, m.reloadFailures} {
+	for _, c := range []prometheus.Collector{m.connections, m.messagesIn, m.bytesIn, m.messagesOut, m.bytesOut, m.handshakeRejects, m.protocolErrors, m.slowConsumers, m.pingTimeouts, m.rateLimited, m.fanout, m.pluginCalls, m.reloads, m.reloadFailures} {
 		f(c)
 	}
 	f(pluginCollector{s})

@@ -44,9 +44,10 @@ func TestReloadUnderLoad(t *testing.T) {
 	copyFile(t, builds[0], module)
 	srv, base := startConfig(t, module, "[[route]]\npath = \"/ws\"\nplugin = \"p\"")
 
-	// epoch is the tag every reply must carry while it is stable; "" during a reload.
-	var epoch atomic.Value
-	epoch.Store("a")
+	// gen counts reload starts and ends: odd while a reload runs. Between two reloads (gen even,
+	// unchanged across a round trip) every reply must carry the tag of tags[gen/2%2].
+	var gen atomic.Int64
+	tags := []string{"a", "b"}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var answered atomic.Int64
@@ -65,7 +66,7 @@ func TestReloadUnderLoad(t *testing.T) {
 					return
 				default:
 				}
-				before := epoch.Load().(string)
+				before := gen.Load()
 				msg := strconv.Itoa(n)
 				if err := ws.WriteFrame(c.Conn, ws.MaskFrameInPlace(ws.NewTextFrame([]byte(msg)))); err != nil {
 					errs <- fmt.Errorf("conn %d: write: %v", i, err)
@@ -81,8 +82,8 @@ func TestReloadUnderLoad(t *testing.T) {
 					errs <- fmt.Errorf("conn %d: sent %s, got %q (lost, duplicated or reordered)", i, msg, f.Payload)
 					return
 				}
-				if after := epoch.Load().(string); before != "" && before == after && tag != before {
-					errs <- fmt.Errorf("conn %d: message %d answered by %q while %q was serving", i, n, tag, before)
+				if want := tags[before/2%2]; before%2 == 0 && gen.Load() == before && tag != want {
+					errs <- fmt.Errorf("conn %d: message %d answered by %q while %q was serving", i, n, tag, want)
 					return
 				}
 				answered.Add(1)
@@ -100,14 +101,13 @@ func TestReloadUnderLoad(t *testing.T) {
 				t.Errorf("broken module accepted: %+v", rep)
 			}
 		}
-		next := builds[k%2]
-		epoch.Store("")
-		copyFile(t, next, module)
+		gen.Add(1)
+		copyFile(t, builds[k%2], module)
 		rep := srv.ReloadPlugin(ctx, "p")
 		if rep.Error != "" || !rep.Changed {
 			t.Fatalf("swap %d: %+v", k, rep)
 		}
-		epoch.Store(string("ab"[k%2]))
+		gen.Add(1)
 	}
 	time.Sleep(50 * time.Millisecond)
 	close(stop)

@@ -38,6 +38,7 @@ type Server struct {
 	groups  *groupSet
 	nextID  atomic.Uint64
 	metrics *metrics
+	limits  *ipLimits
 
 	adminKey   string
 	statusPath string
@@ -55,6 +56,7 @@ type Server struct {
 type route struct {
 	cfg    *config.Route
 	plugin *plugin.Plugin
+	guard  *guard
 	m      *routeMetrics
 	open   atomic.Int64 // connections open on the route
 }
@@ -86,7 +88,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		s.devMode = true
 		s.statusPath = cmp.Or(s.statusPath, "/status")
 	}
-	cache := wazero.NewCompilationCache()
+	cache, err := compilationCache(cfg)
+	if err != nil {
+		return nil, err
+	}
 	for name, pc := range cfg.Plugins {
 		p, err := loadPlugin(ctx, pc, s, cache, log, s.metrics.observer(name))
 		if err != nil {
@@ -96,8 +101,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		s.plugins[name] = p
 		log.Info("plugin loaded", "plugin", name, "module", pc.Module, "sha256", p.Hash()[:12], "instances", pc.Instances)
 	}
+	l := cfg.Limits
+	s.limits = newIPLimits(*l.MaxConnections, *l.MaxConnectionsPerIP, float64(*l.ConnectionsPerSecondPerIP))
 	for _, rc := range cfg.Routes {
-		s.routes[rc.Path] = &route{cfg: rc, plugin: s.plugins[rc.Plugin], m: s.metrics.forRoute(rc.Path)}
+		g, err := newGuard(cfg, rc)
+		if err != nil {
+			s.closePlugins()
+			return nil, err
+		}
+		s.routes[rc.Path] = &route{cfg: rc, plugin: s.plugins[rc.Plugin], guard: g, m: s.metrics.forRoute(rc.Path)}
 	}
 	s.httpLn = newChanListener()
 	s.http = &http.Server{
@@ -114,7 +126,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 // stops it again. It returns one error per plugin that fails, in the order of their names.
 func Check(ctx context.Context, cfg *config.Config) []error {
 	s := &Server{cfg: cfg, log: slog.New(slog.DiscardHandler), conns: newRegistry(), groups: newGroupSet()}
-	cache := wazero.NewCompilationCache()
+	cache, err := compilationCache(cfg)
+	if err != nil {
+		return []error{err}
+	}
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(cfg.Plugins)) {
 		p, err := loadPlugin(ctx, cfg.Plugins[name], s, cache, s.log, nil)
@@ -125,6 +140,19 @@ func Check(ctx context.Context, cfg *config.Config) []error {
 		p.Close()
 	}
 	return errs
+}
+
+// compilationCache is the cache every plugin compiles through: in memory, or in the configured
+// directory so that a restart does not compile again.
+func compilationCache(cfg *config.Config) (wazero.CompilationCache, error) {
+	if cfg.CompilationCache == "" {
+		return wazero.NewCompilationCache(), nil
+	}
+	c, err := wazero.NewCompilationCacheWithDir(cfg.CompilationCache)
+	if err != nil {
+		return nil, fmt.Errorf("compilation_cache: %w", err)
+	}
+	return c, nil
 }
 
 // loadPlugin reads, compiles, validates and starts the plugin pc for host h.

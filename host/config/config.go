@@ -18,6 +18,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/wasmsock/wasmsock/host/auth"
 )
 
 // Defaults. README.md and the commented host.toml document the same values.
@@ -35,8 +37,10 @@ const (
 	DefaultInstances        = 1
 	DefaultCallTimeout      = "1s"
 	DefaultMemoryLimit      = 128 << 20
-	DefaultLogLevel         = "info"
-	DefaultLogFormat        = "text"
+	DefaultMaxConnections   = 10000
+	DefaultMaxConnsPerIP    = 1000
+	DefaultConnRatePerIP    = 200
+	DefaultMessagesPerSec   = 1000
 )
 
 // Route modes (from the Revali seed).
@@ -59,10 +63,15 @@ type Config struct {
 	HandshakeTimeout Duration `toml:"handshake_timeout"`
 	DrainTimeout     Duration `toml:"drain_timeout"`
 	MaxHeaderBytes   ByteSize `toml:"max_header_bytes"`
+	// CompilationCache is a directory where compiled modules are kept across restarts (wazero's
+	// file cache); "" keeps them in memory only.
+	CompilationCache string `toml:"compilation_cache"`
 	Log              Log      `toml:"log"`
 	// ChatPage serves the built-in chat page at "/" (it talks to the route "/chat").
-	ChatPage bool  `toml:"chat_page"`
-	Admin    Admin `toml:"admin"`
+	ChatPage bool         `toml:"chat_page"`
+	Admin    Admin        `toml:"admin"`
+	Limits   Limits       `toml:"limits"`
+	Auth     *auth.Config `toml:"auth"` // the default authentication of every route
 
 	Plugins map[string]*Plugin `toml:"plugin"`
 	Routes  []*Route           `toml:"route"`
@@ -80,6 +89,14 @@ type Admin struct {
 	KeyEnv     string `toml:"key_env"`     // environment variable holding the API key
 	KeyFile    string `toml:"key_file"`    // or a file holding it (relative to the config)
 	StatusPage string `toml:"status_page"` // path of the status page, e.g. "/status"; "" for none
+}
+
+// Limits protect the server from clients: each has a safe default, and 0 turns it off.
+type Limits struct {
+	MaxConnections            *int `toml:"max_connections"`               // WebSocket connections in all; over: 503
+	MaxConnectionsPerIP       *int `toml:"max_connections_per_ip"`        // from one client IP; over: 429
+	ConnectionsPerSecondPerIP *int `toml:"connections_per_second_per_ip"` // new TCP connections (burst 2x); over: 429
+	MessagesPerSecond         *int `toml:"messages_per_second"`           // per connection (burst 2x); over: close 1008
 }
 
 // Plugin is one WebAssembly module and how to run it.
@@ -122,6 +139,13 @@ type Route struct {
 	// NamespaceFrom and UserFrom say where a connection's namespace and user id come from:
 	// "query:NAME" or "header:NAME". Empty: the default namespace "" and no user. Taken from the
 	// request as it is, the values are NOT authenticated.
+	// Auth authenticates the route's handshakes, replacing the top-level [auth] for this route.
+	Auth *auth.Config `toml:"auth"`
+	// AllowedOrigins and AllowMissingOrigin check the Origin of handshakes (host/auth).
+	// Default: same origin only, and clients that send no Origin (non-browsers) allowed.
+	AllowedOrigins     []string `toml:"allowed_origins"`
+	AllowMissingOrigin *bool    `toml:"allow_missing_origin"`
+
 	NamespaceFrom string `toml:"namespace_from"`
 	UserFrom      string `toml:"user_from"`
 
@@ -226,8 +250,12 @@ func (c *Config) applyDefaults() {
 	setDur(&c.HandshakeTimeout, DefaultHandshakeTimeout)
 	setDur(&c.DrainTimeout, DefaultDrainTimeout)
 	setSize(&c.MaxHeaderBytes, DefaultMaxHeaderBytes)
-	setStr(&c.Log.Level, DefaultLogLevel)
-	setStr(&c.Log.Format, DefaultLogFormat)
+	// Log level and format are left empty when not set: the command picks (JSON at info for
+	// serve, text at debug for dev).
+	setLimit(&c.Limits.MaxConnections, DefaultMaxConnections)
+	setLimit(&c.Limits.MaxConnectionsPerIP, DefaultMaxConnsPerIP)
+	setLimit(&c.Limits.ConnectionsPerSecondPerIP, DefaultConnRatePerIP)
+	setLimit(&c.Limits.MessagesPerSecond, DefaultMessagesPerSec)
 	for name, p := range c.Plugins {
 		p.Name = name
 		if p.Instances == 0 {
@@ -262,16 +290,35 @@ func (c *Config) validate(v *validator) {
 		v.add("max_header_bytes", "must be between 1KiB and 1MiB")
 	}
 	switch c.Log.Level {
-	case "debug", "info", "warn", "error":
+	case "", "debug", "info", "warn", "error":
 	default:
 		v.add("log.level", fmt.Sprintf("%q is not one of debug, info, warn, error", c.Log.Level))
 	}
 	switch c.Log.Format {
-	case "text", "json":
+	case "", "text", "json":
 	default:
 		v.add("log.format", fmt.Sprintf("%q is not one of text, json", c.Log.Format))
 	}
 
+	for _, l := range []struct {
+		key string
+		n   int
+	}{
+		{"limits.max_connections", *c.Limits.MaxConnections},
+		{"limits.max_connections_per_ip", *c.Limits.MaxConnectionsPerIP},
+		{"limits.connections_per_second_per_ip", *c.Limits.ConnectionsPerSecondPerIP},
+		{"limits.messages_per_second", *c.Limits.MessagesPerSecond},
+	} {
+		if l.n < 0 {
+			v.add(l.key, "must not be negative (0 turns the limit off)")
+		}
+	}
+	if c.Auth != nil {
+		v.addAuth("auth", c.Auth.Validate())
+	}
+	if c.CompilationCache != "" && !filepath.IsAbs(c.CompilationCache) {
+		c.CompilationCache = filepath.Join(c.Dir, c.CompilationCache)
+	}
 	if c.Admin.KeyEnv != "" && c.Admin.KeyFile != "" {
 		v.add("admin.key_file", "set key_env or key_file, not both")
 	}
@@ -307,6 +354,12 @@ func (c *Config) validate(v *validator) {
 		}
 		if p.Instances < 1 || p.Instances > 1024 {
 			v.add(key+".instances", "must be between 1 and 1024")
+		}
+		if p.MaxCrashes < 0 {
+			v.add(key+".max_crashes", "must not be negative")
+		}
+		if p.CrashWindow.D < 0 {
+			v.add(key+".crash_window", "must not be negative")
 		}
 		if p.CallTimeout.D <= 0 {
 			v.add(key+".call_timeout", "must be positive")
@@ -368,6 +421,15 @@ func (c *Config) validate(v *validator) {
 			if !validToken(sp) {
 				v.add(key+".subprotocols", fmt.Sprintf("%q is not a valid subprotocol token (RFC 6455 §4.1)", sp))
 			}
+		}
+		if r.Auth != nil {
+			v.addAuth(key+".auth", r.Auth.Validate())
+		}
+		if r.UserFrom != "" && r.AuthConfig(c) != nil {
+			v.add(key+".user_from", "the route authenticates: the user comes from the token, not from user_from")
+		}
+		if err := r.OriginPolicy().Validate(); err != nil {
+			v.addAuth(key, err)
 		}
 		if r.RequireSubprotocol && len(r.Subprotocols) == 0 {
 			v.add(key+".require_subprotocol", "set, but the route lists no subprotocols")
@@ -476,6 +538,12 @@ func setDur(d *Duration, def string) {
 	}
 }
 
+func setLimit(n **int, def int) {
+	if *n == nil {
+		*n = &def
+	}
+}
+
 func setSize(s *ByteSize, def ByteSize) {
 	if *s == 0 {
 		*s = def
@@ -494,4 +562,41 @@ func validToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// AuthConfig is the authentication that applies to the route: its own [route.auth], else the
+// top-level [auth], else nil (none).
+func (r *Route) AuthConfig(c *Config) *auth.Config {
+	if r.Auth != nil {
+		return r.Auth
+	}
+	return c.Auth
+}
+
+// OriginPolicy is the route's origin check.
+func (r *Route) OriginPolicy() auth.OriginPolicy {
+	allowMissing := r.AllowMissingOrigin == nil || *r.AllowMissingOrigin
+	return auth.OriginPolicy{Allowed: r.AllowedOrigins, AllowMissing: allowMissing}
+}
+
+// addAuth reports the problems of an auth configuration (a join of *auth.ConfigError) under the
+// table key prefix.
+func (v *validator) addAuth(prefix string, err error) {
+	if err == nil {
+		return
+	}
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	for _, e := range errs {
+		var ce *auth.ConfigError
+		if errors.As(e, &ce) {
+			v.add(prefix+"."+ce.Key, ce.Msg)
+		} else {
+			v.add(prefix, e.Error())
+		}
+	}
 }

@@ -85,8 +85,10 @@ func TestLoadRepoHostTOML(t *testing.T) {
 		{"handshake_timeout", c.HandshakeTimeout.D, dur(t, config.DefaultHandshakeTimeout)},
 		{"drain_timeout", c.DrainTimeout.D, dur(t, config.DefaultDrainTimeout)},
 		{"max_header_bytes", c.MaxHeaderBytes, config.ByteSize(config.DefaultMaxHeaderBytes)},
-		{"log.level", c.Log.Level, config.DefaultLogLevel},
-		{"log.format", c.Log.Format, config.DefaultLogFormat},
+		{"log.level", c.Log.Level, ""}, // unset: the command decides (serve: info, dev: debug)
+		{"log.format", c.Log.Format, ""},
+		{"limits.max_connections", *c.Limits.MaxConnections, config.DefaultMaxConnections},
+		{"limits.messages_per_second", *c.Limits.MessagesPerSecond, config.DefaultMessagesPerSec},
 		{"plugin.echo.name", echo.Name, "echo"},
 		{"plugin.echo.module", echo.Module, filepath.Join(root, "plugins", "echo", "echo.wasm")},
 		{"plugin.echo.instances", echo.Instances, config.DefaultInstances},
@@ -131,8 +133,10 @@ func TestDefaults(t *testing.T) {
 		{"handshake_timeout", c.HandshakeTimeout.D, dur(t, config.DefaultHandshakeTimeout)},
 		{"drain_timeout", c.DrainTimeout.D, dur(t, config.DefaultDrainTimeout)},
 		{"max_header_bytes", c.MaxHeaderBytes, config.ByteSize(config.DefaultMaxHeaderBytes)},
-		{"log.level", c.Log.Level, config.DefaultLogLevel},
-		{"log.format", c.Log.Format, config.DefaultLogFormat},
+		{"log.level", c.Log.Level, ""}, // unset: the command decides (serve: info, dev: debug)
+		{"log.format", c.Log.Format, ""},
+		{"limits.max_connections", *c.Limits.MaxConnections, config.DefaultMaxConnections},
+		{"limits.messages_per_second", *c.Limits.MessagesPerSecond, config.DefaultMessagesPerSec},
 		{"plugin name", p.Name, "a"},
 		{"plugin module", p.Module, filepath.Join(dir, "m.wasm")},
 		{"instances", p.Instances, config.DefaultInstances},
@@ -821,11 +825,11 @@ func checkValid(t *testing.T, c *config.Config, path, dir string) {
 		fail("max_header_bytes %d", c.MaxHeaderBytes)
 	}
 	switch c.Log.Level {
-	case "debug", "info", "warn", "error":
+	case "", "debug", "info", "warn", "error": // "": the command decides
 	default:
 		fail("log.level %q", c.Log.Level)
 	}
-	if c.Log.Format != "text" && c.Log.Format != "json" {
+	if c.Log.Format != "" && c.Log.Format != "text" && c.Log.Format != "json" {
 		fail("log.format %q", c.Log.Format)
 	}
 	for name, p := range c.Plugins {

@@ -1,0 +1,246 @@
+//! A fake host for the crate's unit tests (off `wasm32`): it serves the current event's payload
+//! in small chunks, answers `conn_get` from a table and records every other call. The functions
+//! have the names and signatures of the imports in `sys`, which re-exports them in tests.
+
+#![allow(missing_docs, clippy::missing_safety_doc)]
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use crate::sys;
+
+#[derive(Default)]
+pub(crate) struct Fake {
+    pub payload: Vec<u8>,
+    pub chunk: usize,
+    pub vals: HashMap<String, String>,
+    pub calls: Vec<String>,
+    pub logs: Vec<String>,
+    pub join_status: i32,
+}
+
+thread_local! {
+    static FAKE: RefCell<Fake> = RefCell::new(Fake { chunk: 3, ..Fake::default() });
+}
+
+/// Runs f with the fake host of this thread.
+pub(crate) fn with<R>(f: impl FnOnce(&mut Fake) -> R) -> R {
+    FAKE.with(|h| f(&mut h.borrow_mut()))
+}
+
+/// Puts a fresh fake host in place.
+pub(crate) fn reset() {
+    with(|h| *h = Fake { chunk: 3, ..Fake::default() });
+}
+
+unsafe fn bytes<'a>(ptr: *const u8, len: i32) -> &'a [u8] {
+    if len == 0 {
+        &[]
+    } else {
+        core::slice::from_raw_parts(ptr, len as usize)
+    }
+}
+
+unsafe fn text(ptr: *const u8, len: i32) -> String {
+    String::from_utf8_lossy(bytes(ptr, len)).into_owned()
+}
+
+pub unsafe fn msg_read(dst: *mut u8, cap: i32) -> i32 {
+    with(|h| {
+        let n = h.payload.len().min(cap as usize).min(h.chunk);
+        core::ptr::copy_nonoverlapping(h.payload.as_ptr(), dst, n);
+        h.payload.drain(..n);
+        n as i32
+    })
+}
+
+pub unsafe fn send(conn: u64, kind: i32, ptr: *const u8, len: i32) -> i32 {
+    let data = text(ptr, len);
+    with(|h| h.calls.push(format!("send {} {} {}", conn, kind, data)));
+    0
+}
+
+pub unsafe fn broadcast(
+    group_ptr: *const u8,
+    group_len: i32,
+    kind: i32,
+    ptr: *const u8,
+    len: i32,
+    except: u64,
+) -> i32 {
+    let (group, data) = (text(group_ptr, group_len), text(ptr, len));
+    with(|h| h.calls.push(format!("broadcast {} {} {} except {}", group, kind, data, except)));
+    2
+}
+
+pub unsafe fn join(conn: u64, group_ptr: *const u8, group_len: i32) -> i32 {
+    let group = text(group_ptr, group_len);
+    with(|h| {
+        h.calls.push(format!("join {} {}", conn, group));
+        h.join_status
+    })
+}
+
+pub unsafe fn leave(conn: u64, group_ptr: *const u8, group_len: i32) -> i32 {
+    let group = text(group_ptr, group_len);
+    with(|h| h.calls.push(format!("leave {} {}", conn, group)));
+    0
+}
+
+pub unsafe fn close(conn: u64, code: i32, reason_ptr: *const u8, reason_len: i32) -> i32 {
+    let reason = text(reason_ptr, reason_len);
+    with(|h| h.calls.push(format!("close {} {} {}", conn, code, reason)));
+    0
+}
+
+pub unsafe fn conn_get(
+    _conn: u64,
+    key_ptr: *const u8,
+    key_len: i32,
+    dst: *mut u8,
+    cap: i32,
+) -> i32 {
+    let key = text(key_ptr, key_len);
+    with(|h| match h.vals.get(&key) {
+        None => sys::ERR_NOT_FOUND,
+        Some(v) => {
+            let n = v.len().min(cap as usize);
+            core::ptr::copy_nonoverlapping(v.as_ptr(), dst, n);
+            v.len() as i32
+        }
+    })
+}
+
+pub unsafe fn log(level: i32, ptr: *const u8, len: i32) -> i32 {
+    let msg = text(ptr, len);
+    with(|h| h.logs.push(format!("{} {}", level, msg)));
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{reset, with};
+    use crate::{broadcast, send_to_user, Conn, Error, Kind, Message, Plugin, Verdict};
+
+    #[derive(Default)]
+    struct Recorder {
+        got: Vec<(u64, Kind, Vec<u8>)>,
+        closes: Vec<(u64, u16, String)>,
+        config: Vec<u8>,
+    }
+
+    impl Plugin for Recorder {
+        fn on_start(&mut self, config: &[u8]) -> Result<(), String> {
+            self.config = config.to_vec();
+            if config == b"bad" {
+                return Err("no".into());
+            }
+            Ok(())
+        }
+        fn on_connect(&mut self, c: Conn, resumed: bool) -> Verdict {
+            if resumed {
+                Verdict::RejectHttp(404)
+            } else if c.id() == 7 {
+                Verdict::RejectClose(99)
+            } else {
+                Verdict::Accept
+            }
+        }
+        fn on_message(&mut self, c: Conn, m: Message) {
+            self.got.push((c.id(), m.kind, m.data.to_vec()));
+            let _ = c.send(m.kind, m.data);
+        }
+        fn on_close(&mut self, c: Conn, code: u16, reason: &str) {
+            self.closes.push((c.id(), code, reason.to_string()));
+        }
+    }
+
+    static PLUGIN: crate::__private::Global<Option<Recorder>> = crate::__private::Global::new(None);
+    fn plugin() -> &'static mut Recorder {
+        unsafe { (*PLUGIN.ptr()).get_or_insert_with(Recorder::default) }
+    }
+
+    #[test]
+    fn dispatch() {
+        use crate::__private as p;
+        reset();
+        unsafe { *PLUGIN.ptr() = None };
+        with(|h| h.payload = b"{\"a\":1}".to_vec());
+        assert_eq!(p::on_start(plugin, 7), 0);
+        assert_eq!(plugin().config, b"{\"a\":1}");
+        with(|h| h.payload = b"bad".to_vec());
+        assert_eq!(p::on_start(plugin, 3), 1);
+        assert!(with(|h| h.logs.iter().any(|l| l == "3 wasmsock: plugin refused to start: no")));
+
+        assert_eq!(p::on_connect(plugin, 1, 0), 0);
+        assert_eq!(p::on_connect(plugin, 7, 0), 4000);
+        assert_eq!(p::on_connect(plugin, 1, 1 | 4), 404);
+
+        for (kind, data) in [(1, &b"hello, world"[..]), (2, &[0u8, 1][..]), (1, &b""[..])] {
+            with(|h| h.payload = data.to_vec());
+            p::on_message(plugin, 42, kind, data.len() as i32);
+        }
+        let big = vec![b'x'; 70 << 10];
+        with(|h| {
+            h.payload = big.clone();
+            h.chunk = 1 << 20;
+        });
+        p::on_message(plugin, 42, 2, big.len() as i32);
+        p::on_message(plugin, 42, 9, 0); // unknown kind: dropped
+        let got = &plugin().got;
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[0], (42, Kind::Text, b"hello, world".to_vec()));
+        assert_eq!(got[1], (42, Kind::Binary, vec![0, 1]));
+        assert_eq!(got[2], (42, Kind::Text, vec![]));
+        assert_eq!(got[3].2.len(), 70 << 10);
+        assert_eq!(with(|h| h.calls[0].clone()), "send 42 1 hello, world");
+
+        with(|h| h.payload = b"bye".to_vec());
+        p::on_close(plugin, 42, 4001, 3);
+        assert_eq!(plugin().closes, vec![(42, 4001, "bye".to_string())]);
+    }
+
+    #[test]
+    fn conn_calls() {
+        reset();
+        let long = "v".repeat(300);
+        with(|h| {
+            h.vals.insert("user".into(), "alice".into());
+            h.vals.insert("header.x-long".into(), long.clone());
+            h.vals.insert("subprotocol".into(), "".into());
+            h.vals.insert("path".into(), "/chat".into());
+        });
+        let c = Conn::from_id(5);
+        assert_eq!(c.user().as_deref(), Some("alice"));
+        assert_eq!(c.header("x-long"), Some(long));
+        assert_eq!(c.subprotocol(), None);
+        assert_eq!(c.path(), "/chat");
+        assert_eq!(c.namespace(), "");
+        assert_eq!(c.query("room"), None);
+        assert_eq!(c.get_bytes("nope"), Err(Error::NotFound));
+        assert_eq!(c.close(1005, "x"), Err(Error::InvalidCode));
+        assert_eq!(c.close(4001, "x"), Ok(()));
+        with(|h| h.join_status = -6);
+        assert_eq!(c.join("room:a"), Err(Error::InvalidArgument));
+        assert_eq!(broadcast("g", Kind::Text, b"hi", Some(c)), Ok(2));
+        assert_eq!(send_to_user("bob", Kind::Binary, b"x", None), Ok(2));
+        let calls = with(|h| h.calls.clone());
+        assert_eq!(
+            calls,
+            [
+                "close 5 4001 x",
+                "join 5 room:a",
+                "broadcast g 1 hi except 5",
+                "broadcast user:bob 2 x except 0"
+            ]
+        );
+        assert_eq!(Error::from_status(-2), Some(Error::UnknownConn));
+        assert_eq!(Error::from_status(-99), Some(Error::Other(-99)));
+        assert_eq!(Error::from_status(3), None);
+        assert_eq!(Error::Closed.to_string(), "wasmsock: connection closed");
+        assert_eq!(Error::Other(-99).status(), -99);
+        assert_eq!(Verdict::RejectHttp(200).raw(), 500);
+        assert_eq!(Verdict::RejectHttp(403).raw(), 403);
+        assert_eq!(Verdict::RejectClose(4999).raw(), 4999);
+    }
+}
