@@ -369,6 +369,9 @@ func (c *Conn) get(key string) (string, abi.Status) {
 	case "remote_addr":
 		return c.remoteAddr, abi.OK
 	case "subprotocol":
+		if c.subprotocol == "" {
+			return "", abi.ErrNotFound
+		}
 		return c.subprotocol, abi.OK
 	case "namespace":
 		return c.namespace, abi.OK

@@ -1,0 +1,82 @@
+package plugin
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"sort"
+	"sync/atomic"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/wasmsock/wasmsock/abi"
+)
+
+// FuzzHostFunctions calls every host function with arbitrary arguments against a real guest
+// memory: none may panic or return a status outside ABI v1's, whatever the pointers and lengths.
+func FuzzHostFunctions(f *testing.F) {
+	wasm, err := os.ReadFile("../../testdata/wasm/echo.wasm")
+	if err != nil {
+		f.Fatal(err)
+	}
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		f.Fatal(err)
+	}
+	if err := instantiateHostModule(ctx, rt); err != nil {
+		f.Fatal(err)
+	}
+	compiled, err := rt.CompileModule(ctx, wasm)
+	if err != nil {
+		f.Fatal(err)
+	}
+	p := &Plugin{opts: Options{Host: nopHost{}}, host: nopHost{}}
+	p.opts.setDefaults()
+	g, err := newGuest(p, &module{rt: rt, compiled: compiled, log: slog.New(slog.DiscardHandler)}, 0, new(atomic.Int64))
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer g.close()
+	mem := g.mod.Memory()
+	names := make([]string, 0, len(hostFuncs))
+	for name := range hostFuncs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	valid := map[abi.Status]bool{}
+	for st := abi.ErrTooLarge; st <= abi.OK; st++ {
+		valid[st] = true
+	}
+
+	f.Add(uint8(0), uint64(0), uint64(0), uint64(0), uint64(0), uint64(0), uint64(0), true)
+	f.Add(uint8(1), uint64(1), uint64(1), uint64(0xfffffff0), uint64(100), uint64(0), uint64(0), false)
+	f.Add(uint8(2), uint64(65530), uint64(10), uint64(1), uint64(0), uint64(0x7fffffff), uint64(1<<63), true)
+	f.Add(uint8(5), uint64(1), uint64(0), uint64(5), uint64(0), uint64(16), uint64(0), true)
+	f.Fuzz(func(t *testing.T, which uint8, a0, a1, a2, a3, a4, a5 uint64, payload bool) {
+		name := names[int(which)%len(names)]
+		sig := hostFuncSignatures[name]
+		stack := []uint64{a0, a1, a2, a3, a4, a5}[:max(len(sig.params), 1)]
+		// An i32 parameter arrives as its 32 bits, as wazero passes it.
+		for i, typ := range sig.params {
+			if typ == i32 {
+				stack[i] = uint64(uint32(stack[i]))
+			}
+		}
+		if payload {
+			g.setPayload([]byte("fuzz payload"))
+		} else {
+			g.clearPayload()
+		}
+		st := hostFuncs[name](g, mem, stack)
+		if st < 0 && !valid[st] {
+			t.Fatalf("%s%v returned status %d, not one of ABI v1", name, stack, st)
+		}
+		if st > 0 && name != abi.FuncMsgRead && name != abi.FuncConnGet && name != abi.FuncBroadcast {
+			t.Fatalf("%s%v returned %d; only msg_read, conn_get and broadcast return counts", name, stack, st)
+		}
+	})
+}
