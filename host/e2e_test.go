@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -53,7 +54,7 @@ func startConfigTop(t testing.TB, top, module, rest string) (*host.Server, strin
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	srv, err := host.New(context.Background(), cfg, nil)
+	srv, err := host.New(context.Background(), cfg, testLogger())
 	if err != nil {
 		t.Fatalf("host.New: %v", err)
 	}
@@ -320,6 +321,15 @@ func TestBadModulesRefuseToStart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// testLogger logs to stderr at the level in $WASMSOCK_TEST_LOG (debug, info, ...), or not at all.
+func testLogger() *slog.Logger {
+	var level slog.Level
+	if l := os.Getenv("WASMSOCK_TEST_LOG"); l != "" && level.UnmarshalText([]byte(l)) == nil {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	}
+	return nil
 }
 
 // testCache is a compilation cache shared by every server of this test process: compiling the

@@ -233,6 +233,12 @@ func (s *Server) admit(c *Conn) (ws.HandshakeHeader, error) {
 	}
 	s.conns.add(c)
 	v := p.Connect(c.id, 0)
+	if !v.Accepted() {
+		// Refused: forget it, and any group on_connect joined it to before deciding.
+		s.groups.leaveAll(c)
+		s.limits.release(c.ip)
+		c.counted = false
+	}
 	switch {
 	case v.Fault != nil:
 		s.conns.remove(c)

@@ -4,6 +4,7 @@
 //	wasmsock dev     [-config host.toml] [-listen ADDR]   serve, watch and hot-reload plugins
 //	wasmsock check   [-config host.toml]                  validate the config and its modules
 //	wasmsock bench   -url ws://... [-mode echo|broadcast]  load-test a running server
+//	wasmsock test    [-v] scenario.toml...                run scripted conversations with a plugin
 //	wasmsock version                                      print the version and the ABI version
 package main
 
@@ -38,6 +39,7 @@ Commands:
   dev       serve, and reload a plugin when its module (or, with a build command, a source) changes
   check     validate a config and every module it names, without serving
   bench     load-test a running server (echo round trips or broadcast fan-out)
+  test      run scenario files against a plugin module, without a network
   version   print the version of wasmsock and of the plugin ABI
 
 Run "wasmsock <command> -h" for a command's flags.
@@ -61,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdCheck(args[1:], stdout, stderr)
 	case "bench":
 		return cmdBench(args[1:], stdout, stderr)
+	case "test":
+		return cmdTest(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "wasmsock %s (plugin ABI v%d, %s)\n", versionString(), abi.Version, runtime.Version())
 		return 0

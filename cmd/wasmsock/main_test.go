@@ -179,4 +179,3 @@ func TestVersionAndHelp(t *testing.T) {
 		t.Errorf("serve -h: %q", out.String())
 	}
 }
-
