@@ -44,9 +44,9 @@ type Status int32
 const (
 	OK                 Status = 0
 	ErrBadPointer      Status = -1  // a (ptr, len) pair is outside the guest's memory
-	ErrUnknownConn     Status = -2  // no open connection with that id in this plugin's namespace scope
+	ErrUnknownConn     Status = -2  // no open connection with that id, as this plugin sees it (same plugin, same namespace)
 	ErrInvalidCode     Status = -3  // a close code that RFC 6455 §7.4 does not allow an endpoint to send
-	ErrNotSupported    Status = -4  // the host does not implement this function (yet)
+	ErrNotSupported    Status = -4  // called outside any guest context (a plugin never sees it)
 	ErrNotFound        Status = -5  // conn_get: no such key
 	ErrInvalidArgument Status = -6  // a bad kind, level, group name or other argument
 	ErrClosed          Status = -7  // the connection is closing; nothing more can be sent to it

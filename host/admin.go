@@ -195,7 +195,7 @@ func (s *Server) apiSend(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, apiError{"no such connection"})
 		return
 	}
-	if st := s.Send(req.Conn, req.Conn, kind, data); st != abi.OK {
+	if st := c.send(kind, data); st != abi.OK {
 		writeJSON(w, http.StatusConflict, apiError{"not sent: " + st.String()})
 		return
 	}
@@ -219,13 +219,14 @@ func (s *Server) apiClose(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, apiError{"invalid close code " + strconv.Itoa(req.Code)})
 		return
 	}
-	switch s.Close(req.Conn, req.Conn, req.Code, req.Reason) {
-	case abi.OK:
-		writeJSON(w, http.StatusOK, map[string]bool{"closing": true})
-	case abi.ErrClosed:
+	c := s.conns.get(req.Conn)
+	switch {
+	case c == nil:
+		writeJSON(w, http.StatusNotFound, apiError{"no such connection"})
+	case !c.startClose(req.Code, req.Reason, false):
 		writeJSON(w, http.StatusConflict, apiError{"already closing"})
 	default:
-		writeJSON(w, http.StatusNotFound, apiError{"no such connection"})
+		writeJSON(w, http.StatusOK, map[string]bool{"closing": true})
 	}
 }
 

@@ -337,6 +337,7 @@ func (c *Conn) finish(code int, reason string) {
 	if c.hb != nil {
 		c.hb.Stop()
 	}
+	c.closeSent = true // from now on sends and joins fail with ErrClosed, whoever closed
 	c.mu.Unlock()
 	c.srv.groups.leaveAll(c)
 	if c.counted {

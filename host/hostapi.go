@@ -5,37 +5,46 @@ import (
 	"github.com/wasmsock/wasmsock/host/plugin"
 )
 
-// The server is the plugin.Host of every plugin it runs.
-var _ plugin.Host = (*Server)(nil)
+// pluginHost is the plugin.Host of one plugin: the server as that plugin sees it. Connection ids
+// are private to a plugin and to a namespace: a connection served by another plugin, or in
+// another namespace than the one whose event is being handled, is no connection at all. Groups
+// are shared by the plugins of a namespace (so user:<id> reaches a user on every route).
+type pluginHost struct {
+	s      *Server
+	plugin string
+}
 
-// scope returns the namespace a plugin acts in while handling an event of current (0: the
+var _ plugin.Host = (*pluginHost)(nil)
+
+// scope returns the namespace the plugin acts in while handling an event of current (0: the
 // default namespace "").
-func (s *Server) scope(current uint64) string {
-	if current == 0 {
-		return ""
-	}
-	if c := s.conns.get(current); c != nil {
+func (h *pluginHost) scope(current uint64) string {
+	if c := h.s.conns.get(current); c != nil && current != 0 {
 		return c.namespace
 	}
 	return ""
 }
 
-// lookup finds conn within current's namespace: a connection of another namespace is, to the
-// plugin, no connection at all.
-func (s *Server) lookup(current, conn uint64) *Conn {
-	c := s.conns.get(conn)
-	if c == nil || (current != conn && c.namespace != s.scope(current)) {
+// lookup finds conn as the plugin may see it.
+func (h *pluginHost) lookup(current, conn uint64) *Conn {
+	c := h.s.conns.get(conn)
+	if c == nil || c.route.cfg.Plugin != h.plugin || (current != conn && c.namespace != h.scope(current)) {
 		return nil
 	}
 	return c
 }
 
 // Send implements plugin.Host.
-func (s *Server) Send(current, conn uint64, kind int32, data []byte) abi.Status {
-	c := s.lookup(current, conn)
+func (h *pluginHost) Send(current, conn uint64, kind int32, data []byte) abi.Status {
+	c := h.lookup(current, conn)
 	if c == nil {
 		return abi.ErrUnknownConn
 	}
+	return c.send(kind, data)
+}
+
+// send queues one data message to c.
+func (c *Conn) send(kind int32, data []byte) abi.Status {
 	if st := c.canReceive(len(data)); st != abi.OK {
 		return st
 	}
@@ -50,8 +59,8 @@ func (s *Server) Send(current, conn uint64, kind int32, data []byte) abi.Status 
 }
 
 // Close implements plugin.Host.
-func (s *Server) Close(current, conn uint64, code int, reason string) abi.Status {
-	c := s.lookup(current, conn)
+func (h *pluginHost) Close(current, conn uint64, code int, reason string) abi.Status {
+	c := h.lookup(current, conn)
 	if c == nil {
 		return abi.ErrUnknownConn
 	}
@@ -62,8 +71,8 @@ func (s *Server) Close(current, conn uint64, code int, reason string) abi.Status
 }
 
 // ConnGet implements plugin.Host.
-func (s *Server) ConnGet(current, conn uint64, key string) (string, abi.Status) {
-	c := s.lookup(current, conn)
+func (h *pluginHost) ConnGet(current, conn uint64, key string) (string, abi.Status) {
+	c := h.lookup(current, conn)
 	if c == nil {
 		return "", abi.ErrUnknownConn
 	}
@@ -71,39 +80,39 @@ func (s *Server) ConnGet(current, conn uint64, key string) (string, abi.Status) 
 }
 
 // Join implements plugin.Host.
-func (s *Server) Join(current, conn uint64, group string) abi.Status {
-	c := s.lookup(current, conn)
+func (h *pluginHost) Join(current, conn uint64, group string) abi.Status {
+	c := h.lookup(current, conn)
 	if c == nil {
 		return abi.ErrUnknownConn
 	}
 	if c.isClosing() {
 		return abi.ErrClosed
 	}
-	s.groups.join(c, group)
+	h.s.groups.join(c, group)
 	return abi.OK
 }
 
 // Leave implements plugin.Host.
-func (s *Server) Leave(current, conn uint64, group string) abi.Status {
-	c := s.lookup(current, conn)
+func (h *pluginHost) Leave(current, conn uint64, group string) abi.Status {
+	c := h.lookup(current, conn)
 	if c == nil {
 		return abi.ErrUnknownConn
 	}
-	s.groups.leave(c, group)
+	h.s.groups.leave(c, group)
 	return abi.OK
 }
 
 // Broadcast implements plugin.Host: the frame is built (and compressed) once and the same bytes are
 // queued to every member; a member that cannot take it (receive-only route, message over its
 // route's limit, closing, queue full) is skipped and not counted.
-func (s *Server) Broadcast(current uint64, group string, kind int32, data []byte, except uint64) (int, abi.Status) {
-	ns := s.scope(current)
+func (h *pluginHost) Broadcast(current uint64, group string, kind int32, data []byte, except uint64) (int, abi.Status) {
+	ns := h.scope(current)
 	if except != 0 {
-		if c := s.conns.get(except); c == nil || c.namespace != ns {
+		if c := h.lookup(current, except); c == nil {
 			return 0, abi.ErrUnknownConn
 		}
 	}
-	return s.fanOut(s.groups.members(ns, group), kind, data, except), abi.OK
+	return h.s.fanOut(h.s.groups.members(ns, group), kind, data, except), abi.OK
 }
 
 // fanOut queues one message to members (except the connection except) and returns how many took
@@ -126,8 +135,8 @@ func (s *Server) fanOut(members []*Conn, kind int32, data []byte, except uint64)
 }
 
 // Released implements plugin.Host: the plugin has seen on_close, the id is forgotten.
-func (s *Server) Released(conn uint64) {
-	if c := s.conns.get(conn); c != nil {
-		s.conns.remove(c)
+func (h *pluginHost) Released(conn uint64) {
+	if c := h.s.conns.get(conn); c != nil {
+		h.s.conns.remove(c)
 	}
 }

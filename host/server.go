@@ -93,7 +93,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		return nil, err
 	}
 	for name, pc := range cfg.Plugins {
-		p, err := loadPlugin(ctx, pc, s, cache, log, s.metrics.observer(name))
+		p, err := loadPlugin(ctx, pc, &pluginHost{s, name}, cache, log, s.metrics.observer(name))
 		if err != nil {
 			s.closePlugins()
 			return nil, err
@@ -132,7 +132,7 @@ func Check(ctx context.Context, cfg *config.Config) []error {
 	}
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(cfg.Plugins)) {
-		p, err := loadPlugin(ctx, cfg.Plugins[name], s, cache, s.log, nil)
+		p, err := loadPlugin(ctx, cfg.Plugins[name], &pluginHost{s, name}, cache, s.log, nil)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -66,7 +66,7 @@ type Config struct {
 	// CompilationCache is a directory where compiled modules are kept across restarts (wazero's
 	// file cache); "" keeps them in memory only.
 	CompilationCache string `toml:"compilation_cache"`
-	Log              Log      `toml:"log"`
+	Log              Log    `toml:"log"`
 	// ChatPage serves the built-in chat page at "/" (it talks to the route "/chat").
 	ChatPage bool         `toml:"chat_page"`
 	Admin    Admin        `toml:"admin"`

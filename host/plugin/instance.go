@@ -75,6 +75,9 @@ func (in *instance) run() {
 
 func (in *instance) handle(ev event) {
 	p := in.plugin
+	if p.disabled.Load() && in.g != nil {
+		in.disable() // another instance disabled the plugin: this one stops too
+	}
 	if in.g == nil { // disabled
 		switch ev.kind {
 		case evConnect:
@@ -192,6 +195,7 @@ func (in *instance) replay() bool {
 // guest, events after it go to the new one: none is lost or reordered.
 func (in *instance) swap(g *guest) {
 	old := in.g
+	g.callStart = &in.callStart
 	in.use(g)
 	if !in.replay() {
 		in.restart() // the new module faulted on replay; restart budget applies

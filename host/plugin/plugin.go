@@ -232,8 +232,9 @@ func (p *Plugin) Reload(ctx context.Context, wasm []byte) (res ReloadResult) {
 		return res
 	}
 	guests := make([]*guest, len(p.pool))
-	for i, in := range p.pool {
-		if guests[i], err = newGuest(p, m, i, &in.callStart); err != nil {
+	for i := range p.pool {
+		// Booted with a clock of its own: the instance's belongs to the guest still serving.
+		if guests[i], err = newGuest(p, m, i, new(atomic.Int64)); err != nil {
 			for _, g := range guests[:i] {
 				g.close()
 			}

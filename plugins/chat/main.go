@@ -304,8 +304,8 @@ func sendToUser(c wasmsock.Conn, s *session, req request) error {
 	if err != nil {
 		return err
 	}
-	// The except argument is the sender, never wasmsock.Nobody: the host looks the group up in
-	// the namespace of that connection.
+	// The sender is left out (a private message to oneself reaches one's other connections);
+	// the host looks the group up in the namespace of the connection being handled.
 	n, err := wasmsock.SendToUser(req.User, wasmsock.Text, data, c)
 	if err != nil {
 		return hostError("send to user", err)
@@ -399,8 +399,8 @@ func sendError(c wasmsock.Conn, action, msg string) {
 	send(c, errorReply{Type: "error", Payload: errorPayload{Message: msg, Action: action}})
 }
 
-// broadcast sends a message to the members of a room, except the connection except (whose
-// namespace is the one the room is looked up in).
+// broadcast sends a message to the members of a room, except the connection except; the room
+// is looked up in the namespace of the connection whose event is being handled.
 func broadcast(room string, ev event, except wasmsock.Conn) {
 	data, err := encode(ev)
 	if err == nil {

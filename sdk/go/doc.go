@@ -9,7 +9,8 @@
 // The host calls _initialize once, which starts the Go runtime and runs every package's init
 // functions, including the plugin's own; main.main is never called. The Go compiler still wants
 // a main function in package main, so a plugin declares an empty one. Without c-shared, the
-// module is a command whose main runs and exits, after which the host cannot call into it.
+// module is a command: the host accepts it but never calls its _start, so the Go runtime is never
+// started, and the first export the host calls (on_start) traps: the plugin does not start.
 //
 // A plugin registers its handlers from init with [OnConnect], [OnMessage], [OnClose] and
 // [OnStart]; each one may be left out. The host then calls them, one at a time, as connections

@@ -33,17 +33,21 @@ var (
 	// ErrBadPointer means a buffer handed to the host lies outside the plugin's memory. The SDK
 	// only passes its own slices, so seeing it points to a bug in the SDK or the host.
 	ErrBadPointer error = Error{abi.ErrBadPointer}
-	// ErrUnknownConn means no open connection has that id in the plugin's namespace: it has
-	// closed, or the id was never valid.
+	// ErrUnknownConn means no open connection has that id in the namespace of the connection
+	// whose event is being handled: it has closed, the id was never valid, or it belongs to a
+	// connection of another namespace (the host does not tell these apart).
 	ErrUnknownConn error = Error{abi.ErrUnknownConn}
 	// ErrInvalidCode means a close code that RFC 6455 §7.4 does not allow an endpoint to send.
 	ErrInvalidCode error = Error{abi.ErrInvalidCode}
-	// ErrNotSupported means the host does not implement the function, or the plugin is not
-	// running under a wasmsock host at all (any GOOS other than wasip1).
+	// ErrNotSupported means the plugin is not running under a wasmsock host at all (any GOOS
+	// other than wasip1). The host itself returns it only for a host function called outside
+	// any guest context, which does not happen to a running plugin; every function of ABI v1,
+	// the group functions included, is implemented.
 	ErrNotSupported error = Error{abi.ErrNotSupported}
 	// ErrNotFound means a connection has no value for the key asked about.
 	ErrNotFound error = Error{abi.ErrNotFound}
-	// ErrInvalidArgument means a bad message kind, log level, group name or other argument.
+	// ErrInvalidArgument means a bad message kind, log level, group name or other argument,
+	// including a "user:" group (managed by the host) given to Join or Leave.
 	ErrInvalidArgument error = Error{abi.ErrInvalidArgument}
 	// ErrClosed means the connection is closing and nothing more can be sent to it.
 	ErrClosed error = Error{abi.ErrClosed}

@@ -45,9 +45,10 @@ var (
 // OnConnect sets the handler for new connections; it decides whether to accept each one.
 //
 // resumed is true when the connection was already open and the host is replaying it to a fresh
-// instance of the plugin (after a reload or a restart). The handler should then rebuild its
-// state for the connection (join its groups again, for example) but not greet the client again;
-// its verdict is ignored.
+// instance of the plugin (after a reload or a restart). The handler should then rebuild the
+// plugin's own state for the connection but not greet the client again; its verdict is ignored.
+// Group memberships are kept by the host across reloads and restarts, so joining the
+// connection's groups again is not needed (though harmless).
 //
 // Without a handler every connection is accepted. Register handlers from init; a later call
 // replaces the handler and nil removes it.
@@ -64,8 +65,10 @@ func OnClose(h func(c Conn, code int, reason string)) { closeHandler = h }
 
 // OnStart sets the handler called once when the host starts an instance of the plugin, after
 // init and before any connection. config is the plugin's config table from the host
-// configuration, encoded as JSON; the slice belongs to the handler. Returning an error stops the
-// host from starting the plugin; the SDK logs the error at error level first.
+// configuration, encoded as JSON, and "{}" when the plugin has no config table; the slice
+// belongs to the handler. Returning an error stops the host from starting the plugin; the SDK
+// logs the error at error level first. There is no current connection during OnStart: group and
+// connection calls act in the default namespace "".
 func OnStart(h func(config []byte) error) { startHandler = h }
 
 // keepBuffer is the largest message buffer kept between messages: a larger one, grown for a big

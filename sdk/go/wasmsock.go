@@ -46,6 +46,10 @@ func (m Message) Text() string {
 // Conn is a WebSocket connection, identified by the id the host gave it. Ids are nonzero and
 // never reused, so a Conn can be stored and used later: once the connection has closed, its
 // methods return [ErrUnknownConn]. The zero Conn, [Nobody], is no connection.
+//
+// The host resolves a Conn in the namespace of the connection whose event is being handled (the
+// default namespace "" in the OnStart handler): a connection of another namespace is, to the
+// plugin, no connection at all, and its methods return [ErrUnknownConn] (Get reports false).
 type Conn uint64
 
 // Nobody is the zero Conn. Pass it as the except argument of [Broadcast] or [SendToUser] to
@@ -59,6 +63,10 @@ func (c Conn) ID() uint64 {
 
 // Send sends a message of the given kind. It returns once the host has queued the message, not
 // when the client has received it. Text data must be valid UTF-8.
+//
+// Send returns [ErrClosed] when the connection is closing, and also when the message does not fit
+// in the connection's outbound queue: the client is not keeping up, so the host drops its queue
+// and closes it with 1008 ("slow consumer: outbound queue full").
 func (c Conn) Send(kind Kind, data []byte) error {
 	if kind != Text && kind != Binary {
 		return ErrInvalidArgument
@@ -97,12 +105,12 @@ func (c Conn) Close(code int, reason string) error {
 //	query.NAME    the value of query parameter NAME
 //	header.NAME   the value of handshake request header NAME
 //	remote_addr   the client's address, host:port
-//	subprotocol   the WebSocket subprotocol agreed on, if any
-//	user          the authenticated user, if any
-//	namespace     the namespace the connection belongs to
+//	subprotocol   the WebSocket subprotocol agreed on; none when none was selected
+//	user          the user id (from the token, or from the route's user_from); none when anonymous
+//	namespace     the namespace the connection belongs to; always present, "" for the default
 //
-// Get reports false both for a key the connection has no value for and for a connection that
-// has gone.
+// Get reports false for a key the connection has no value for, for a connection that has gone,
+// and for a connection of another namespace.
 func (c Conn) Get(key string) (string, bool) {
 	var small [128]byte
 	buf := small[:]
@@ -144,10 +152,12 @@ func (c Conn) Query(name string) string { return c.get("query." + name) }
 // Header returns the value of header name in the handshake request, or "" when it is absent.
 func (c Conn) Header(name string) string { return c.get("header." + name) }
 
-// User returns the user the host authenticated the connection as, or "" when there is none.
+// User returns the connection's user id, or "" for an anonymous connection. The id comes from
+// the token's user claim when the route authenticates, or else from the route's user_from source
+// (a query parameter or header, not authenticated).
 func (c Conn) User() string { return c.get("user") }
 
-// Namespace returns the namespace the connection belongs to.
+// Namespace returns the namespace the connection belongs to; "" is the default namespace.
 func (c Conn) Namespace() string { return c.get("namespace") }
 
 // RemoteAddr returns the client's network address as host:port.
@@ -157,15 +167,17 @@ func (c Conn) RemoteAddr() string { return c.get("remote_addr") }
 // none.
 func (c Conn) Subprotocol() string { return c.get("subprotocol") }
 
-// Join adds the connection to group, creating the group if needed. Joining a group the
-// connection is already in does nothing. The host drops the connection from all its groups when
-// it closes.
+// Join adds the connection to group in its namespace, creating the group if needed. Joining a
+// group the connection is already in does nothing. Membership is kept by the host: it survives
+// reloads and instance restarts, and the host drops the connection from all its groups when it
+// closes. Groups whose name starts with "user:" are managed by the host: joining one returns
+// [ErrInvalidArgument]. Joining a connection that is closing returns [ErrClosed].
 func (c Conn) Join(group string) error {
 	return statusErr(hostJoin(uint64(c), group))
 }
 
 // Leave removes the connection from group. Leaving a group the connection is not in does
-// nothing.
+// nothing. Leaving a "user:" group returns [ErrInvalidArgument].
 func (c Conn) Leave(group string) error {
 	return statusErr(hostLeave(uint64(c), group))
 }
@@ -173,6 +185,12 @@ func (c Conn) Leave(group string) error {
 // Broadcast sends a message to every connection in group except the connection except (pass
 // [Nobody] to leave no one out), and returns how many connections the host queued it for. An
 // empty or unknown group reaches nobody and is not an error.
+//
+// The group is looked up in the namespace of the connection whose event is being handled (the
+// default namespace "" in the OnStart handler), whatever except is; except must be [Nobody] or a
+// connection of that namespace, else Broadcast returns [ErrUnknownConn]. Members that are
+// closing, on a receive-only route, or whose route does not take a message that large are
+// skipped and not counted.
 func Broadcast(group string, kind Kind, data []byte, except Conn) (int, error) {
 	if kind != Text && kind != Binary {
 		return 0, ErrInvalidArgument
@@ -186,8 +204,9 @@ func Broadcast(group string, kind Kind, data []byte, except Conn) (int, error) {
 
 // SendToUser sends a message to every connection of user except the connection except, and
 // returns how many connections the host queued it for. It is Broadcast to the group
-// "user:"+user, so it reaches the connections in that group; a plugin puts a connection there
-// with c.Join("user:" + c.User()).
+// "user:"+user, in the namespace of the connection whose event is being handled. The host puts
+// every connection that has a user id (see [Conn.User]) into that group by itself; a plugin
+// cannot join or leave "user:" groups, and need not.
 func SendToUser(user string, kind Kind, data []byte, except Conn) (int, error) {
 	return Broadcast("user:"+user, kind, data, except)
 }

@@ -6,7 +6,7 @@
 ;; it reaches the limit exactly in a few dozen memory.grow calls.
 ;; memory.grow failing is not a fault: the instance and the connection stay
 ;; up, and a second message gets "grow failed" again (at once, as memory is
-;; already full). With memory_limit = L, memory ends at floor(L / 64 KiB) pages.
+;; already full). With memory_limit = L, memory ends at ceil(L / 64 KiB) pages.
 ;;
 ;; Tests should give it a small memory_limit (a few MiB): touching the default
 ;; 128 MiB for the first time can take longer than the default 1 s call_timeout
