@@ -122,7 +122,9 @@ func status(err error, ok string) string {
 	return ok
 }
 
-func report(s string) { _, _ = wasmsock.Broadcast("observers", wasmsock.Text, []byte(s), wasmsock.Nobody) }
+func report(s string) {
+	_, _ = wasmsock.Broadcast("observers", wasmsock.Text, []byte(s), wasmsock.Nobody)
+}
 
 func id(c wasmsock.Conn) string { return strconv.FormatUint(c.ID(), 10) }
 
