@@ -5,6 +5,7 @@
 //	wasmsock check   [-config host.toml]                  validate the config and its modules
 //	wasmsock bench   -url ws://... [-mode echo|broadcast]  load-test a running server
 //	wasmsock test    [-v] scenario.toml...                run scripted conversations with a plugin
+//	wasmsock new     --lang LANG [-dir DIR] [-sdk PATH] NAME  create a plugin project
 //	wasmsock version                                      print the version and the ABI version
 package main
 
@@ -40,6 +41,7 @@ Commands:
   check     validate a config and every module it names, without serving
   bench     load-test a running server (echo round trips or broadcast fan-out)
   test      run scenario files against a plugin module, without a network
+  new       create a plugin project (Go, Rust, C or AssemblyScript) that builds with make
   version   print the version of wasmsock and of the plugin ABI
 
 Run "wasmsock <command> -h" for a command's flags.
@@ -65,6 +67,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdBench(args[1:], stdout, stderr)
 	case "test":
 		return cmdTest(args[1:], stdout, stderr)
+	case "new":
+		return cmdNew(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "wasmsock %s (plugin ABI v%d, %s)\n", versionString(), abi.Version, runtime.Version())
 		return 0
