@@ -67,8 +67,6 @@ type Conn struct {
 	closeTimer      *time.Timer
 }
 
-var errQueueFull = errors.New("outbound queue full")
-
 // enqueue adds a frame to the outbound queue and starts the writer if needed. It never blocks: a
 // connection whose queue is full is a slow consumer and is closed with 1008.
 func (c *Conn) enqueue(frame []byte) abi.Status {
@@ -156,9 +154,7 @@ func (c *Conn) answerClose(payload []byte) (int, string) {
 	start := c.pushLocked(wsproto.CloseFrame(code, ""))
 	c.mu.Unlock()
 	if start {
-		go c.writeLoop()
-	} else {
-		c.closeIfIdle()
+		go c.writeLoop() // else the running writer sends it, then closes the connection
 	}
 	return code, reason
 }
