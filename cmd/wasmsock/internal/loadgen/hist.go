@@ -50,7 +50,8 @@ func (h *histogram) merge(o *histogram) {
 	h.max = max(h.max, o.max)
 }
 
-// quantile returns the q-quantile (0 < q <= 1), rounded up to its bucket's upper bound.
+// quantile returns the q-quantile (0 < q <= 1), rounded up to the end of its bucket (or the
+// largest value recorded, if smaller).
 func (h *histogram) quantile(q float64) time.Duration {
 	if h.n == 0 {
 		return 0
@@ -60,7 +61,7 @@ func (h *histogram) quantile(q float64) time.Duration {
 	for i, c := range h.counts {
 		seen += c
 		if seen >= rank {
-			return min(time.Duration(histUpper(i))*time.Microsecond+time.Microsecond-1, h.max)
+			return min(time.Duration(histUpper(i)+1)*time.Microsecond, h.max)
 		}
 	}
 	return h.max

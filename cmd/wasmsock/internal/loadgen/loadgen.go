@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -275,7 +276,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	for _, x := range r.hists {
 		h.merge(x)
 	}
-	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+	ms := func(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 } // µs precision
 	res.Latency = Latency{P50: ms(h.quantile(0.50)), P90: ms(h.quantile(0.90)), P99: ms(h.quantile(0.99)), Max: ms(h.max)}
 	res.Errors, res.CloseCodes = r.errors, r.closeCodes
 	return res, nil
