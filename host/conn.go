@@ -187,8 +187,13 @@ func (c *Conn) closeTCP() {
 // writeLoop writes queued frames until the queue is empty, each batch with one writev.
 func (c *Conn) writeLoop() {
 	timeout := c.route.cfg.CloseTimeout.D
+	var deadline time.Time
+	var written [][]byte // the batch just written: its array becomes the next queue
 	for {
 		c.mu.Lock()
+		if written != nil {
+			c.spare, written = written[:0], nil
+		}
 		if len(c.queue) == 0 || c.tcpClosed {
 			c.writing = false
 			closeNow := c.closeAfterFlush
@@ -203,13 +208,16 @@ func (c *Conn) writeLoop() {
 		c.queued = 0
 		c.mu.Unlock()
 
-		_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
+		// The deadline bounds how long a peer that stops reading holds the writer; it is moved
+		// when half of it has passed rather than for every batch (a timer update each time).
+		if now := time.Now(); deadline.Sub(now) < timeout/2 {
+			deadline = now.Add(timeout)
+			_ = c.nc.SetWriteDeadline(deadline)
+		}
 		bufs := net.Buffers(batch)
 		_, err := bufs.WriteTo(c.nc)
 		clear(batch)
-		c.mu.Lock()
-		c.spare = batch[:0]
-		c.mu.Unlock()
+		written = batch
 		if err != nil {
 			c.mu.Lock()
 			c.closeSent = true

@@ -120,16 +120,32 @@ func (h *pluginHost) Broadcast(current uint64, group string, kind int32, data []
 func (s *Server) fanOut(members []*Conn, kind int32, data []byte, except uint64) int {
 	f := frames{op: byte(kind), data: data}
 	n := 0
+	// Counters are added once per run of members on the same route (usually the whole group),
+	// not once per delivery.
+	var r *route
+	var msgs, bytes int
+	flush := func() {
+		if msgs > 0 {
+			r.m.messagesOut.Add(float64(msgs))
+			r.m.bytesOut.Add(float64(bytes))
+		}
+		msgs, bytes = 0, 0
+	}
 	for _, m := range members {
 		if m.id == except || m.canReceive(len(data)) != abi.OK {
 			continue
 		}
 		if frame := f.forConn(m); m.enqueue(frame) == abi.OK {
-			m.route.m.messagesOut.Inc()
-			m.route.m.bytesOut.Add(float64(len(frame)))
+			if m.route != r {
+				flush()
+				r = m.route
+			}
+			msgs++
+			bytes += len(frame)
 			n++
 		}
 	}
+	flush()
 	s.metrics.fanout.Observe(float64(n))
 	return n
 }

@@ -13,7 +13,8 @@ import (
 // reports bytes per connection; b.N is ignored beyond one round of 2000 connections.
 func BenchmarkIdleConnectionMemory(b *testing.B) {
 	const conns = 2000
-	_, url := startServer(b, "../testdata/wasm/echo.wasm", "", "ping_interval = \"0s\"")
+	_, base := startConfigTop(b, noLimits, "../testdata/wasm/echo.wasm", "[[route]]\npath = \"/ws\"\nplugin = \"p\"\nping_interval = \"0s\"")
+	url := base + "/ws"
 	measure := func() uint64 {
 		runtime.GC()
 		time.Sleep(50 * time.Millisecond)

@@ -92,17 +92,19 @@ secret = { env = "WASMSOCK_TEST_JWT_SECRET" }`)
 			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
 		}
 	}
-	// The token's claims are the connection's user and namespace, and drive user:<id>.
-	c := wstest.Dial(t, base+"/ws", http.Header{"Authorization": {"Bearer " + valid}})
-	if got := command(t, c, "get user"); got != "alice" {
+	// The token's claims are the connection's user and namespace, and drive user:<id>. (A user
+	// of its own: alice's connections above may still be closing.)
+	carol := token(t, jwt.SigningMethodHS256, []byte(testSecret), with("sub", "carol"))
+	c := wstest.Dial(t, base+"/ws", http.Header{"Authorization": {"Bearer " + carol}})
+	if got := command(t, c, "get user"); got != "carol" {
 		t.Errorf("user = %q", got)
 	}
 	if got := command(t, c, "get namespace"); got != "acme" {
 		t.Errorf("namespace = %q", got)
 	}
-	c2 := wstest.Dial(t, base+"/ws?access_token="+valid, nil)
-	if got := command(t, c2, "user alice hello"); got != "sent 1" {
-		t.Errorf("send to user: %q, want sent 1 (the other connection of alice)", got)
+	c2 := wstest.Dial(t, base+"/ws?access_token="+carol, nil)
+	if got := command(t, c2, "user carol hello"); got != "sent 1" {
+		t.Errorf("send to user: %q, want sent 1 (the other connection of carol)", got)
 	}
 	if _, got := c.Read(); string(got) != "hello" {
 		t.Errorf("user group message: %q", got)
