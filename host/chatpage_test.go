@@ -29,6 +29,18 @@ func browser(t *testing.T) context.Context {
 		}
 		t.Skip("Chromium not installed: skipping the browser test (apt-get install chromium)")
 	}
+	// The profile directory is removed after the browser is gone (cleanups run last-in,
+	// first-out), ignoring errors: Chromium's helpers may still be writing to it as they exit,
+	// which t.TempDir would report as a failure.
+	profile, err := os.MkdirTemp("", "wasmsock-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for i := 0; i < 10 && os.RemoveAll(profile) != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.NoSandbox,
@@ -38,7 +50,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("no-first-run", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1100, 760),
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
