@@ -15,9 +15,9 @@ import (
 	"github.com/wasmsock/wasmsock/host/config"
 )
 
-// base is the ws:// URL of the host every test loads: the Go echo plugin on /echo and the
-// fanout plugin on /fanout. One host for the package: starting one compiles the Go plugin,
-// which is slow under -race.
+// base is the ws:// URL of the host every test and benchmark loads: the Go echo plugin on /echo,
+// the WAT echo plugin on /echo-wat and the fanout plugin on /fanout. One host for the package:
+// starting one compiles the Go plugin, which is slow under -race.
 var base string
 
 func TestMain(m *testing.M) {
@@ -39,6 +39,10 @@ func startHost() (*host.Server, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	echoWAT, err := filepath.Abs("../../../../testdata/wasm/echo.wasm")
+	if err != nil {
+		return nil, "", err
+	}
 	fanout, err := filepath.Abs("../../../../testdata/wasm/fanout.wasm")
 	if err != nil {
 		return nil, "", err
@@ -53,15 +57,20 @@ messages_per_second = 0
 level = "error"
 [plugin.echo]
 module = %q
+[plugin.echo-wat]
+module = %q
 [plugin.fanout]
 module = %q
 [[route]]
 path = "/echo"
 plugin = "echo"
 [[route]]
+path = "/echo-wat"
+plugin = "echo-wat"
+[[route]]
 path = "/fanout"
 plugin = "fanout"
-`, echo, fanout)
+`, echo, echoWAT, fanout)
 	cfg, err := config.Parse("host.toml", []byte(src))
 	if err != nil {
 		return nil, "", fmt.Errorf("config: %w", err)

@@ -1,8 +1,9 @@
-package host_test
+package loadgen
 
-// Benchmarks of the host against plain Go servers, with the same client load for each.
+// Benchmarks of the host against plain Go servers, with the same client load for each (the
+// load generator's client and histogram).
 //
-//	go test -run '^$' -bench '^Benchmark(Echo|Broadcast)$' ./host/
+//	go test -run '^$' -bench '^Benchmark(Echo|Broadcast)$' ./cmd/wasmsock/internal/loadgen/
 //
 // BenchmarkEcho: round trips of a 64-byte text message, through the Go echo plugin, the WAT echo
 // plugin, and a plain gobwas/ws echo server with no plugin (the baseline: what a WebSocket server
@@ -23,20 +24,18 @@ package host_test
 // receipt. slow-closes counts receivers the server closed with 1008 (a healthy run has none).
 //
 // Server and clients run in the same process, on the same cores: the clients' CPU time is part
-// of what is measured, for every design alike.
+// of what is measured, for every design alike. The host is the one TestMain starts (startHost),
+// with the per-client limits off.
 
 import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
-	"math/bits"
-	"math/rand/v2"
 	"net"
 	"runtime"
 	"sync"
@@ -60,34 +59,35 @@ const (
 // by every receiver. It bounds what is queued for one connection; 64 is a quarter of the host's
 // default queue bound (256 messages). A larger window lets the host coalesce more frames per
 // write (more deliveries per second) at the price of latency (Little's law: latency ≈ window /
-// message rate). Change it with: go test -run '^$' -bench '^BenchmarkBroadcast$' ./host/ -args
-// -bcast-window=128
+// message rate). Change it with: go test -run '^$' -bench '^BenchmarkBroadcast$'
+// ./cmd/wasmsock/internal/loadgen/ -args -bcast-window=128
 var bcastWindow = flag.Int64("bcast-window", 64, "BenchmarkBroadcast: messages in flight at most")
 
-// benchLimits turns off the per-client limits: a benchmark's load comes from one IP and is far
-// over them on purpose (thousands of messages per second on one connection, a thousand
-// connections opened at once). The queue bounds keep their defaults.
-const benchLimits = `[limits]
-max_connections_per_ip = 0
-connections_per_second_per_ip = 0
-messages_per_second = 0
-`
-
-// startBenchServer serves module on /ws with benchLimits and returns the route's URL.
-func startBenchServer(b *testing.B, module string) string {
-	b.Helper()
-	_, base := startConfigTop(b, benchLimits, module, "[[route]]\npath = \"/ws\"\nplugin = \"p\"\n")
-	return base + "/ws"
+// dialBench opens n connections to url, 32 at a time, and fails tb unless all of them open. The
+// run it returns has no load of its own: it is what closes the clients (closeAll) and stamps
+// the broadcast payloads.
+func dialBench(tb testing.TB, url string, n int) (*run, []*client) {
+	tb.Helper()
+	r := &run{
+		cfg:        Config{URL: url, Conns: n, Timeout: benchIOTimeout, DialConcurrency: 32},
+		base:       time.Now(),
+		errors:     map[string]int64{},
+		closeCodes: map[int]int64{},
+	}
+	clients := r.dialAll(context.Background())
+	if len(clients) != n {
+		r.closeAll(clients, nil)
+		tb.Fatalf("%s: %d of %d connections opened: %v", url, len(clients), n, r.errors)
+	}
+	return r, clients
 }
 
 // ---- BenchmarkEcho ----
 
 func BenchmarkEcho(b *testing.B) {
-	goURL := startBenchServer(b, "../plugins/echo/echo.wasm")
-	watURL := startBenchServer(b, "../testdata/wasm/echo.wasm")
 	targets := []struct{ name, url string }{
-		{"plugin-go", goURL},
-		{"plugin-wat", watURL},
+		{"plugin-go", base + "/echo"},
+		{"plugin-wat", base + "/echo-wat"},
 		{"gobwas-plain", startPlainEcho(b)},
 	}
 
@@ -95,14 +95,11 @@ func BenchmarkEcho(b *testing.B) {
 	procs := runtime.GOMAXPROCS(0)
 	parallelism := max(1, benchEchoConns/procs)
 	nconns := parallelism * procs
-	pools := map[string]chan *benchClient{}
+	pools := map[string]chan *client{}
 	for _, tg := range targets {
-		clients, err := dialBenchClients(tg.url, nconns)
-		if err != nil {
-			b.Fatalf("%s: %v", tg.name, err)
-		}
-		b.Cleanup(func() { closeBenchClients(clients) })
-		pool := make(chan *benchClient, nconns)
+		r, clients := dialBench(b, tg.url, nconns)
+		b.Cleanup(func() { r.closeAll(clients, nil) })
+		pool := make(chan *client, nconns)
 		for _, c := range clients {
 			pool <- c
 		}
@@ -132,7 +129,7 @@ func BenchmarkEcho(b *testing.B) {
 		b.Run("conns=1/"+tg.name, func(b *testing.B) {
 			c := <-pools[tg.name]
 			defer func() { pools[tg.name] <- c }()
-			var h latencyHist
+			var h histogram
 			for b.Loop() {
 				t0 := time.Now()
 				if err := c.roundTrip(payload); err != nil {
@@ -147,11 +144,11 @@ func BenchmarkEcho(b *testing.B) {
 }
 
 // roundTrip sends p as a text message and waits for the same bytes to come back.
-func (c *benchClient) roundTrip(p []byte) error {
+func (c *client) roundTrip(p []byte) error {
 	if err := c.send(ws.OpText, p); err != nil {
 		return err
 	}
-	op, got, err := c.nextData()
+	op, got, err := c.next()
 	if err != nil {
 		return err
 	}
@@ -166,7 +163,7 @@ func (c *benchClient) roundTrip(p []byte) error {
 // are written through a bufio.Writer flushed after each: wsutil.WriteServerMessage writes the
 // header and the payload separately, which is two syscalls on a bare net.Conn.
 func startPlainEcho(tb testing.TB) string {
-	return startPlainServer(tb, func(nc net.Conn, _ *plainServer) {
+	return startPlainServer(tb, func(nc net.Conn) {
 		bw := bufio.NewWriter(nc)
 		rw := struct {
 			io.Reader
@@ -191,7 +188,7 @@ func startPlainEcho(tb testing.TB) string {
 
 func BenchmarkBroadcast(b *testing.B) {
 	b.Run("wasmsock-plugin", func(b *testing.B) {
-		runBroadcast(b, startBenchServer(b, "../testdata/wasm/fanout.wasm"))
+		runBroadcast(b, base+"/fanout")
 	})
 	b.Run("naive", func(b *testing.B) {
 		runBroadcast(b, startNaiveBroadcast(b))
@@ -201,12 +198,8 @@ func BenchmarkBroadcast(b *testing.B) {
 // runBroadcast connects bcastClients clients to url (a route where a message from one client
 // reaches every other), sends from the first and measures the deliveries to the others.
 func runBroadcast(b *testing.B, url string) {
-	clients, err := dialBenchClients(url, bcastClients)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer closeBenchClients(clients)
-	st := newBcastState(clients)
+	r, clients := dialBench(b, url, bcastClients)
+	st := newBcastState(r, clients)
 	defer st.stopReaders()
 
 	// Warm up (and check that everyone is in the group) before measuring.
@@ -238,15 +231,15 @@ func runBroadcast(b *testing.B, url string) {
 	if err := st.drain(); err != nil {
 		st.fatal(b, err)
 	}
-	elapsed := time.Duration(st.lastDone.Load()) - time.Duration(start.Sub(st.base))
+	elapsed := time.Duration(st.lastDone.Load()) - time.Duration(start.Sub(r.base))
 	if elapsed <= 0 {
 		elapsed = time.Since(start)
 	}
 	msgs := st.sent - st.measureFrom.Load()
 	deliveries := msgs * int64(st.receivers)
 	h := st.mergedHist()
-	if h.total() != uint64(deliveries) {
-		b.Errorf("latency samples = %d, want %d", h.total(), deliveries)
+	if h.n != uint64(deliveries) {
+		b.Errorf("latency samples = %d, want %d", h.n, deliveries)
 	}
 	b.ReportMetric(float64(elapsed.Nanoseconds())/float64(msgs), "ns/op")
 	b.ReportMetric(float64(deliveries)/elapsed.Seconds(), "deliveries/s")
@@ -256,22 +249,23 @@ func runBroadcast(b *testing.B, url string) {
 	b.ReportMetric(float64(st.slowCloses.Load()), "slow-closes")
 }
 
-// bcastState is the sender's and the receivers' shared bookkeeping.
+// bcastState is the sender's and the receivers' shared bookkeeping. Payload timestamps are
+// nanoseconds since run.base (run.payload, parsePayload).
 //
 // Message seq is complete once every receiver has it. Each connection delivers in order, so
 // messages complete in order, and the sender only needs a count: it sends message seq when
 // fewer than bcastWindow messages are incomplete.
 type bcastState struct {
-	clients   []*benchClient
-	sender    *benchClient
+	run       *run
+	clients   []*client
+	sender    *client
 	receivers int
-	base      time.Time // payload timestamps are nanoseconds since base (monotonic)
 
 	sent        int64        // sender goroutine only
 	measureFrom atomic.Int64 // first seq whose latency is recorded
 	pending     []atomic.Int32
 	completed   atomic.Int64
-	lastDone    atomic.Int64 // when the latest message completed, in ns since base
+	lastDone    atomic.Int64 // when the latest message completed, in ns since run.base
 	wake        chan struct{}
 	timer       *time.Timer
 	payload     []byte
@@ -282,25 +276,25 @@ type bcastState struct {
 	stopping   atomic.Bool
 	slowCloses atomic.Int64
 	readers    sync.WaitGroup
-	hists      []*latencyHist
+	hists      []*histogram
 }
 
-func newBcastState(clients []*benchClient) *bcastState {
+func newBcastState(r *run, clients []*client) *bcastState {
 	st := &bcastState{
+		run:       r,
 		clients:   clients,
 		sender:    clients[0],
 		receivers: len(clients) - 1,
-		base:      time.Now(),
 		pending:   make([]atomic.Int32, 2*max(*bcastWindow, 512)), // slots are reused: > window
 		wake:      make(chan struct{}, 1),
 		timer:     time.NewTimer(time.Hour),
-		payload:   make([]byte, benchMessageSize),
+		payload:   newPayload(benchMessageSize),
 		failed:    make(chan struct{}),
-		hists:     make([]*latencyHist, len(clients)),
+		hists:     make([]*histogram, len(clients)),
 	}
 	st.measureFrom.Store(math.MaxInt64) // until the warm-up is over
 	for i, c := range clients {
-		st.hists[i] = new(latencyHist)
+		st.hists[i] = new(histogram)
 		st.readers.Add(1)
 		go st.read(c, st.hists[i], i == 0)
 	}
@@ -340,19 +334,14 @@ func (st *bcastState) waitWindow(n int64) error {
 	return nil
 }
 
-// send sends the next message once the window allows it. The payload is text: the sequence
-// number and the send time as 16 hex digits each, padded to benchMessageSize.
+// send sends the next message once the window allows it: the sequence number and the send
+// time, padded to benchMessageSize.
 func (st *bcastState) send() error {
 	if err := st.waitWindow(*bcastWindow); err != nil {
 		return err
 	}
-	p := st.payload[:0]
-	p = appendHex16(p, uint64(st.sent))
-	p = appendHex16(p, uint64(time.Since(st.base)))
-	for len(p) < benchMessageSize {
-		p = append(p, '.')
-	}
-	if err := st.sender.send(ws.OpText, p); err != nil {
+	st.run.payload(st.payload, uint64(st.sent))
+	if err := st.sender.send(ws.OpText, st.payload); err != nil {
 		return err
 	}
 	st.sent++
@@ -362,18 +351,18 @@ func (st *bcastState) send() error {
 // drain waits until every message sent has reached every receiver.
 func (st *bcastState) drain() error { return st.waitWindow(1) }
 
-func (st *bcastState) read(c *benchClient, h *latencyHist, isSender bool) {
+func (st *bcastState) read(c *client, h *histogram, isSender bool) {
 	defer st.readers.Done()
 	for {
-		op, p, err := c.nextData()
+		op, p, err := c.next()
 		if err != nil {
 			if st.stopping.Load() {
 				return
 			}
-			if ne, ok := err.(net.Error); ok && ne.Timeout() && isSender {
+			if errors.Is(err, errIdle) && isSender {
 				continue // the sender receives nothing: being idle is its normal state
 			}
-			var ce closedError
+			var ce closeFrameError
 			if errors.As(err, &ce) && ce.code == 1008 {
 				st.slowCloses.Add(1)
 			}
@@ -384,19 +373,14 @@ func (st *bcastState) read(c *benchClient, h *latencyHist, isSender bool) {
 			st.fail(fmt.Errorf("the sender received a message: %q", p))
 			return
 		}
-		if op != ws.OpText || len(p) != benchMessageSize {
+		seq, sentAt, ok := parsePayload(p)
+		if op != ws.OpText || len(p) != benchMessageSize || !ok {
 			st.fail(fmt.Errorf("client %d: unexpected message op %v %q", c.id, op, p))
 			return
 		}
-		seq, ok1 := parseHex16(p[0:16])
-		ts, ok2 := parseHex16(p[16:32])
-		if !ok1 || !ok2 {
-			st.fail(fmt.Errorf("client %d: bad payload %q", c.id, p))
-			return
-		}
-		now := c.recvAt.Sub(st.base)
+		now := c.recvAt.Sub(st.run.base)
 		if int64(seq) >= st.measureFrom.Load() {
-			h.record(now - time.Duration(ts))
+			h.record(now - sentAt)
 		}
 		slot := &st.pending[seq%uint64(len(st.pending))]
 		if slot.Add(1) == int32(st.receivers) {
@@ -415,12 +399,12 @@ func (st *bcastState) read(c *benchClient, h *latencyHist, isSender bool) {
 // readers to see it.
 func (st *bcastState) stopReaders() {
 	st.stopping.Store(true)
-	closeBenchClients(st.clients)
-	st.readers.Wait()
+	st.timer.Stop()
+	st.run.closeAll(st.clients, &st.readers)
 }
 
-func (st *bcastState) mergedHist() *latencyHist {
-	var m latencyHist
+func (st *bcastState) mergedHist() *histogram {
+	var m histogram
 	for _, h := range st.hists {
 		m.merge(h)
 	}
@@ -442,7 +426,7 @@ type naiveMember struct {
 
 func startNaiveBroadcast(tb testing.TB) string {
 	ns := &naiveServer{}
-	return startPlainServer(tb, func(nc net.Conn, _ *plainServer) {
+	return startPlainServer(tb, func(nc net.Conn) {
 		me := &naiveMember{nc: nc}
 		ns.mu.Lock()
 		ns.members = append(ns.members[:len(ns.members):len(ns.members)], me)
@@ -492,353 +476,57 @@ func startNaiveBroadcast(tb testing.TB) string {
 
 // ---- plain servers ----
 
-// plainServer is a gobwas/ws server with no plugin: each accepted connection is upgraded with
-// ws.Upgrade on the raw net.Conn and handed to serve on its own goroutine.
-type plainServer struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
-}
-
-func startPlainServer(tb testing.TB, serve func(net.Conn, *plainServer)) string {
+// startPlainServer serves a gobwas/ws server with no plugin: each accepted connection is
+// upgraded with ws.Upgrade on the raw net.Conn and handed to serve on its own goroutine. It
+// returns the server's ws:// URL; the server stops when tb's test ends.
+func startPlainServer(tb testing.TB, serve func(net.Conn)) string {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s := &plainServer{ln: ln, conns: map[net.Conn]struct{}{}}
-	s.wg.Add(1)
+	var (
+		mu    sync.Mutex
+		conns = map[net.Conn]struct{}{}
+		wg    sync.WaitGroup
+	)
+	wg.Add(1)
 	go func() {
-		defer s.wg.Done()
+		defer wg.Done()
 		for {
 			nc, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			s.mu.Lock()
-			s.conns[nc] = struct{}{}
-			s.mu.Unlock()
-			s.wg.Add(1)
+			mu.Lock()
+			conns[nc] = struct{}{}
+			mu.Unlock()
+			wg.Add(1)
 			go func() {
-				defer s.wg.Done()
+				defer wg.Done()
 				defer func() {
 					_ = nc.Close()
-					s.mu.Lock()
-					delete(s.conns, nc)
-					s.mu.Unlock()
+					mu.Lock()
+					delete(conns, nc)
+					mu.Unlock()
 				}()
 				_ = nc.SetDeadline(time.Now().Add(benchIOTimeout))
 				if _, err := ws.Upgrade(nc); err != nil {
 					return
 				}
 				_ = nc.SetDeadline(time.Time{})
-				serve(nc, s)
+				serve(nc)
 			}()
 		}
 	}()
 	tb.Cleanup(func() {
 		_ = ln.Close()
-		s.mu.Lock()
-		for nc := range s.conns {
+		mu.Lock()
+		for nc := range conns {
 			_ = nc.Close()
 		}
-		s.mu.Unlock()
-		s.wg.Wait()
+		mu.Unlock()
+		wg.Wait()
 	})
 	return "ws://" + ln.Addr().String() + "/ws"
-}
-
-// ---- client ----
-
-// benchClient is a lean WebSocket client for the benchmarks: it writes masked frames from one
-// reused buffer and reads server frames from a bufio.Reader, allocating nothing per message.
-// One goroutine sends and one reads (they may be the same).
-type benchClient struct {
-	id int
-	nc net.Conn
-	br *bufio.Reader
-
-	wbuf          []byte
-	rbuf          []byte
-	recvAt        time.Time // when the bytes being parsed were read from the socket
-	readDeadline  time.Time // the deadline is moved forward at most once a second
-	writeDeadline time.Time
-	closeOnce     sync.Once
-}
-
-// closedError is a close frame from the server.
-type closedError struct {
-	code   int
-	reason string
-}
-
-func (e closedError) Error() string {
-	return fmt.Sprintf("closed by the server: %d %q", e.code, e.reason)
-}
-
-func dialBenchClient(id int, url string) (*benchClient, error) {
-	d := ws.Dialer{Timeout: benchIOTimeout}
-	ctx, cancel := context.WithTimeout(context.Background(), benchIOTimeout)
-	defer cancel()
-	nc, br, _, err := d.Dial(ctx, url)
-	if err != nil {
-		return nil, err
-	}
-	var src io.Reader = nc
-	if br != nil {
-		// Bytes the dialer read past the handshake come first.
-		pre, _ := br.Peek(br.Buffered())
-		src = io.MultiReader(bytes.NewReader(bytes.Clone(pre)), nc)
-		ws.PutReader(br)
-	}
-	return &benchClient{id: id, nc: nc, br: bufio.NewReaderSize(src, 32<<10)}, nil
-}
-
-// dialBenchClients opens n connections, a few at a time.
-func dialBenchClients(url string, n int) ([]*benchClient, error) {
-	clients := make([]*benchClient, n)
-	errs := make([]error, n)
-	sem := make(chan struct{}, 32)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			clients[i], errs[i] = dialBenchClient(i, url)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		for _, c := range clients {
-			if c != nil {
-				_ = c.nc.Close()
-			}
-		}
-		return nil, err
-	}
-	return clients, nil
-}
-
-// closeBenchClients sends close 1000 on every connection and closes them: the server sees a
-// clean close. It does not wait for the server's answer: a reader may still be running.
-func closeBenchClients(clients []*benchClient) {
-	var wg sync.WaitGroup
-	for _, c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.close()
-		}()
-	}
-	wg.Wait()
-}
-
-func (c *benchClient) close() {
-	c.closeOnce.Do(func() {
-		body := make([]byte, 2)
-		binary.BigEndian.PutUint16(body, 1000)
-		_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-		_ = c.writeFrame(ws.OpClose, body)
-		// Let the server answer and close its side before we drop ours.
-		_ = c.nc.(*net.TCPConn).CloseWrite()
-		time.AfterFunc(2*time.Second, func() { _ = c.nc.Close() })
-	})
-}
-
-// send writes one masked message in one frame.
-func (c *benchClient) send(op ws.OpCode, p []byte) error {
-	if now := time.Now(); now.After(c.writeDeadline.Add(-benchIOTimeout + time.Second)) {
-		c.writeDeadline = now.Add(benchIOTimeout)
-		_ = c.nc.SetWriteDeadline(c.writeDeadline)
-	}
-	return c.writeFrame(op, p)
-}
-
-func (c *benchClient) writeFrame(op ws.OpCode, p []byte) error {
-	b := append(c.wbuf[:0], 0x80|byte(op))
-	switch n := len(p); {
-	case n < 126:
-		b = append(b, 0x80|byte(n))
-	case n <= math.MaxUint16:
-		b = append(b, 0x80|126, byte(n>>8), byte(n))
-	default:
-		b = append(b, 0x80|127)
-		b = binary.BigEndian.AppendUint64(b, uint64(n))
-	}
-	var key [4]byte
-	binary.LittleEndian.PutUint32(key[:], rand.Uint32())
-	b = append(b, key[:]...)
-	start := len(b)
-	b = append(b, p...)
-	ws.Cipher(b[start:], key, 0)
-	c.wbuf = b
-	_, err := c.nc.Write(b)
-	return err
-}
-
-// nextData returns the next data message; its bytes are valid until the next call. Pings are
-// answered; a close frame is returned as a closedError.
-func (c *benchClient) nextData() (ws.OpCode, []byte, error) {
-	for {
-		if c.br.Buffered() == 0 {
-			// About to wait for the socket: move the deadline (at most once a second), and
-			// note when the bytes arrived (the receive time of every frame in this read).
-			if now := time.Now(); now.After(c.readDeadline.Add(-benchIOTimeout + time.Second)) {
-				c.readDeadline = now.Add(benchIOTimeout)
-				_ = c.nc.SetReadDeadline(c.readDeadline)
-			}
-			if _, err := c.br.Peek(1); err != nil {
-				return 0, nil, err
-			}
-			c.recvAt = time.Now()
-		}
-		b0, err := c.br.ReadByte()
-		if err != nil {
-			return 0, nil, err
-		}
-		b1, err := c.br.ReadByte()
-		if err != nil {
-			return 0, nil, err
-		}
-		if b1&0x80 != 0 {
-			return 0, nil, errors.New("server frame is masked")
-		}
-		if b0&0x80 == 0 {
-			return 0, nil, errors.New("server sent a fragmented message")
-		}
-		n := uint64(b1 & 0x7f)
-		switch n {
-		case 126, 127:
-			var ext [8]byte
-			k := 2
-			if n == 127 {
-				k = 8
-			}
-			if _, err := io.ReadFull(c.br, ext[:k]); err != nil {
-				return 0, nil, err
-			}
-			if k == 2 {
-				n = uint64(binary.BigEndian.Uint16(ext[:2]))
-			} else {
-				n = binary.BigEndian.Uint64(ext[:8])
-			}
-		}
-		if n > 16<<20 {
-			return 0, nil, fmt.Errorf("server frame of %d bytes", n)
-		}
-		if uint64(cap(c.rbuf)) < n {
-			c.rbuf = make([]byte, n)
-		}
-		p := c.rbuf[:n]
-		if _, err := io.ReadFull(c.br, p); err != nil {
-			return 0, nil, err
-		}
-		switch op := ws.OpCode(b0 & 0x0f); op {
-		case ws.OpText, ws.OpBinary:
-			return op, p, nil
-		case ws.OpPing:
-			if err := c.writeFrame(ws.OpPong, p); err != nil {
-				return 0, nil, err
-			}
-		case ws.OpPong:
-		case ws.OpClose:
-			code := 1005
-			if len(p) >= 2 {
-				code = int(binary.BigEndian.Uint16(p))
-			}
-			return 0, nil, closedError{code: code, reason: string(p[min(2, len(p)):])}
-		default:
-			return 0, nil, fmt.Errorf("unexpected opcode %v", op)
-		}
-	}
-}
-
-// ---- helpers ----
-
-func appendHex16(b []byte, v uint64) []byte {
-	const digits = "0123456789abcdef"
-	for i := 60; i >= 0; i -= 4 {
-		b = append(b, digits[(v>>uint(i))&0xf])
-	}
-	return b
-}
-
-func parseHex16(b []byte) (uint64, bool) {
-	var v uint64
-	for _, c := range b[:16] {
-		switch {
-		case '0' <= c && c <= '9':
-			v = v<<4 | uint64(c-'0')
-		case 'a' <= c && c <= 'f':
-			v = v<<4 | uint64(c-'a'+10)
-		default:
-			return 0, false
-		}
-	}
-	return v, true
-}
-
-// latencyHist is a log-linear histogram of durations in microseconds: exact below 64 µs, then 32
-// buckets per power of two (a relative error under 3.2%). Not safe for concurrent use.
-type latencyHist struct {
-	counts [64 * 32]uint64
-	n      uint64
-	max    time.Duration
-}
-
-func histIndex(us uint64) int {
-	if us < 64 {
-		return int(us)
-	}
-	e := bits.Len64(us) - 6 // us >> e is in [32, 64)
-	return min(64+(e-1)*32+int(us>>uint(e))-32, 64*32-1)
-}
-
-// histUpper is the largest value, in microseconds, that lands in bucket i.
-func histUpper(i int) uint64 {
-	if i < 64 {
-		return uint64(i)
-	}
-	e := (i-64)/32 + 1
-	sub := uint64((i-64)%32 + 32)
-	return (sub+1)<<uint(e) - 1
-}
-
-func (h *latencyHist) record(d time.Duration) {
-	if d < 0 {
-		d = 0
-	}
-	h.counts[histIndex(uint64(d/time.Microsecond))]++
-	h.n++
-	h.max = max(h.max, d)
-}
-
-func (h *latencyHist) merge(o *latencyHist) {
-	for i, c := range o.counts {
-		h.counts[i] += c
-	}
-	h.n += o.n
-	h.max = max(h.max, o.max)
-}
-
-func (h *latencyHist) total() uint64 { return h.n }
-
-// quantile returns the q-quantile (0 < q <= 1), rounded up to the end of its bucket (or the
-// largest value recorded, if smaller).
-func (h *latencyHist) quantile(q float64) time.Duration {
-	if h.n == 0 {
-		return 0
-	}
-	rank := uint64(math.Ceil(q * float64(h.n)))
-	var seen uint64
-	for i, c := range h.counts {
-		seen += c
-		if seen >= rank {
-			return min(time.Duration(histUpper(i)+1)*time.Microsecond, h.max)
-		}
-	}
-	return h.max
 }
