@@ -235,13 +235,13 @@ func (s *Server) admit(c *Conn) (ws.HandshakeHeader, error) {
 	v := p.Connect(c.id, 0)
 	if !v.Accepted() {
 		// Refused: forget it, and any group on_connect joined it to before deciding.
+		s.conns.remove(c)
 		s.groups.leaveAll(c)
 		s.limits.release(c.ip)
 		c.counted = false
 	}
 	switch {
 	case v.Fault != nil:
-		s.conns.remove(c)
 		if p.Disabled() {
 			return nil, c.refuse(http.StatusServiceUnavailable, "plugin_disabled", "plugin disabled")
 		}
@@ -256,10 +256,8 @@ func (s *Server) admit(c *Conn) (ws.HandshakeHeader, error) {
 		}
 		return ws.HandshakeHeaderString(""), nil
 	case v.Code >= 400 && v.Code <= 599:
-		s.conns.remove(c)
 		return nil, c.refuse(int(v.Code), "plugin_refused", "refused by plugin")
 	default:
-		s.conns.remove(c)
 		c.log.Warn("on_connect returned an invalid verdict: refusing with 500", "verdict", v.Code)
 		return nil, c.refuse(http.StatusInternalServerError, "plugin_error", fmt.Sprintf("plugin returned invalid verdict %d", v.Code))
 	}
