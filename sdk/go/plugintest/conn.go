@@ -12,27 +12,17 @@ import (
 
 	"github.com/wasmsock/wasmsock/abi"
 	"github.com/wasmsock/wasmsock/host/plugin"
+	wasmsock "github.com/wasmsock/wasmsock/sdk/go"
 )
 
-// Kind is the type of a WebSocket message.
-type Kind int
+// Kind is the type of a WebSocket message: the Go SDK's, so plugin code and its tests share it.
+type Kind = wasmsock.Kind
 
-// The message kinds, equal to the WebSocket opcodes (and the ABI's kinds).
+// The message kinds.
 const (
-	Text   Kind = abi.KindText
-	Binary Kind = abi.KindBinary
+	Text   = wasmsock.Text
+	Binary = wasmsock.Binary
 )
-
-// String returns "text", "binary" or "Kind(n)".
-func (k Kind) String() string {
-	switch k {
-	case Text:
-		return "text"
-	case Binary:
-		return "binary"
-	}
-	return "Kind(" + strconv.Itoa(int(k)) + ")"
-}
 
 // Message is a WebSocket message the plugin sent to a connection.
 type Message struct {
