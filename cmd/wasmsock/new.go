@@ -63,7 +63,7 @@ var scaffoldLangs = map[string]scaffoldLang{
 		title:  "Rust",
 		source: "src/lib.rs",
 		watch:  []string{"src/*.rs", "Cargo.toml"},
-		needs:  []string{"sdk/rust/Cargo.toml", "sdk/rust/src/lib.rs"},
+		needs:  []string{"sdk/rust/Cargo.toml", "sdk/rust/src/lib.rs", "sdk/rust/wasm-toolchain.sh"},
 	},
 	"c": {
 		title:  "C",

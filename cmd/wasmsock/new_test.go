@@ -80,7 +80,7 @@ func scaffoldTree(t *testing.T, dir string) []string {
 // scaffoldWantTree is what "wasmsock new" generates for each language, for the plugin NAME.
 var scaffoldWantTree = map[string][]string{
 	"go": {".gitignore", "Makefile", "README.md", "go.mod", "host.toml", "main.go", "scenario.toml"},
-	"rust": {".cargo/config.toml", ".gitignore", "Cargo.toml", "Makefile", "README.md", "host.toml",
+	"rust": {".gitignore", "Cargo.toml", "Makefile", "README.md", "host.toml",
 		"scenario.toml", "src/lib.rs"},
 	"c": {".gitignore", "Makefile", "NAME.c", "README.md", "host.toml", "scenario.toml", "wasmsock.c",
 		"wasmsock.h"},
@@ -427,22 +427,36 @@ func readyGo(t *testing.T) string {
 	return ""
 }
 
-// readyRust: Debian's cargo and rustc, which the Makefile names, with the wasm32-wasi standard
-// library.
+// readyRust: a Rust toolchain the scaffold's Makefile can build with (the rustc in PATH, else
+// Debian's), as the SDK's wasm-toolchain.sh decides.
 func readyRust(t *testing.T) string {
-	for _, f := range []string{"/usr/bin/cargo", "/usr/bin/rustc"} {
-		if _, err := os.Stat(f); err != nil {
-			return "no " + f + " (apt-get install rustc cargo libstd-rust-dev-wasm32)"
+	out, err := exec.Command("sh", filepath.Join(scaffoldRepo(t), "sdk", "rust", "wasm-toolchain.sh"), "rustc", "/usr/bin/rustc").CombinedOutput()
+	if err != nil {
+		return strings.TrimSpace(string(out))
+	}
+	t.Logf("toolchain: %s", strings.TrimSpace(string(out)))
+	return ""
+}
+
+// TestNewRustCargo checks that cargo test and cargo doc work in a Rust project with whichever
+// cargo comes first in PATH (a rustup toolchain's, here): the project pins no compiler.
+func TestNewRustCargo(t *testing.T) {
+	cargo, err := exec.LookPath("cargo")
+	if err != nil {
+		t.Skip("no cargo in PATH")
+	}
+	dir := scaffold(t, "rust", "cargo-check")
+	for _, args := range [][]string{{"test", "--offline"}, {"doc", "--offline", "--no-deps"}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		cmd := exec.CommandContext(ctx, cargo, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "CARGO_TARGET_DIR="+filepath.Join(dir, "target"))
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("%s %s: %v\n%s", cargo, strings.Join(args, " "), err, out)
 		}
 	}
-	sysroot, err := exec.Command("/usr/bin/rustc", "--print", "sysroot").Output()
-	if err != nil {
-		return "rustc --print sysroot: " + err.Error()
-	}
-	if _, err := os.Stat(filepath.Join(strings.TrimSpace(string(sysroot)), "lib", "rustlib", "wasm32-wasi")); err != nil {
-		return "no wasm32-wasi standard library for /usr/bin/rustc (apt-get install libstd-rust-dev-wasm32)"
-	}
-	return ""
 }
 
 // readyC: clang that can link a WASI reactor (wasi-libc and the wasm32 builtins).
