@@ -24,6 +24,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 
+	"github.com/wasmsock/wasmsock/host/cluster"
 	"github.com/wasmsock/wasmsock/host/config"
 	"github.com/wasmsock/wasmsock/host/plugin"
 )
@@ -39,6 +40,7 @@ type Server struct {
 	nextID  atomic.Uint64
 	metrics *metrics
 	limits  *ipLimits
+	cluster *cluster.Node // nil without a [cluster] table
 
 	adminKey   string
 	statusPath string
@@ -92,6 +94,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Cluster != nil {
+		if s.cluster, err = cluster.Start(ctx, cfg.Cluster, log); err != nil {
+			return nil, err
+		}
+	}
 	for name, pc := range cfg.Plugins {
 		p, err := loadPlugin(ctx, pc, &pluginHost{s, name}, cache, log, s.metrics.observer(name))
 		if err != nil {
@@ -131,6 +138,11 @@ func Check(ctx context.Context, cfg *config.Config) []error {
 		return []error{err}
 	}
 	var errs []error
+	if cfg.Cluster != nil {
+		if err := cluster.Check(ctx, cfg.Cluster); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(cfg.Plugins)) {
 		p, err := loadPlugin(ctx, cfg.Plugins[name], &pluginHost{s, name}, cache, s.log, nil)
 		if err != nil {
@@ -267,11 +279,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// closePlugins stops the plugins and then leaves the cluster (on_close handlers may still
+// broadcast to other nodes).
 func (s *Server) closePlugins() {
 	for _, p := range s.plugins {
 		p.Close()
 	}
+	if s.cluster != nil {
+		s.cluster.Close()
+	}
 }
+
+// Cluster is this node's membership in its cluster (its NATS connection: Cluster().Conn()), or
+// nil when the config has no [cluster] table.
+func (s *Server) Cluster() *cluster.Node { return s.cluster }
 
 // Plugins returns the loaded plugins by name.
 func (s *Server) Plugins() map[string]*plugin.Plugin { return s.plugins }

@@ -72,6 +72,8 @@ type Config struct {
 	Admin    Admin        `toml:"admin"`
 	Limits   Limits       `toml:"limits"`
 	Auth     *auth.Config `toml:"auth"` // the default authentication of every route
+	// Cluster makes this host a node of a cluster on NATS (cluster.go); nil: a single node.
+	Cluster *Cluster `toml:"cluster"`
 
 	Plugins map[string]*Plugin `toml:"plugin"`
 	Routes  []*Route           `toml:"route"`
@@ -316,6 +318,7 @@ func (c *Config) validate(v *validator) {
 	if c.Auth != nil {
 		v.addAuth("auth", c.Auth.Validate())
 	}
+	c.validateCluster(v)
 	if c.CompilationCache != "" && !filepath.IsAbs(c.CompilationCache) {
 		c.CompilationCache = filepath.Join(c.Dir, c.CompilationCache)
 	}

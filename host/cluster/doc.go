@@ -1,0 +1,31 @@
+// Package cluster connects a wasmsock host to the other nodes of its cluster through NATS.
+//
+// # Lifecycle
+//
+// A host whose config has a [cluster] table calls Start before it loads its plugins:
+//
+//  1. With embedded = true, Start runs a NATS server in the process on embedded_listen (the
+//     other nodes list it in their urls). A taken address is an error that says so.
+//  2. It connects to NATS (the embedded server first, then urls) within connect_timeout. A
+//     server that cannot be reached, a credentials file that is not one, a token that is
+//     refused: Start fails and says which key is wrong. wasmsock check does the same (Check).
+//     There is no degraded start: a node that cannot reach its cluster does not serve.
+//  3. It claims a node id, 1-1023 (node_id, or a free one picked at random): a node answers on
+//     the subject NAME.claim.ID, so a claim that finds no responder holds. The node id is in
+//     the high bits of every connection id the node issues, so ids are unique in the cluster.
+//  4. It says it is alive on NAME.nodes every second; a node not heard of for three seconds is
+//     gone from Peers (and from cluster-wide answers such as /api/groups).
+//
+// While it runs, the connection reconnects by itself, forever, when NATS is lost (State is
+// Reconnecting meanwhile). Nothing is buffered while disconnected: a publication then fails at
+// once and its sender counts it as lost. Delivery across nodes is at most once.
+//
+// Close (at the end of the host's drain, after the plugins' on_close) flushes and closes the
+// connection and stops the embedded server.
+//
+// # Subjects
+//
+// Every subject starts with the cluster's name; names that come from users (namespaces, group
+// names) are escaped with Token so that they are one token and never a wildcard. Other packages
+// (the plugin bus) use Conn and Subject to carry their own traffic on the node's connection.
+package cluster
