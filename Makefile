@@ -1,7 +1,9 @@
 # The committed WebAssembly modules and how to rebuild them.
 #
-#   make wasm        rebuild every Go plugin and every WAT test fixture
-#   make check-wasm  rebuild everything and fail if a .wasm differs from what git has
+#   make wasm            rebuild every Go plugin and every WAT test fixture
+#   make check-wasm      rebuild everything and fail if a .wasm differs from what git has
+#   make generate        regenerate the ABI's bindings and tables from abi/abi.json
+#   make check-generate  fail if a file generated from abi/abi.json differs from what git has
 #
 # The bytes depend on the Go toolchain (the version go.mod names) and on wabt's wat2wasm, so
 # rebuild with those to get what is committed.
@@ -26,7 +28,7 @@ include $(wildcard sdk/*/wasm.mk)
 # the same bytes: no file system paths, no VCS stamp, no build id.
 GO_WASM_FLAGS := -buildmode=c-shared -trimpath -buildvcs=false -ldflags=-buildid=
 
-.PHONY: wasm check-wasm FORCE
+.PHONY: wasm check-wasm generate check-generate FORCE
 
 wasm: $(PLUGINS) $(FIXTURES) $(SDK_WASM)
 
@@ -45,4 +47,15 @@ check-wasm:
 	$(MAKE) --always-make wasm
 	git diff --exit-code --stat -- '*.wasm'
 	@untracked="$$(git ls-files --others --exclude-standard -- '*.wasm')"; \
+	if [ -n "$$untracked" ]; then echo "not committed:"; echo "$$untracked"; exit 1; fi
+
+# The ABI table abi/abi.json is the one source of the ABI's names, signatures, statuses, limits
+# and close-code rules; abi/internal/abigen writes them into abi/abi_gen.go, the SDKs' bindings
+# and abi/ABI.md's tables (see abi/README.md).
+generate:
+	cd abi && $(GO) generate ./...
+
+check-generate: generate
+	git diff --exit-code --stat -- abi sdk
+	@untracked="$$(git ls-files --others --exclude-standard -- abi sdk)"; \
 	if [ -n "$$untracked" ]; then echo "not committed:"; echo "$$untracked"; exit 1; fi

@@ -3,6 +3,7 @@ package plugin
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"unicode/utf8"
@@ -14,21 +15,10 @@ import (
 	"github.com/wasmsock/wasmsock/host/internal/wsproto"
 )
 
-// hostFuncSignatures are the host functions of ABI v1 with their wasm signatures. Every one
-// returns an i32 status.
-var hostFuncSignatures = map[string]signature{
-	abi.FuncMsgRead:   {params: []api.ValueType{i32, i32}, results: []api.ValueType{i32}},
-	abi.FuncSend:      {params: []api.ValueType{i64, i32, i32, i32}, results: []api.ValueType{i32}},
-	abi.FuncBroadcast: {params: []api.ValueType{i32, i32, i32, i32, i32, i64}, results: []api.ValueType{i32}},
-	abi.FuncJoin:      {params: []api.ValueType{i64, i32, i32}, results: []api.ValueType{i32}},
-	abi.FuncLeave:     {params: []api.ValueType{i64, i32, i32}, results: []api.ValueType{i32}},
-	abi.FuncClose:     {params: []api.ValueType{i64, i32, i32, i32}, results: []api.ValueType{i32}},
-	abi.FuncConnGet:   {params: []api.ValueType{i64, i32, i32, i32, i32}, results: []api.ValueType{i32}},
-	abi.FuncLog:       {params: []api.ValueType{i32, i32, i32}, results: []api.ValueType{i32}},
-}
-
-// hostFuncs are the implementations, each decoding its arguments from the stack, checking every
-// pointer against the guest's memory and writing one i32 status back.
+// hostFuncs are the implementations of the host functions of abi.HostFunctions (the table in
+// abi/abi.json gives their names and signatures), each decoding its arguments from the stack,
+// checking every pointer against the guest's memory and writing one i32 status back. A function
+// in the table without an implementation here makes instantiateHostModule fail.
 var hostFuncs = map[string]func(g *guest, mem api.Memory, stack []uint64) abi.Status{
 	abi.FuncMsgRead:   hostMsgRead,
 	abi.FuncSend:      hostSend,
@@ -40,12 +30,15 @@ var hostFuncs = map[string]func(g *guest, mem api.Memory, stack []uint64) abi.St
 	abi.FuncLog:       hostLog,
 }
 
-// instantiateHostModule defines the "wasmsock" module in rt.
+// instantiateHostModule defines the "wasmsock" module in rt: every function of abi.HostFunctions,
+// with the signature the table gives it.
 func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
 	b := rt.NewHostModuleBuilder(abi.ImportModule)
-	for name, fn := range hostFuncs {
-		sig := hostFuncSignatures[name]
-		fn := fn
+	for _, f := range abi.HostFunctions {
+		fn, ok := hostFuncs[f.Name]
+		if !ok {
+			return fmt.Errorf("host function %s.%s of the ABI table has no implementation", abi.ImportModule, f.Name)
+		}
 		b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
 			g, _ := ctx.Value(guestKey{}).(*guest)
 			if g == nil {
@@ -53,7 +46,7 @@ func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
 				return
 			}
 			stack[0] = api.EncodeI32(int32(fn(g, mod.Memory(), stack)))
-		}), sig.params, sig.results).Export(name)
+		}), valueTypes(f.ParamTypes()), valueTypes(f.Results)).Export(f.Name)
 	}
 	_, err := b.Instantiate(ctx)
 	return err

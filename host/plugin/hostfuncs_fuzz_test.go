@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"sort"
 	"sync/atomic"
 	"testing"
 
@@ -42,13 +41,8 @@ func FuzzHostFunctions(f *testing.F) {
 	}
 	defer g.close()
 	mem := g.mod.Memory()
-	names := make([]string, 0, len(hostFuncs))
-	for name := range hostFuncs {
-		names = append(names, name)
-	}
-	sort.Strings(names)
 	valid := map[abi.Status]bool{}
-	for st := abi.ErrTooLarge; st <= abi.OK; st++ {
+	for _, st := range abi.Statuses {
 		valid[st] = true
 	}
 
@@ -57,12 +51,14 @@ func FuzzHostFunctions(f *testing.F) {
 	f.Add(uint8(2), uint64(65530), uint64(10), uint64(1), uint64(0), uint64(0x7fffffff), uint64(1<<63), true)
 	f.Add(uint8(5), uint64(1), uint64(0), uint64(5), uint64(0), uint64(16), uint64(0), true)
 	f.Fuzz(func(t *testing.T, which uint8, a0, a1, a2, a3, a4, a5 uint64, payload bool) {
-		name := names[int(which)%len(names)]
-		sig := hostFuncSignatures[name]
-		stack := []uint64{a0, a1, a2, a3, a4, a5}[:max(len(sig.params), 1)]
+		fn := abi.HostFunctions[int(which)%len(abi.HostFunctions)]
+		name := fn.Name
+		// Functions with more than six parameters get zeros for the rest.
+		stack := make([]uint64, max(len(fn.Params), 1))
+		copy(stack, []uint64{a0, a1, a2, a3, a4, a5})
 		// An i32 parameter arrives as its 32 bits, as wazero passes it.
-		for i, typ := range sig.params {
-			if typ == i32 {
+		for i, typ := range fn.ParamTypes() {
+			if typ == abi.I32 {
 				stack[i] = uint64(uint32(stack[i]))
 			}
 		}

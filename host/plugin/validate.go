@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/tetratelabs/wazero"
@@ -36,23 +35,17 @@ func typeNames(ts []api.ValueType) string {
 	return strings.Join(names, ", ")
 }
 
-var (
-	i32 = api.ValueTypeI32
-	i64 = api.ValueTypeI64
-)
-
-// requiredExports are the guest functions every plugin must export, with their signatures.
-var requiredExports = map[string]signature{
-	abi.Marker:          {},
-	abi.ExportOnConnect: {params: []api.ValueType{i64, i32}, results: []api.ValueType{i32}},
-	abi.ExportOnMessage: {params: []api.ValueType{i64, i32, i32}},
-	abi.ExportOnClose:   {params: []api.ValueType{i64, i32, i32}},
+// valueTypes converts the ABI table's types to wazero's (both use the binary format's numbers).
+func valueTypes(ts []abi.ValueType) []api.ValueType {
+	out := make([]api.ValueType, len(ts))
+	for i, t := range ts {
+		out[i] = api.ValueType(t)
+	}
+	return out
 }
 
-// optionalExports may be absent, but when present must have these signatures.
-var optionalExports = map[string]signature{
-	abi.ExportOnStart:    {params: []api.ValueType{i32}, results: []api.ValueType{i32}},
-	abi.ExportInitialize: {},
+func sigOf(f abi.Func) signature {
+	return signature{params: valueTypes(f.ParamTypes()), results: valueTypes(f.Results)}
 }
 
 const wasiModule = "wasi_snapshot_preview1"
@@ -74,11 +67,13 @@ func validate(m wazero.CompiledModule) error {
 			problems = append(problems, fmt.Sprintf("export %q has signature %s, want %s", name, got, want))
 		}
 	}
-	for _, name := range sortedKeys(requiredExports) {
-		check(name, requiredExports[name], true)
-	}
-	for _, name := range sortedKeys(optionalExports) {
-		check(name, optionalExports[name], false)
+	// Required exports first, then optional ones, each in the table's order.
+	for _, required := range []bool{true, false} {
+		for _, e := range abi.Exports {
+			if e.Required == required {
+				check(e.Name, sigOf(e), required)
+			}
+		}
 	}
 	if _, ok := m.ExportedMemories()[abi.ExportMemory]; !ok {
 		problems = append(problems, fmt.Sprintf("missing exported memory %q", abi.ExportMemory))
@@ -88,7 +83,8 @@ func validate(m wazero.CompiledModule) error {
 		switch mod {
 		case wasiModule:
 		case abi.ImportModule:
-			want, ok := hostFuncSignatures[name]
+			f, ok := abi.LookupHostFunction(name)
+			want := sigOf(f)
 			if !ok {
 				problems = append(problems, fmt.Sprintf("imports unknown host function %s.%s", mod, name))
 				continue
@@ -121,13 +117,4 @@ func sameTypes(a, b []api.ValueType) bool {
 		}
 	}
 	return true
-}
-
-func sortedKeys(m map[string]signature) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -11,35 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *wasmsock_status_text(int32_t status) {
-    if (status >= 0) {
-        return "ok";
-    }
-    switch (status) {
-    case WASMSOCK_ERR_BAD_POINTER:
-        return "bad pointer";
-    case WASMSOCK_ERR_UNKNOWN_CONN:
-        return "unknown connection";
-    case WASMSOCK_ERR_INVALID_CODE:
-        return "invalid close code";
-    case WASMSOCK_ERR_NOT_SUPPORTED:
-        return "not supported";
-    case WASMSOCK_ERR_NOT_FOUND:
-        return "not found";
-    case WASMSOCK_ERR_INVALID_ARGUMENT:
-        return "invalid argument";
-    case WASMSOCK_ERR_CLOSED:
-        return "connection closed";
-    case WASMSOCK_ERR_FORBIDDEN:
-        return "forbidden by route mode";
-    case WASMSOCK_ERR_NO_MESSAGE:
-        return "no message to read";
-    case WASMSOCK_ERR_TOO_LARGE:
-        return "payload too large";
-    }
-    return "unknown status";
-}
-
 int32_t wasmsock_read_all(void *dst, int32_t len) {
     uint8_t *p = (uint8_t *)dst;
     int32_t off = 0;

@@ -4,33 +4,7 @@ package wasmsock
 
 import "unsafe"
 
-// The host functions, imported from module "wasmsock" (abi.ImportModule). Pointers are offsets
-// into the plugin's linear memory; the Go garbage collector does not move objects, and passing
-// an unsafe.Pointer keeps its object alive for the duration of the call.
-
-//go:wasmimport wasmsock msg_read
-func wasmMsgRead(dst unsafe.Pointer, cap int32) int32
-
-//go:wasmimport wasmsock send
-func wasmSend(conn uint64, kind int32, ptr unsafe.Pointer, n int32) int32
-
-//go:wasmimport wasmsock broadcast
-func wasmBroadcast(groupPtr unsafe.Pointer, groupLen int32, kind int32, ptr unsafe.Pointer, n int32, except uint64) int32
-
-//go:wasmimport wasmsock join
-func wasmJoin(conn uint64, groupPtr unsafe.Pointer, groupLen int32) int32
-
-//go:wasmimport wasmsock leave
-func wasmLeave(conn uint64, groupPtr unsafe.Pointer, groupLen int32) int32
-
-//go:wasmimport wasmsock close
-func wasmClose(conn uint64, code int32, reasonPtr unsafe.Pointer, reasonLen int32) int32
-
-//go:wasmimport wasmsock conn_get
-func wasmConnGet(conn uint64, keyPtr unsafe.Pointer, keyLen int32, dst unsafe.Pointer, cap int32) int32
-
-//go:wasmimport wasmsock log
-func wasmLog(level int32, ptr unsafe.Pointer, n int32) int32
+// The host functions themselves are declared in imports_wasip1.go, generated from abi/abi.json.
 
 // bytesArg returns the (pointer, length) pair for b, with a nil pointer for an empty slice.
 func bytesArg(b []byte) (unsafe.Pointer, int32) {

@@ -1,45 +1,8 @@
 // Connections, messages, groups and logging: the typed side of the host functions.
 
 import * as env from "./env";
+import { Kind, Level, Status, statusText, validCloseCode, USER_GROUP_PREFIX } from "./abi";
 import { decodeUTF8, encodeUTF8 } from "./utf8";
-
-/** The kind of a WebSocket message; the values are the opcodes of the frames that carry it. */
-export enum Kind {
-  /** UTF-8 text. */
-  Text = 1,
-  /** Arbitrary bytes. */
-  Binary = 2,
-}
-
-/**
- * What a host function returns: `OK` (or a count, for `broadcast`) on success, a negative value
- * on failure. The numbers are those of ABI version 1 and never change. A host may add negative
- * values in later versions: treat any negative value as an error (`isError`).
- */
-export enum Status {
-  /** Success. */
-  OK = 0,
-  /** A buffer handed to the host lies outside the module's memory: a bug in the SDK or the host. */
-  BadPointer = -1,
-  /** No open connection of this plugin has that id: it has closed, or the id was never valid. */
-  UnknownConn = -2,
-  /** A close code that RFC 6455 §7.4 does not allow an endpoint to send. */
-  InvalidCode = -3,
-  /** The host does not implement the function. */
-  NotSupported = -4,
-  /** The connection has no value for that key. */
-  NotFound = -5,
-  /** A bad message kind, log level or group name, or text that is not valid UTF-8. */
-  InvalidArgument = -6,
-  /** The connection is closing: nothing more can be sent to it. */
-  Closed = -7,
-  /** The route's mode forbids it, such as sending on a receive-only route. */
-  Forbidden = -8,
-  /** There was no payload to read. The SDK reads payloads itself, so a plugin does not see it. */
-  NoMessage = -9,
-  /** The message is larger than the route's `max_message_bytes`. */
-  TooLarge = -10,
-}
 
 /** Reports whether a status (or a count returned by `broadcast`) is an error: any negative value. */
 // @ts-ignore: decorator
@@ -48,48 +11,10 @@ export function isError(status: i32): bool {
   return status < 0;
 }
 
-/**
- * Names a status: "ok" for any value >= 0, "unknown status" for a negative value this version
- * does not define, else for example "unknown connection".
- */
-export function statusText(status: i32): string {
-  if (status >= 0) return "ok";
-  switch (status) {
-    case Status.BadPointer: return "bad pointer";
-    case Status.UnknownConn: return "unknown connection";
-    case Status.InvalidCode: return "invalid close code";
-    case Status.NotSupported: return "not supported";
-    case Status.NotFound: return "not found";
-    case Status.InvalidArgument: return "invalid argument";
-    case Status.Closed: return "connection closed";
-    case Status.Forbidden: return "forbidden by route mode";
-    case Status.NoMessage: return "no message to read";
-    case Status.TooLarge: return "payload too large";
-  }
-  return "unknown status";
-}
-
 /** Describes a failed status as an error message, as in "wasmsock: unknown connection". */
 export function errorText(status: i32): string {
   return "wasmsock: " + statusText(status);
 }
-
-/**
- * Reports whether an endpoint may send close code `code` (RFC 6455 §7.4): 1000-1003, 1007-1014
- * or 3000-4999.
- */
-export function validCloseCode(code: i32): bool {
-  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
-}
-
-/** The longest close reason, in bytes; `Conn.close` cuts a longer one on a character boundary. */
-export const MAX_CLOSE_REASON: i32 = 123;
-
-/** The longest group name, in bytes. */
-export const MAX_GROUP_NAME: i32 = 128;
-
-/** The prefix of the groups the host keeps for users: every connection with a user id is in "user:<id>". */
-export const USER_GROUP_PREFIX = "user:";
 
 /** The size of the buffer `Conn.get` tries first; longer values take a second call. */
 // @ts-ignore: decorator
@@ -319,14 +244,6 @@ export function broadcastText(group: string, text: string, except: Conn | null =
  */
 export function sendToUser(user: string, kind: Kind, data: Uint8Array, except: Conn | null = null): i32 {
   return broadcast(USER_GROUP_PREFIX + user, kind, data, except);
-}
-
-/** The severity of a log record. */
-export enum Level {
-  Debug = 0,
-  Info = 1,
-  Warn = 2,
-  Error = 3,
 }
 
 /**

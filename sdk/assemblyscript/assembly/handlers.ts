@@ -1,7 +1,8 @@
 // Handler registration, and the dispatch from the guest exports (exports.ts) to the handlers.
 
 import * as env from "./env";
-import { Conn, Kind, Level, Message, log, errorText } from "./conn";
+import { Conn, Message, log, errorText } from "./conn";
+import { Kind, Level, FLAG_RESUMED } from "./abi";
 import { decodeUTF8 } from "./utf8";
 
 /**
@@ -30,9 +31,6 @@ export function rejectHTTP(status: i32): Verdict {
 export function rejectClose(code: i32): Verdict {
   return code >= 4000 && code <= 4999 ? code : 4000;
 }
-
-/** The flag bit of `on_connect` for a connection replayed to a new instance. */
-export const FLAG_RESUMED: i32 = 1;
 
 let connectHandler: ((c: Conn, resumed: bool) => Verdict) | null = null;
 let messageHandler: ((c: Conn, m: Message) => void) | null = null;

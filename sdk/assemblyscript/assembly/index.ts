@@ -4,15 +4,19 @@
 import "./abort";
 
 export {
-  Kind, Status, Level, Message, Conn,
-  isError, statusText, errorText, validCloseCode,
+  ABI_VERSION, Kind, Status, Level, statusText, validCloseCode,
+  FLAG_RESUMED, MAX_CLOSE_REASON, MAX_GROUP_NAME, MAX_CONN_GET_KEY, USER_GROUP_PREFIX,
+} from "./abi";
+
+export {
+  Message, Conn,
+  isError, errorText,
   broadcast, broadcastText, sendToUser,
   log, debug, info, warn, error,
-  MAX_CLOSE_REASON, MAX_GROUP_NAME, USER_GROUP_PREFIX,
 } from "./conn";
 
 export {
-  Verdict, ACCEPT, FLAG_RESUMED, rejectHTTP, rejectClose,
+  Verdict, ACCEPT, rejectHTTP, rejectClose,
   onConnect, onMessage, onClose, onStart,
 } from "./handlers";
 
