@@ -27,25 +27,35 @@ import (
 // minAdminKey is the shortest admin key accepted.
 const minAdminKey = 16
 
+// keyError is a problem with the config key key.
+type keyError struct {
+	key string
+	err error
+}
+
+func (e *keyError) Error() string { return e.key + ": " + e.err.Error() }
+
 func loadAdminKey(a config.Admin) (string, error) {
-	var key string
+	var key, from string
 	switch {
 	case a.KeyEnv != "":
+		from = "admin.key_env"
 		key = os.Getenv(a.KeyEnv)
 		if key == "" {
-			return "", fmt.Errorf("admin.key_env: environment variable %s is not set", a.KeyEnv)
+			return "", &keyError{from, fmt.Errorf("environment variable %s is not set (or empty)", a.KeyEnv)}
 		}
 	case a.KeyFile != "":
+		from = "admin.key_file"
 		b, err := os.ReadFile(a.KeyFile)
 		if err != nil {
-			return "", fmt.Errorf("admin.key_file: %w", err)
+			return "", &keyError{from, err}
 		}
 		key = strings.TrimSpace(string(b))
 	default:
 		return "", nil
 	}
 	if len(key) < minAdminKey {
-		return "", fmt.Errorf("admin key is %d bytes: use at least %d (e.g. openssl rand -hex 32)", len(key), minAdminKey)
+		return "", &keyError{from, fmt.Errorf("the admin key is %d bytes: use at least %d (e.g. openssl rand -hex 32)", len(key), minAdminKey)}
 	}
 	return key, nil
 }

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,27 +21,69 @@ type guard struct {
 }
 
 // newGuard builds a route's guard; keys are loaded now, so a missing key file or environment
-// variable stops the server from starting.
-func newGuard(cfg *config.Config, rc *config.Route) (*guard, error) {
-	g := &guard{}
+// variable stops the server from starting. shared is the authenticator of the top-level [auth]
+// (nil without one), used by routes without an [route.auth] of their own. Errors are
+// *auth.ConfigError values (joined), with keys relative to the route's table ("auth.secret.env").
+func newGuard(cfg *config.Config, rc *config.Route, shared *auth.Authenticator) (*guard, error) {
+	g := &guard{auth: shared}
 	var err error
 	if g.origin, err = auth.NewOriginChecker(rc.OriginPolicy()); err != nil {
-		return nil, fmt.Errorf("route %s: %w", rc.Path, err)
+		return nil, err
 	}
-	if a := rc.AuthConfig(cfg); a != nil {
-		if g.auth, err = auth.New(*a, cfg.Dir); err != nil {
-			return nil, fmt.Errorf("route %s: auth: %w", rc.Path, err)
+	if rc.Auth != nil {
+		if g.auth, err = auth.New(*rc.Auth, cfg.Dir); err != nil {
+			return nil, underKey("auth", err)
 		}
 	}
 	return g, nil
 }
 
+// underKey puts the keys of the *auth.ConfigError values in err under the table key prefix.
+func underKey(prefix string, err error) error {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	for i, e := range errs {
+		var ce *auth.ConfigError
+		if errors.As(e, &ce) {
+			errs[i] = &auth.ConfigError{Key: prefix + "." + ce.Key, Msg: ce.Msg}
+		} else {
+			errs[i] = &auth.ConfigError{Key: prefix, Msg: e.Error()}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // check runs the origin and token checks for c. On success c.user and c.namespace are set from
 // the token (when the route authenticates) or from the route's unauthenticated sources.
+//
+// Behind a trusted proxy (trusted_proxies), the client's address (for the per-IP limits, which
+// are applied to it here) and the scheme and host it used (for the same-origin check) are those
+// the proxy reports.
 func (s *Server) check(c *Conn) error {
 	g := c.route.guard
+	_, secure := c.nc.(*tls.Conn)
+	host := c.host
+	if f, ok := s.proxies.resolve(c.ip, c.headerValues); ok {
+		c.ip, c.remoteAddr = f.ip, f.ip
+		switch f.proto {
+		case "https", "wss":
+			secure = true
+		case "http", "ws":
+			secure = false
+		}
+		if f.host != "" {
+			host = f.host
+		}
+		if !s.limits.take(c.ip, time.Now()) {
+			return c.refuse(http.StatusTooManyRequests, "rate_per_ip", "too many new connections from your address")
+		}
+	}
 	origin, _ := c.header("origin")
-	if err := g.origin.CheckHost(origin, c.host, false); err != nil {
+	if err := g.origin.CheckHost(origin, host, secure); err != nil {
 		return c.refuseAuth(err, "origin")
 	}
 	if g.auth != nil {
@@ -50,9 +93,11 @@ func (s *Server) check(c *Conn) error {
 		}
 		if id.Authenticated {
 			c.user, c.namespace = id.User, id.Namespace
-			if c.namespace != "" {
-				return nil // the token's namespace wins over the route's source
-			}
+		}
+		if g.auth.NamespaceFromToken() {
+			// The namespace is the token's, never the request's: a connection without a token
+			// (required = false) stays in the default namespace "" whatever it asks for.
+			return nil
 		}
 	} else {
 		var ok bool
@@ -65,6 +110,17 @@ func (s *Server) check(c *Conn) error {
 		return c.refuse(http.StatusBadRequest, "bad_identity", "invalid namespace")
 	}
 	return nil
+}
+
+// headerValues returns every value of a request header (name in lower case).
+func (c *Conn) headerValues(name string) []string {
+	var vs []string
+	for i := 0; i+1 < len(c.headers); i += 2 {
+		if c.headers[i] == name {
+			vs = append(vs, c.headers[i+1])
+		}
+	}
+	return vs
 }
 
 // refuseAuth turns an auth.Error into the handshake's answer (401 or 403 with its reason).

@@ -3,17 +3,23 @@ package host
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/wasmsock/wasmsock/host/config"
 )
 
-// httpHandler serves every request that is not a WebSocket handshake on a route.
-func (s *Server) httpHandler() http.Handler {
+// httpHandler serves every request that is not a WebSocket handshake on a route. It reports, as
+// config problems, a route on a path the host serves already (a health or admin endpoint, the
+// status or chat page) and a path net/http cannot take as a pattern, instead of net/http's panic.
+func (s *Server) httpHandler() (http.Handler, []config.Problem) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
@@ -21,13 +27,50 @@ func (s *Server) httpHandler() http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	s.adminRoutes(mux)
-	for path, r := range s.routes {
-		mux.Handle(path, s.routeFallback(r))
-	}
+	var problems []config.Problem
 	if s.cfg.ChatPage {
-		mux.Handle("/", chatPage())
+		if err := register(mux, "/", chatPage()); err != nil {
+			problems = append(problems, s.cfg.Problem("chat_page", err.Error()))
+		}
 	}
-	return mux
+	for i, rc := range s.cfg.Routes {
+		if err := register(mux, rc.Path, s.routeFallback(s.routes[rc.Path])); err != nil {
+			problems = append(problems, s.cfg.Problem(config.RouteKey(i)+".path", err.Error()))
+		}
+	}
+	return mux, problems
+}
+
+// register adds a handler for the exact path (or, ending in '/', the subtree) to mux, or says why
+// it cannot: the host serves the path already (for some method), or net/http refuses the path as
+// a pattern (it would panic).
+func register(mux *http.ServeMux, path string, h http.Handler) (err error) {
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		req := &http.Request{Method: method, URL: &url.URL{Path: path}, Host: "localhost"}
+		if _, pat := mux.Handler(req); pat != "" {
+			if _, p, _ := strings.Cut(pat, " "); p == path || pat == path {
+				return fmt.Errorf("%q is served by the host already (%s)", path, servedBy(pat))
+			}
+		}
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%q cannot be served: %v", path, v)
+		}
+	}()
+	mux.Handle(path, h)
+	return nil
+}
+
+// servedBy names what the host serves at a pattern, for an error message.
+func servedBy(pattern string) string {
+	switch {
+	case pattern == "/":
+		return "the chat page, chat_page = true"
+	case strings.Contains(pattern, "/api/"):
+		return "the admin API, " + pattern
+	}
+	return pattern
 }
 
 // routeFallback answers a request to a WebSocket route that reached net/http: a plain request gets

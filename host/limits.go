@@ -32,6 +32,10 @@ func (b *bucket) take(now time.Time, rate, burst float64) bool {
 type ipLimits struct {
 	maxTotal, maxPerIP int     // 0: no limit
 	rate, burst        float64 // new connections per second per IP; 0: no limit
+	// exempt says whether an address is a trusted proxy: its TCP connections are not rate
+	// limited as it opens them (they carry many clients), but per client once the request
+	// says which (see Server.check). nil: none.
+	exempt func(ip string) bool
 
 	mu    sync.Mutex
 	total int
@@ -61,6 +65,14 @@ func ipOf(addr net.Addr) string {
 
 // allowNew reports whether ip may open a new TCP connection now (the rate limit).
 func (l *ipLimits) allowNew(ip string, now time.Time) bool {
+	if l.rate <= 0 || l.exempt != nil && l.exempt(ip) {
+		return true
+	}
+	return l.take(ip, now)
+}
+
+// take takes a token from ip's bucket of new connections.
+func (l *ipLimits) take(ip string, now time.Time) bool {
 	if l.rate <= 0 {
 		return true
 	}

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 
+	"github.com/wasmsock/wasmsock/host/auth"
 	"github.com/wasmsock/wasmsock/host/cluster"
 	"github.com/wasmsock/wasmsock/host/config"
 	"github.com/wasmsock/wasmsock/host/plugin"
@@ -43,6 +45,8 @@ type Server struct {
 	cluster *cluster.Node // nil without a [cluster] table
 
 	adminKey   string
+	tls        *certificate    // nil: plain ws:// and http://
+	proxies    *trustedProxies // addresses whose forwarding headers are believed
 	statusPath string
 	devMode    bool
 	started    time.Time
@@ -63,8 +67,14 @@ type route struct {
 	open   atomic.Int64 // connections open on the route
 }
 
-// New loads every plugin of cfg and returns a server ready to serve. It fails, naming the plugin
-// and the reason, when a module cannot be read, compiled, validated or started.
+// New builds a server from cfg, ready to serve: it loads every key file and every plugin (compile,
+// validate, instantiate, on_start) and builds every route, short of binding the port. It is the
+// one construction path: wasmsock serve calls it then listens, wasmsock check calls it then stops
+// (Check), so check fails exactly when serve would.
+//
+// It does not stop at the first problem: the error is a *config.Error with one Problem per thing
+// wrong (a plugin that does not load, an admin key or auth key that cannot be read, a path the
+// host already serves), each naming the file, line and key it comes from.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -79,48 +89,94 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	}
 	s.metrics = newMetrics(s)
 	s.started = time.Now()
+	var problems []config.Problem
+	bad := func(key string, err error) { problems = append(problems, cfg.Problem(key, err.Error())) }
+
+	if err := config.ValidateListen(cfg.Listen); err != nil {
+		bad("listen", err)
+	}
 	var err error
-	if s.adminKey, err = loadAdminKey(cfg.Admin); err != nil {
-		return nil, err
+	if key, err := loadAdminKey(cfg.Admin); err != nil {
+		var ke *keyError
+		if errors.As(err, &ke) {
+			bad(ke.key, ke.err)
+		} else {
+			bad("admin", err)
+		}
+	} else {
+		s.adminKey = key
 	}
 	s.statusPath = cfg.Admin.StatusPage
 	if cfg.Dev {
 		// wasmsock dev: the status page is on, and without a configured key the admin side is
-		// open (a developer's machine).
+		// open to this machine only (see authorized).
 		s.devMode = true
 		s.statusPath = cmp.Or(s.statusPath, "/status")
 	}
+	if cfg.TLS != nil {
+		if s.tls, err = newCertificate(cfg.TLS); err != nil {
+			bad(certKey(err), err)
+		}
+	}
+	if s.proxies, err = newTrustedProxies(cfg.TrustedProxies); err != nil {
+		bad("trusted_proxies", err)
+	}
 	cache, err := compilationCache(cfg)
 	if err != nil {
-		return nil, err
+		bad("compilation_cache", err)
 	}
 	if cfg.Cluster != nil {
 		if s.cluster, err = cluster.Start(ctx, cfg.Cluster, log); err != nil {
-			return nil, err
+			// cluster errors read "cluster.KEY: problem".
+			key, msg, ok := strings.Cut(err.Error(), ": ")
+			if !ok || !strings.HasPrefix(key, "cluster") || strings.ContainsAny(key, " \t") {
+				key, msg = "cluster", err.Error()
+			}
+			bad(key, errors.New(msg))
 		}
 	}
-	for name, pc := range cfg.Plugins {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Plugins)) {
+		pc := cfg.Plugins[name]
 		p, err := loadPlugin(ctx, pc, &pluginHost{s, name}, cache, log, s.metrics.observer(name))
 		if err != nil {
-			s.closePlugins()
-			return nil, err
+			bad(config.PluginKey(name)+".module", err)
+			continue
 		}
 		s.plugins[name] = p
 		log.Info("plugin loaded", "plugin", name, "module", pc.Module, "sha256", p.Hash()[:12], "instances", pc.Instances)
 	}
 	l := cfg.Limits
 	s.limits = newIPLimits(*l.MaxConnections, *l.MaxConnectionsPerIP, float64(*l.ConnectionsPerSecondPerIP))
-	for _, rc := range cfg.Routes {
-		g, err := newGuard(cfg, rc)
+	s.limits.exempt = s.proxies.contains
+	var shared *auth.Authenticator // the top-level [auth], built once for every route using it
+	if cfg.Auth != nil {
+		if shared, err = auth.New(*cfg.Auth, cfg.Dir); err != nil {
+			problems = append(problems, authProblems(cfg, "auth", err)...)
+		}
+	}
+	for i, rc := range cfg.Routes {
+		g, err := newGuard(cfg, rc, shared)
 		if err != nil {
-			s.closePlugins()
-			return nil, err
+			problems = append(problems, authProblems(cfg, config.RouteKey(i), err)...)
+			continue
 		}
 		s.routes[rc.Path] = &route{cfg: rc, plugin: s.plugins[rc.Plugin], guard: g, m: s.metrics.forRoute(rc.Path)}
 	}
+	var handler http.Handler
+	if len(problems) == 0 {
+		// Only with every route built: a missing one is reported above already.
+		var conflicts []config.Problem
+		handler, conflicts = s.httpHandler()
+		problems = append(problems, conflicts...)
+	}
+	if len(problems) > 0 {
+		s.closePlugins()
+		slices.SortStableFunc(problems, func(a, b config.Problem) int { return cmp.Compare(a.Line, b.Line) })
+		return nil, &config.Error{Problems: problems}
+	}
 	s.httpLn = newChanListener()
 	s.http = &http.Server{
-		Handler:           s.httpHandler(),
+		Handler:           handler,
 		ReadHeaderTimeout: cfg.HandshakeTimeout.D,
 		MaxHeaderBytes:    int(cfg.MaxHeaderBytes),
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
@@ -129,29 +185,51 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	return s, nil
 }
 
-// Check loads every plugin of cfg as New would (compile, validate, instantiate, on_start) and
-// stops it again. It returns one error per plugin that fails, in the order of their names.
-func Check(ctx context.Context, cfg *config.Config) []error {
-	s := &Server{cfg: cfg, log: slog.New(slog.DiscardHandler), conns: newRegistry(), groups: newGroupSet()}
-	cache, err := compilationCache(cfg)
-	if err != nil {
-		return []error{err}
-	}
+// authProblems turns the errors of auth.New (*auth.ConfigError values, joined) into problems
+// under the table key prefix.
+func authProblems(cfg *config.Config, prefix string, err error) []config.Problem {
 	var errs []error
-	if cfg.Cluster != nil {
-		if err := cluster.Check(ctx, cfg.Cluster); err != nil {
-			errs = append(errs, err)
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	var ps []config.Problem
+	for _, e := range errs {
+		var ce *auth.ConfigError
+		if errors.As(e, &ce) {
+			ps = append(ps, cfg.Problem(prefix+"."+ce.Key, ce.Msg))
+		} else {
+			ps = append(ps, cfg.Problem(prefix, e.Error()))
 		}
 	}
-	for _, name := range slices.Sorted(maps.Keys(cfg.Plugins)) {
-		p, err := loadPlugin(ctx, cfg.Plugins[name], &pluginHost{s, name}, cache, s.log, nil)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		p.Close()
+	return ps
+}
+
+// Check builds everything New builds from cfg (every plugin loaded and started, every key read,
+// every route and path checked), without listening, then stops it again. It returns New's error:
+// nil exactly when wasmsock serve would start.
+func Check(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	s, err := New(ctx, cfg, log)
+	if err != nil {
+		return err
 	}
-	return errs
+	s.Close()
+	return nil
+}
+
+// Close stops a server that never served (or stops one at once, without draining): plugins are
+// stopped without on_close.
+func (s *Server) Close() {
+	s.draining.Store(true)
+	s.mu.Lock()
+	if s.ln != nil {
+		_ = s.ln.Close()
+	}
+	s.mu.Unlock()
+	_ = s.http.Close()
+	_ = s.httpLn.Close()
+	s.closePlugins()
 }
 
 // compilationCache is the cache every plugin compiles through: in memory, or in the configured
@@ -162,12 +240,14 @@ func compilationCache(cfg *config.Config) (wazero.CompilationCache, error) {
 	}
 	c, err := wazero.NewCompilationCacheWithDir(cfg.CompilationCache)
 	if err != nil {
-		return nil, fmt.Errorf("compilation_cache: %w", err)
+		return nil, err
 	}
 	return c, nil
 }
 
-// loadPlugin reads, compiles, validates and starts the plugin pc for host h.
+// loadPlugin reads, compiles, validates and starts the plugin pc for host h. When that fails,
+// the error says what the plugin itself logged while starting (on_start's reason for refusing
+// its config, typically).
 func loadPlugin(ctx context.Context, pc *config.Plugin, h plugin.Host, cache wazero.CompilationCache, log *slog.Logger, observe func(string, time.Duration)) (*plugin.Plugin, error) {
 	wasm, err := os.ReadFile(pc.Module)
 	if err != nil {
@@ -179,6 +259,7 @@ func loadPlugin(ctx context.Context, pc *config.Plugin, h plugin.Host, cache waz
 			return nil, fmt.Errorf("plugin %s: config: %w", pc.Name, err)
 		}
 	}
+	startLog := newCaptureHandler(log.Handler())
 	p, err := plugin.Load(ctx, plugin.Options{
 		Name:        pc.Name,
 		Wasm:        wasm,
@@ -187,14 +268,19 @@ func loadPlugin(ctx context.Context, pc *config.Plugin, h plugin.Host, cache waz
 		MemoryLimit: int64(pc.MemoryLimit),
 		Config:      conf,
 		Host:        h,
-		Logger:      log,
+		Logger:      slog.New(startLog),
 		Cache:       cache,
 		Observe:     observe,
 		MaxCrashes:  pc.MaxCrashes,
 		CrashWindow: pc.CrashWindow.D,
 	})
+	startLog.stop()
 	if err != nil {
-		return nil, fmt.Errorf("plugin %s (%s): %w", pc.Name, pc.Module, err)
+		msg := fmt.Sprintf("plugin %s (%s): %v", pc.Name, pc.Module, err)
+		if lines := startLog.lines(); len(lines) > 0 {
+			msg += "; the plugin logged: " + strings.Join(lines, " | ")
+		}
+		return nil, errors.New(msg)
 	}
 	return p, nil
 }
@@ -209,7 +295,9 @@ func (s *Server) ListenAndServe() error {
 }
 
 // Serve accepts connections on ln until Shutdown. It returns nil after Shutdown.
+// With [tls] in the config, ln is wrapped in TLS: clients speak wss:// and https://.
 func (s *Server) Serve(ln net.Listener) error {
+	ln = s.tlsListener(ln)
 	s.mu.Lock()
 	s.ln = ln
 	s.mu.Unlock()

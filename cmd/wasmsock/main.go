@@ -1,8 +1,8 @@
 // Command wasmsock runs WebSocket servers whose application logic is WebAssembly plugins.
 //
-//	wasmsock serve   [-config host.toml] [-listen ADDR]   serve the config
-//	wasmsock dev     [-config host.toml] [-listen ADDR]   serve, watch and hot-reload plugins
-//	wasmsock check   [-config host.toml]                  validate the config and its modules
+//	wasmsock serve   [-listen ADDR] [host.toml]           serve the config
+//	wasmsock dev     [-listen ADDR] [host.toml]           serve, watch and hot-reload plugins
+//	wasmsock check   [host.toml]                          build everything serve builds, then stop
 //	wasmsock bench   -url ws://... [-mode echo|broadcast]  load-test a running server
 //	wasmsock test    [-v] scenario.toml...                run scripted conversations with a plugin
 //	wasmsock new     --lang LANG [-dir DIR] [-sdk PATH] NAME  create a plugin project
@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -33,12 +34,13 @@ var version = ""
 const usage = `wasmsock runs WebSocket servers whose application logic is WebAssembly plugins.
 
 Usage:
-  wasmsock <command> [flags]
+  wasmsock <command> [flags] [config]
 
 Commands:
   serve     serve the WebSocket routes of a config (default host.toml)
   dev       serve, and reload a plugin when its module (or, with a build command, a source) changes
-  check     validate a config and every module it names, without serving
+  check     build everything serve would (plugins started, keys read), without listening:
+            exit 1 exactly when serve would refuse to start
   bench     load-test a running server (echo round trips or broadcast fan-out)
   test      run scenario files against a plugin module, without a network
   new       create a plugin project (Go, Rust, C or AssemblyScript) that builds with make
@@ -94,10 +96,43 @@ func newFlags(name, summary string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: wasmsock %s [flags]\n\n%s\n\nFlags:\n", name, summary)
+		fmt.Fprintf(stderr, "Usage: wasmsock %s [flags] [config]\n\n%s\n\nFlags:\n", name, summary)
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// configFlag adds -config to fs; configPath then gives the config file: -config, or the one
+// positional argument (wasmsock check broken.toml), else host.toml. Anything else on the command
+// line is an error, never silently ignored.
+func configFlag(fs *flag.FlagSet) func() (string, error) {
+	flagged := fs.String("config", "", "the config `file` (default host.toml; the file may also be given as the last argument)")
+	return func() (string, error) {
+		args := fs.Args()
+		switch {
+		case len(args) > 1:
+			return "", fmt.Errorf("one config file at most, got %d arguments: %q", len(args), args)
+		case len(args) == 1 && *flagged != "" && *flagged != args[0]:
+			return "", fmt.Errorf("two config files: -config %s and %s", *flagged, args[0])
+		case len(args) == 1:
+			return args[0], nil
+		case *flagged != "":
+			return *flagged, nil
+		}
+		return "host.toml", nil
+	}
+}
+
+// printProblems writes err, a config error or New's, one problem per line.
+func printProblems(w io.Writer, err error) {
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		for _, p := range ce.Problems {
+			fmt.Fprintln(w, p.Error())
+		}
+		return
+	}
+	fmt.Fprintln(w, err)
 }
 
 func cmdServe(args []string, stderr io.Writer, dev bool) int {
@@ -111,14 +146,20 @@ that does not load is reported and the old one keeps serving. The status page is
 Logs are text at debug level unless the config says otherwise.`
 	}
 	fs := newFlags(name, summary, stderr)
-	path := fs.String("config", "host.toml", "the config `file`")
+	configPath := configFlag(fs)
 	listen := fs.String("listen", "", "listen on this `address` instead of the config's listen")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	cfg, err := config.Load(*path)
+	path, err := configPath()
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintf(stderr, "wasmsock %s: %v\n", name, err)
+		fs.Usage()
+		return 2
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		printProblems(stderr, err)
 		return 1
 	}
 	if *listen != "" {
@@ -135,7 +176,8 @@ Logs are text at debug level unless the config says otherwise.`
 
 	srv, err := host.New(ctx, cfg, log)
 	if err != nil {
-		log.Error("cannot start", "error", err)
+		log.Error("cannot start: the config has problems (wasmsock check lists the same)")
+		printProblems(stderr, err)
 		return 1
 	}
 	errc := make(chan error, 1)
@@ -158,6 +200,9 @@ Logs are text at debug level unless the config says otherwise.`
 			for _, rep := range srv.Reload(context.Background()) {
 				log.Info(rep.String())
 			}
+			if err := srv.ReloadTLS(); err != nil {
+				log.Error("SIGHUP: TLS certificate not reloaded", "error", err)
+			}
 			continue
 		case <-ctx.Done():
 		}
@@ -179,21 +224,27 @@ func shutdown(srv *host.Server, cfg *config.Config) error {
 }
 
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("check", "Validates a config and every module it names: each problem is printed on its own line\nand the exit status is 1 if there is any.", stderr)
-	path := fs.String("config", "host.toml", "the config `file`")
+	fs := newFlags("check", `Builds everything "serve" builds from a config, short of listening: every plugin is compiled,
+validated and started (on_start with its config), every key file and variable is read, every
+route and path checked. Each problem is printed on its own line as file:line: key: problem, and
+the exit status is 1 exactly when "serve" would refuse to start.`, stderr)
+	configPath := configFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	cfg, err := config.Load(*path)
+	path, err := configPath()
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintf(stderr, "wasmsock check: %v\n", err)
+		fs.Usage()
+		return 2
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		printProblems(stderr, err)
 		return 1
 	}
-	errs := host.Check(context.Background(), cfg)
-	for _, err := range errs {
-		fmt.Fprintf(stderr, "%s: %v\n", cfg.File, err)
-	}
-	if len(errs) > 0 {
+	if err := host.Check(context.Background(), cfg, nil); err != nil {
+		printProblems(stderr, err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d plugins, %d routes)\n", cfg.File, len(cfg.Plugins), len(cfg.Routes))

@@ -205,6 +205,11 @@ func New(cfg Config, baseDir string) (*Authenticator, error) {
 	return a, nil
 }
 
+// NamespaceFromToken reports whether connections take their namespace from the token (config
+// key namespace_claim). The host must then never take it from the request: not for an
+// authenticated connection (the token's wins), and not for an anonymous one either.
+func (a *Authenticator) NamespaceFromToken() bool { return a.nsClaim != "" }
+
 // Required reports whether a token is required (config key "required").
 func (a *Authenticator) Required() bool { return a.required }
 

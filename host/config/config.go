@@ -9,12 +9,15 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -41,6 +44,8 @@ const (
 	DefaultMaxConnsPerIP    = 1000
 	DefaultConnRatePerIP    = 200
 	DefaultMessagesPerSec   = 1000
+	DefaultMaxCrashes       = 5
+	DefaultCrashWindow      = "1m"
 )
 
 // Route modes (from the Revali seed).
@@ -75,8 +80,24 @@ type Config struct {
 	// Cluster makes this host a node of a cluster on NATS (cluster.go); nil: a single node.
 	Cluster *Cluster `toml:"cluster"`
 
+	// TLS serves wss:// and https:// directly, from a certificate and key file (reloaded by
+	// SIGHUP); without it the host speaks plain ws:// and http://, as behind a proxy.
+	TLS *TLS `toml:"tls"`
+	// TrustedProxies lists the addresses (IPs or CIDRs) of reverse proxies and load balancers:
+	// only a connection from one of them may say, with X-Forwarded-For, X-Forwarded-Proto,
+	// X-Forwarded-Host or Forwarded, who the client is and how it reached the proxy.
+	TrustedProxies []string `toml:"trusted_proxies"`
+
 	Plugins map[string]*Plugin `toml:"plugin"`
 	Routes  []*Route           `toml:"route"`
+
+	lines map[string]int // see keyLines: where the file defines each key
+}
+
+// TLS is the certificate the host serves wss:// with.
+type TLS struct {
+	CertFile string `toml:"cert_file"` // PEM certificate chain, leaf first (relative to the config)
+	KeyFile  string `toml:"key_file"`  // PEM private key of the leaf certificate
 }
 
 // Log configures the host's structured log.
@@ -172,6 +193,42 @@ func parseSource(s string) (Source, error) {
 	return Source{Kind: kind, Name: name}, nil
 }
 
+// ParseProxy parses an entry of trusted_proxies: an IP address ("10.0.0.7", "::1") or a CIDR
+// prefix ("10.0.0.0/8", "fd00::/8").
+func ParseProxy(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not an IP address or a CIDR prefix such as \"10.0.0.0/8\"", s)
+		}
+		if p.Masked() != p {
+			return netip.Prefix{}, fmt.Errorf("%q has bits set past the prefix length (did you mean %q?)", s, p.Masked())
+		}
+		return p, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%q is not an IP address or a CIDR prefix such as \"10.0.0.0/8\"", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// Problem returns a problem with key, at the line of the file that defines it (or the closest
+// table that holds it). The host reports what it finds wrong while building a server from the
+// config (a module that does not load, a key file that is missing) this way, so that every
+// problem names file:line:key.
+func (c *Config) Problem(key, msg string) Problem {
+	v := validator{lines: c.lines}
+	return Problem{File: c.File, Line: v.lineOf(key), Key: key, Msg: oneLine(msg)}
+}
+
+// PluginKey and RouteKey are the keys of a plugin's and a route's table, as Problem wants them.
+func PluginKey(name string) string { return childKey("plugin", name) }
+
+// RouteKey is the key of the i-th [[route]] table.
+func RouteKey(i int) string { return indexKey("route", i) }
+
 // Problem is one thing wrong with a config file.
 type Problem struct {
 	File string
@@ -224,7 +281,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		abs = path
 	}
 	c := &Config{File: path, Dir: filepath.Dir(abs)}
-	v := &validator{file: path, failed: map[string]bool{}}
+	v := &validator{file: path, failed: map[string]bool{}, set: map[string]bool{}}
 
 	// Decoding into a map of anything fails only on a syntax error.
 	var raw map[string]any
@@ -238,7 +295,8 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	v.lines = keyLines(string(data))
 	v.decode("", raw, reflect.ValueOf(c).Elem())
-	c.applyDefaults()
+	c.lines = v.lines
+	c.applyDefaults(v)
 	c.validate(v)
 	if len(v.problems) > 0 {
 		slices.SortStableFunc(v.problems, func(a, b Problem) int { return cmp.Compare(a.Line, b.Line) })
@@ -247,11 +305,19 @@ func Parse(path string, data []byte) (*Config, error) {
 	return c, nil
 }
 
-func (c *Config) applyDefaults() {
-	setStr(&c.Listen, DefaultListen)
-	setDur(&c.HandshakeTimeout, DefaultHandshakeTimeout)
-	setDur(&c.DrainTimeout, DefaultDrainTimeout)
-	setSize(&c.MaxHeaderBytes, DefaultMaxHeaderBytes)
+// applyDefaults fills in every key the file leaves out. A key the file gives keeps its value, 0
+// and "" included: where 0 means "off" (the [limits], ping_interval, drain_timeout) it is taken as
+// such, and elsewhere validate refuses it. There is no value that silently means "the default".
+func (c *Config) applyDefaults(v *validator) {
+	def := func(key string, apply func()) {
+		if !v.set[key] {
+			apply()
+		}
+	}
+	def("listen", func() { c.Listen = DefaultListen })
+	def("handshake_timeout", func() { setDur(&c.HandshakeTimeout, DefaultHandshakeTimeout) })
+	def("drain_timeout", func() { setDur(&c.DrainTimeout, DefaultDrainTimeout) })
+	def("max_header_bytes", func() { c.MaxHeaderBytes = DefaultMaxHeaderBytes })
 	// Log level and format are left empty when not set: the command picks (JSON at info for
 	// serve, text at debug for dev).
 	setLimit(&c.Limits.MaxConnections, DefaultMaxConnections)
@@ -260,28 +326,31 @@ func (c *Config) applyDefaults() {
 	setLimit(&c.Limits.MessagesPerSecond, DefaultMessagesPerSec)
 	for name, p := range c.Plugins {
 		p.Name = name
-		if p.Instances == 0 {
-			p.Instances = DefaultInstances
-		}
-		setDur(&p.CallTimeout, DefaultCallTimeout)
-		setSize(&p.MemoryLimit, DefaultMemoryLimit)
+		key := childKey("plugin", name)
+		def(key+".instances", func() { p.Instances = DefaultInstances })
+		def(key+".call_timeout", func() { setDur(&p.CallTimeout, DefaultCallTimeout) })
+		def(key+".memory_limit", func() { p.MemoryLimit = DefaultMemoryLimit })
+		def(key+".max_crashes", func() { p.MaxCrashes = DefaultMaxCrashes })
+		def(key+".crash_window", func() { setDur(&p.CrashWindow, DefaultCrashWindow) })
 	}
-	for _, r := range c.Routes {
-		setSize(&r.MaxMessageBytes, DefaultMaxMessageBytes)
-		setDur(&r.PingInterval, DefaultPingInterval)
-		setDur(&r.PongTimeout, DefaultPongTimeout)
-		setDur(&r.CloseTimeout, DefaultCloseTimeout)
-		if r.QueueMessages == 0 {
-			r.QueueMessages = DefaultQueueMessages
-		}
-		setSize(&r.QueueBytes, DefaultQueueBytes)
-		setStr(&r.Mode, ModeTwoWay)
+	for i, r := range c.Routes {
+		key := indexKey("route", i)
+		def(key+".max_message_bytes", func() { r.MaxMessageBytes = DefaultMaxMessageBytes })
+		def(key+".ping_interval", func() { setDur(&r.PingInterval, DefaultPingInterval) })
+		def(key+".pong_timeout", func() { setDur(&r.PongTimeout, DefaultPongTimeout) })
+		def(key+".close_timeout", func() { setDur(&r.CloseTimeout, DefaultCloseTimeout) })
+		def(key+".queue_messages", func() { r.QueueMessages = DefaultQueueMessages })
+		def(key+".queue_bytes", func() { r.QueueBytes = DefaultQueueBytes })
+		def(key+".mode", func() { r.Mode = ModeTwoWay })
 	}
 }
 
 var pluginName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 func (c *Config) validate(v *validator) {
+	if err := ValidateListen(c.Listen); err != nil {
+		v.add("listen", err.Error())
+	}
 	if c.HandshakeTimeout.D <= 0 {
 		v.add("handshake_timeout", "must be positive")
 	}
@@ -292,12 +361,20 @@ func (c *Config) validate(v *validator) {
 		v.add("max_header_bytes", "must be between 1KiB and 1MiB")
 	}
 	switch c.Log.Level {
-	case "", "debug", "info", "warn", "error":
+	case "debug", "info", "warn", "error":
+	case "":
+		if v.set["log.level"] {
+			v.add("log.level", "empty: leave the key out for the command's default, or give one of debug, info, warn, error")
+		}
 	default:
 		v.add("log.level", fmt.Sprintf("%q is not one of debug, info, warn, error", c.Log.Level))
 	}
 	switch c.Log.Format {
-	case "", "text", "json":
+	case "text", "json":
+	case "":
+		if v.set["log.format"] {
+			v.add("log.format", "empty: leave the key out for the command's default, or give text or json")
+		}
 	default:
 		v.add("log.format", fmt.Sprintf("%q is not one of text, json", c.Log.Format))
 	}
@@ -331,6 +408,24 @@ func (c *Config) validate(v *validator) {
 	if sp := c.Admin.StatusPage; sp != "" && (!strings.HasPrefix(sp, "/") || sp == "/") {
 		v.add("admin.status_page", fmt.Sprintf("%q must be a path such as \"/status\"", sp))
 	}
+	if c.TLS != nil {
+		for _, f := range []struct {
+			key  string
+			path *string
+		}{{"tls.cert_file", &c.TLS.CertFile}, {"tls.key_file", &c.TLS.KeyFile}} {
+			switch {
+			case *f.path == "":
+				v.add(f.key, "missing: [tls] needs cert_file and key_file (PEM files)")
+			case !filepath.IsAbs(*f.path):
+				*f.path = filepath.Join(c.Dir, *f.path)
+			}
+		}
+	}
+	for i, tp := range c.TrustedProxies {
+		if _, err := ParseProxy(tp); err != nil {
+			v.add(indexKey("trusted_proxies", i), err.Error())
+		}
+	}
 
 	names := make([]string, 0, len(c.Plugins))
 	for name := range c.Plugins {
@@ -358,11 +453,11 @@ func (c *Config) validate(v *validator) {
 		if p.Instances < 1 || p.Instances > 1024 {
 			v.add(key+".instances", "must be between 1 and 1024")
 		}
-		if p.MaxCrashes < 0 {
-			v.add(key+".max_crashes", "must not be negative")
+		if p.MaxCrashes < 1 {
+			v.add(key+".max_crashes", "must be at least 1")
 		}
-		if p.CrashWindow.D < 0 {
-			v.add(key+".crash_window", "must not be negative")
+		if p.CrashWindow.D <= 0 {
+			v.add(key+".crash_window", "must be positive")
 		}
 		if p.CallTimeout.D <= 0 {
 			v.add(key+".call_timeout", "must be positive")
@@ -393,6 +488,10 @@ func (c *Config) validate(v *validator) {
 			v.add(key+".path", fmt.Sprintf("%q must be a plain path, without query, fragment or spaces", r.Path))
 		case paths[r.Path]:
 			v.add(key+".path", fmt.Sprintf("%q is served by an earlier route already", r.Path))
+		case r.Path == "/" && c.ChatPage:
+			v.add(key+".path", `"/" is where chat_page = true serves the chat page: move the route, or set chat_page = false`)
+		case r.Path == c.Admin.StatusPage:
+			v.add(key+".path", fmt.Sprintf("%q is the status page (admin.status_page)", r.Path))
 		}
 		paths[r.Path] = true
 		if r.Plugin == "" {
@@ -428,6 +527,11 @@ func (c *Config) validate(v *validator) {
 		if r.Auth != nil {
 			v.addAuth(key+".auth", r.Auth.Validate())
 		}
+		if a := r.AuthConfig(c); a != nil && a.NamespaceClaim != "" && r.NamespaceFrom != "" {
+			// The namespace comes from the token; namespace_from could only ever apply to a
+			// connection without one, letting an anonymous client pick any tenant's namespace.
+			v.add(key+".namespace_from", "the route's auth sets namespace_claim: the namespace comes from the token; remove namespace_from (a client without a token would choose its namespace)")
+		}
 		if r.UserFrom != "" && r.AuthConfig(c) != nil {
 			v.add(key+".user_from", "the route authenticates: the user comes from the token, not from user_from")
 		}
@@ -455,6 +559,7 @@ type validator struct {
 	file     string
 	lines    map[string]int  // see keyLines
 	failed   map[string]bool // keys whose value did not decode
+	set      map[string]bool // keys the file gives a value (that decoded or not)
 	problems []Problem
 }
 
@@ -528,6 +633,7 @@ func errMsg(err error) string {
 	return err.Error()
 }
 
+// setStr gives s the default def when it is empty.
 func setStr(s *string, def string) {
 	if *s == "" {
 		*s = def
@@ -547,10 +653,28 @@ func setLimit(n **int, def int) {
 	}
 }
 
-func setSize(s *ByteSize, def ByteSize) {
-	if *s == 0 {
-		*s = def
+// ValidateListen checks a listen address: "host:port", ":port" or "[ipv6]:port", with a port
+// from 0 to 65535 (0: any free port). A host name is not looked up here.
+func ValidateListen(addr string) error {
+	if addr == "" {
+		return errors.New(`empty: want "host:port" or ":port", such as ":8080"`)
 	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		msg := err.Error()
+		var ae *net.AddrError
+		if errors.As(err, &ae) {
+			msg = ae.Err
+		}
+		return fmt.Errorf("%q is not \"host:port\" or \":port\": %s", addr, msg)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q: port %q is not a number from 0 to 65535", addr, port)
+	}
+	if strings.ContainsAny(host, " /\t") {
+		return fmt.Errorf("%q: %q is not a host name or an IP address", addr, host)
+	}
+	return nil
 }
 
 // validToken reports whether s is an HTTP token (RFC 7230 §3.2.6), as a subprotocol must be.

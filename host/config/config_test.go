@@ -409,6 +409,74 @@ func TestProblems(t *testing.T) {
 			src:  src(plugin, one(`extra.deep = 1`), route("/a")),
 			want: []wantProblem{{3, "plugin.a.extra.deep|plugin.a.extra", "unknown key"}}},
 
+		// Explicit zeros and empties where they make no sense (issue 13 item 6): an error, never
+		// the default.
+		{name: "explicit zero instances",
+			src:  src(plugin, one(`instances = 0`), route("/a")),
+			want: []wantProblem{{3, "plugin.a.instances", "between 1 and 1024"}}},
+		{name: "explicit zero memory_limit",
+			src:  src(plugin, one(`memory_limit = 0`), route("/a")),
+			want: []wantProblem{{3, "plugin.a.memory_limit", "between 64KiB"}}},
+		{name: "explicit zero max_crashes and crash_window",
+			src: src(plugin, one(`max_crashes = 0`, `crash_window = "0s"`), route("/a")),
+			want: []wantProblem{
+				{3, "plugin.a.max_crashes", "at least 1"},
+				{4, "plugin.a.crash_window", "must be positive"},
+			}},
+		{name: "explicit zero route sizes",
+			src: src(plugin, route("/a"), one(`max_message_bytes = 0`, `queue_messages = 0`, `queue_bytes = "0KiB"`)),
+			want: []wantProblem{
+				{6, "route[0].max_message_bytes", "between 125 bytes"},
+				{7, "route[0].queue_messages", "between 1 and"},
+				{8, "route[0].queue_bytes", "at least one message"},
+			}},
+		{name: "explicit zero max_header_bytes",
+			src:  src(one(`max_header_bytes = 0`), plugin, route("/a")),
+			want: []wantProblem{{1, "max_header_bytes", "between 1KiB"}}},
+		{name: "explicit empty strings",
+			src: src(one(`listen = ""`, `[log]`, `level = ""`), plugin, route("/a"), one(`mode = ""`)),
+			want: []wantProblem{
+				{1, "listen", "empty"},
+				{3, "log.level", "empty"},
+				{9, "route[0].mode", `"" is not one of`},
+			}},
+
+		// Addresses.
+		{name: "listen with too many colons",
+			src:  src(one(`listen = "nonsense::99999"`), plugin, route("/a")),
+			want: []wantProblem{{1, "listen", "too many colons"}}},
+		{name: "listen port out of range",
+			src:  src(one(`listen = "127.0.0.1:99999"`), plugin, route("/a")),
+			want: []wantProblem{{1, "listen", "from 0 to 65535"}}},
+		{name: "trusted proxy that is not an address",
+			src:  src(one(`trusted_proxies = ["10.0.0.0/8", "proxy.local", "10.1.2.3/8"]`), plugin, route("/a")),
+			want: []wantProblem{
+				{1, "trusted_proxies[1]", "not an IP address or a CIDR"},
+				{1, "trusted_proxies[2]", `did you mean "10.0.0.0/8"`},
+			}},
+		{name: "tls without a key file",
+			src:  src(one(`[tls]`, `cert_file = "cert.pem"`), plugin, route("/a")),
+			want: []wantProblem{{1, "tls.key_file", "needs cert_file and key_file"}}},
+
+		// Paths the host serves itself.
+		{name: "a route on / with the chat page",
+			src:  src(one(`chat_page = true`), plugin, route("/")),
+			want: []wantProblem{{5, "route[0].path", "chat_page = true"}}},
+		{name: "a route on the status page",
+			src:  src(one(`[admin]`, `status_page = "/a"`), plugin, route("/a")),
+			want: []wantProblem{{6, "route[0].path", "status page"}}},
+
+		// Tenancy (issue 12 item 18): a namespace from the token, and from the request for a
+		// client without one, would let an anonymous client choose a tenant's namespace.
+		{name: "namespace_claim with namespace_from",
+			src: src(plugin, route("/a"), one(`namespace_from = "query:namespace"`, `[route.auth]`, `required = false`,
+				`algorithms = ["HS256"]`, `secret = { env = "S" }`, `namespace_claim = "tenant"`)),
+			want: []wantProblem{{6, "route[0].namespace_from", "namespace_claim"}}},
+		{name: "top-level namespace_claim with a route's namespace_from",
+			src: src(one(`[auth]`, `algorithms = ["HS256"]`, `secret = { env = "S" }`, `namespace_claim = "tenant"`),
+				plugin, route("/a"), one(`namespace_from = "header:X-Tenant"`)),
+			want: []wantProblem{{10, "route[0].namespace_from", "namespace_claim"}}},
+
 		// Wrong types.
 		{name: "string for an int",
 			src:  src(plugin, one(`instances = "2"`), route("/a")),
@@ -932,5 +1000,37 @@ func TestFuzzSeeds(t *testing.T) {
 				t.Errorf("%s: accepted", name)
 			}
 		}
+	}
+}
+
+// TestZeroMeansOff: where 0 means "off" (the limits, pings, the drain), an explicit 0 is kept
+// as off, never replaced by the default; the same keys left out get their defaults.
+func TestZeroMeansOff(t *testing.T) {
+	c, err, _ := load(t, lines(`drain_timeout = "0s"`, `[limits]`, `max_connections = 0`, `max_connections_per_ip = 0`,
+		`connections_per_second_per_ip = 0`, `messages_per_second = 0`, `[plugin.a]`, `module = "m.wasm"`,
+		`[[route]]`, `path = "/a"`, `plugin = "a"`, `ping_interval = "0s"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := c.Limits
+	for name, n := range map[string]int{"max_connections": *l.MaxConnections, "max_connections_per_ip": *l.MaxConnectionsPerIP,
+		"connections_per_second_per_ip": *l.ConnectionsPerSecondPerIP, "messages_per_second": *l.MessagesPerSecond} {
+		if n != 0 {
+			t.Errorf("limits.%s = %d, want 0 (off)", name, n)
+		}
+	}
+	if c.DrainTimeout.D != 0 || c.Routes[0].PingInterval.D != 0 {
+		t.Errorf("drain_timeout %v, ping_interval %v: want 0", c.DrainTimeout.D, c.Routes[0].PingInterval.D)
+	}
+
+	c, err, _ = load(t, lines(`[plugin.a]`, `module = "m.wasm"`, `[[route]]`, `path = "/a"`, `plugin = "a"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, r := c.Plugins["a"], c.Routes[0]
+	if p.Instances != config.DefaultInstances || p.MaxCrashes != config.DefaultMaxCrashes || p.CrashWindow.D != time.Minute ||
+		r.MaxMessageBytes != config.DefaultMaxMessageBytes || r.QueueMessages != config.DefaultQueueMessages ||
+		r.QueueBytes != config.DefaultQueueBytes || *c.Limits.MessagesPerSecond != config.DefaultMessagesPerSec {
+		t.Errorf("defaults not applied: plugin %+v route %+v", p, r)
 	}
 }

@@ -16,6 +16,7 @@ import (
 // in rv, going by the toml tags of the structs. It does not stop at a problem: it reports every
 // unknown key and every value of the wrong type, and leaves such a value's field as it was.
 func (v *validator) decode(path string, val any, rv reflect.Value) {
+	v.set[path] = true
 	if rv.Kind() == reflect.Pointer {
 		if rv.IsNil() {
 			rv.Set(reflect.New(rv.Type().Elem()))
