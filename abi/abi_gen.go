@@ -42,8 +42,8 @@ const (
 	OK Status = 0
 	// A (ptr, len) range is outside the guest's memory.
 	ErrBadPointer Status = -1
-	// No open connection of the current namespace has that id (a connection of another namespace
-	// counts as none).
+	// No open connection of this plugin in the current namespace has that id (a connection of another
+	// namespace, or served by another plugin, counts as none).
 	ErrUnknownConn Status = -2
 	// A close code that RFC 6455 §7.4 does not let an endpoint send.
 	ErrInvalidCode Status = -3

@@ -449,7 +449,7 @@ func TestProblems(t *testing.T) {
 			src:  src(one(`listen = "127.0.0.1:99999"`), plugin, route("/a")),
 			want: []wantProblem{{1, "listen", "from 0 to 65535"}}},
 		{name: "trusted proxy that is not an address",
-			src:  src(one(`trusted_proxies = ["10.0.0.0/8", "proxy.local", "10.1.2.3/8"]`), plugin, route("/a")),
+			src: src(one(`trusted_proxies = ["10.0.0.0/8", "proxy.local", "10.1.2.3/8"]`), plugin, route("/a")),
 			want: []wantProblem{
 				{1, "trusted_proxies[1]", "not an IP address or a CIDR"},
 				{1, "trusted_proxies[2]", `did you mean "10.0.0.0/8"`},

@@ -71,8 +71,8 @@ typedef enum wasmsock_status {
     WASMSOCK_OK = 0,
     /* A (ptr, len) range is outside the guest's memory. */
     WASMSOCK_ERR_BAD_POINTER = -1,
-    /* No open connection of the current namespace has that id (a connection of another
-     * namespace counts as none). */
+    /* No open connection of this plugin in the current namespace has that id (a connection of
+     * another namespace, or served by another plugin, counts as none). */
     WASMSOCK_ERR_UNKNOWN_CONN = -2,
     /* A close code that RFC 6455 §7.4 does not let an endpoint send. */
     WASMSOCK_ERR_INVALID_CODE = -3,

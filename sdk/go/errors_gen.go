@@ -9,8 +9,9 @@ import "github.com/wasmsock/wasmsock/abi"
 var (
 	// ErrBadPointer (status -1, "bad pointer"): A (ptr, len) range is outside the guest's memory.
 	ErrBadPointer error = Error{abi.ErrBadPointer}
-	// ErrUnknownConn (status -2, "unknown connection"): No open connection of the current namespace
-	// has that id (a connection of another namespace counts as none).
+	// ErrUnknownConn (status -2, "unknown connection"): No open connection of this plugin in the
+	// current namespace has that id (a connection of another namespace, or served by another plugin,
+	// counts as none).
 	ErrUnknownConn error = Error{abi.ErrUnknownConn}
 	// ErrInvalidCode (status -3, "invalid close code"): A close code that RFC 6455 §7.4 does not let
 	// an endpoint send.

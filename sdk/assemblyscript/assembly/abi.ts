@@ -15,8 +15,8 @@ export enum Status {
   OK = 0,
   /** A (ptr, len) range is outside the guest's memory. */
   BadPointer = -1,
-  /** No open connection of the current namespace has that id (a connection of another namespace
-  /** counts as none). */
+  /** No open connection of this plugin in the current namespace has that id (a connection of
+  /** another namespace, or served by another plugin, counts as none). */
   UnknownConn = -2,
   /** A close code that RFC 6455 §7.4 does not let an endpoint send. */
   InvalidCode = -3,

@@ -16,8 +16,8 @@ use crate::sys;
 pub enum Error {
     /// A (ptr, len) range is outside the guest's memory (`-1`)
     BadPointer,
-    /// No open connection of the current namespace has that id (a connection of another namespace
-    /// counts as none) (`-2`)
+    /// No open connection of this plugin in the current namespace has that id (a connection of
+    /// another namespace, or served by another plugin, counts as none) (`-2`)
     UnknownConn,
     /// A close code that RFC 6455 §7.4 does not let an endpoint send (`-3`)
     InvalidCode,

@@ -23,8 +23,8 @@ pub const ABI_VERSION: u32 = 1;
 pub const OK: i32 = 0;
 /// A (ptr, len) range is outside the guest's memory.
 pub const ERR_BAD_POINTER: i32 = -1;
-/// No open connection of the current namespace has that id (a connection of another namespace
-/// counts as none).
+/// No open connection of this plugin in the current namespace has that id (a connection of another
+/// namespace, or served by another plugin, counts as none).
 pub const ERR_UNKNOWN_CONN: i32 = -2;
 /// A close code that RFC 6455 §7.4 does not let an endpoint send.
 pub const ERR_INVALID_CODE: i32 = -3;
