@@ -37,3 +37,16 @@ require (
 	golang.org/x/time v0.16.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+require (
+	github.com/wasmsock/wasmsock/abi v0.0.0
+	github.com/wasmsock/wasmsock/sdk/go v0.0.0
+	github.com/wasmsock/wasmsock/sdk/go/plugintest v0.0.0
+)
+
+// The SDK's modules (and abi, which the host shares with the Go SDK) live in this repository.
+replace (
+	github.com/wasmsock/wasmsock/abi => ./abi
+	github.com/wasmsock/wasmsock/sdk/go => ./sdk/go
+	github.com/wasmsock/wasmsock/sdk/go/plugintest => ./sdk/go/plugintest
+)

@@ -57,7 +57,8 @@ var scaffoldLangs = map[string]scaffoldLang{
 		title:  "Go",
 		source: "main.go",
 		watch:  []string{"*.go", "go.mod"},
-		needs:  []string{"go.mod", "sdk/go/wasmsock.go"},
+		needs: []string{"go.mod", "abi/go.mod", "sdk/go/go.mod", "sdk/go/wasmsock.go",
+			"sdk/go/plugintest/go.mod", "sdk/go/plugintest/go.sum"},
 	},
 	"rust": {
 		title:  "Rust",
@@ -99,8 +100,10 @@ type scaffoldData struct {
 	Greeting  string   // the starter's greeting, which scenario.toml expects
 	SDK       string   // the wasmsock repository, absolute
 
-	GoModule  string // go.mod's module path
-	GoVersion string // go.mod's go version: the repository's
+	GoModule   string   // go.mod's module path
+	GoVersion  string   // go.mod's go version: plugintest's (the SDK alone needs less)
+	GoRequires []string // go.mod's indirect requirements ("path version"): plugintest's
+	GoSum      string   // go.sum: plugintest's
 
 	RustCrate string // the package and library name (a Rust identifier)
 	RustType  string // the plugin type's name
@@ -298,16 +301,29 @@ func renderProject(name, lang, root string) ([]projectFile, error) {
 	}
 	switch lang {
 	case "go":
+		// The project's tests use plugintest, which runs the plugin with the host's runtime: the
+		// project needs what plugintest needs, which plugintest's own go.mod and go.sum in the
+		// checkout list, so that go build and go test work offline and need no go mod tidy.
 		d.GoModule = goModulePath(name)
-		f, err := os.Open(filepath.Join(root, "go.mod"))
+		dir := filepath.Join(root, "sdk", "go", "plugintest")
+		mod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
 		if err != nil {
 			return nil, err
 		}
-		d.GoVersion = goModDirective(f, "go")
-		f.Close()
-		if d.GoVersion == "" {
-			return nil, fmt.Errorf("%s: no go directive", filepath.Join(root, "go.mod"))
+		if d.GoVersion = goModDirective(bytes.NewReader(mod), "go"); d.GoVersion == "" {
+			return nil, fmt.Errorf("%s: no go directive", filepath.Join(dir, "go.mod"))
 		}
+		for _, r := range goModRequires(mod) {
+			if r != sdkModule+"/sdk/go v0.0.0" {
+				d.GoRequires = append(d.GoRequires, r)
+			}
+		}
+		slices.Sort(d.GoRequires) // as go mod tidy writes them
+		sum, err := os.ReadFile(filepath.Join(dir, "go.sum"))
+		if err != nil {
+			return nil, err
+		}
+		d.GoSum = string(sum)
 	case "rust":
 		d.RustCrate = rustCrateName(name)
 		d.RustType = rustTypeName(name)
@@ -386,6 +402,28 @@ var scaffoldFuncs = template.FuncMap{
 	"tomlList":  tomlList,
 	"json":      jsonString,
 	"goModPath": goModPath,
+	"sdkPath":   func(root, rel string) string { return filepath.Join(root, filepath.FromSlash(rel)) },
+}
+
+// goModRequires returns the requirements of a go.mod, each as "path version", in its order.
+func goModRequires(mod []byte) []string {
+	var reqs []string
+	inBlock := false
+	for _, line := range strings.Split(string(mod), "\n") {
+		line, _, _ = strings.Cut(line, "//")
+		fields := strings.Fields(line)
+		switch {
+		case inBlock && len(fields) == 1 && fields[0] == ")":
+			inBlock = false
+		case inBlock && len(fields) == 2:
+			reqs = append(reqs, fields[0]+" "+fields[1])
+		case len(fields) == 2 && fields[0] == "require" && fields[1] == "(":
+			inBlock = true
+		case len(fields) == 3 && fields[0] == "require":
+			reqs = append(reqs, fields[1]+" "+fields[2])
+		}
+	}
+	return reqs
 }
 
 // tomlString quotes s as a TOML basic string.

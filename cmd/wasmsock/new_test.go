@@ -79,7 +79,7 @@ func scaffoldTree(t *testing.T, dir string) []string {
 
 // scaffoldWantTree is what "wasmsock new" generates for each language, for the plugin NAME.
 var scaffoldWantTree = map[string][]string{
-	"go": {".gitignore", "Makefile", "README.md", "go.mod", "host.toml", "main.go", "scenario.toml"},
+	"go": {".gitignore", "Makefile", "README.md", "go.mod", "go.sum", "host.toml", "main.go", "main_test.go", "scenario.toml"},
 	"rust": {".gitignore", "Cargo.toml", "Makefile", "README.md", "host.toml",
 		"scenario.toml", "src/lib.rs"},
 	"c": {".gitignore", "Makefile", "NAME.c", "README.md", "host.toml", "scenario.toml", "wasmsock.c",
@@ -167,8 +167,10 @@ func TestNewFiles(t *testing.T) {
 			switch lang {
 			case "go":
 				gomod := read("go.mod")
-				for _, want := range []string{"module " + name + "\n", "require github.com/wasmsock/wasmsock v0.0.0\n",
-					"replace github.com/wasmsock/wasmsock => " + root + "\n"} {
+				for _, want := range []string{"module " + name + "\n", "\tgithub.com/wasmsock/wasmsock/sdk/go v0.0.0\n",
+					"\tgithub.com/wasmsock/wasmsock/sdk/go/plugintest v0.0.0\n",
+					"\tgithub.com/wasmsock/wasmsock => " + root + "\n",
+					"\tgithub.com/wasmsock/wasmsock/sdk/go => " + filepath.Join(root, "sdk", "go") + "\n"} {
 					if !strings.Contains(gomod, want) {
 						t.Errorf("go.mod lacks %q:\n%s", want, gomod)
 					}
@@ -436,6 +438,27 @@ func readyRust(t *testing.T) string {
 	}
 	t.Logf("toolchain: %s", strings.TrimSpace(string(out)))
 	return ""
+}
+
+// TestNewGoModule checks that a Go project's go.mod and go.sum are complete: its test (which
+// builds the plugin and drives it with plugintest) passes offline with -mod=readonly, and go mod
+// tidy would change nothing.
+func TestNewGoModule(t *testing.T) {
+	if why := readyGo(t); why != "" {
+		t.Skip(why)
+	}
+	dir := scaffold(t, "go", "tidy-go")
+	for _, args := range [][]string{{"test", "-count=1", "./..."}, {"mod", "tidy", "-diff"}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		cmd := exec.CommandContext(ctx, "go", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOPROXY=off", "GOFLAGS=-mod=readonly", "GOWORK=off")
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
 }
 
 // TestNewRustCargo checks that cargo test and cargo doc work in a Rust project with whichever

@@ -1,0 +1,3 @@
+module github.com/wasmsock/wasmsock/abi
+
+go 1.21
