@@ -22,18 +22,23 @@ const (
 	ExportOnClose    = "on_close"    // (i64 i32 i32) -> ()
 	ExportOnStart    = "on_start"    // optional: (i32) -> (i32)
 	ExportInitialize = "_initialize" // optional: () -> ()
+	ExportOnEvent    = "on_event"    // optional: (i32 i32 i32 i32) -> ()
 )
 
 // Names of the host functions in module ImportModule.
 const (
-	FuncMsgRead   = "msg_read"  // (dst i32, cap i32) -> i32
-	FuncSend      = "send"      // (conn i64, kind i32, ptr i32, len i32) -> i32
-	FuncBroadcast = "broadcast" // (group_ptr i32, group_len i32, kind i32, ptr i32, len i32, except_conn i64) -> i32
-	FuncJoin      = "join"      // (conn i64, group_ptr i32, group_len i32) -> i32
-	FuncLeave     = "leave"     // (conn i64, group_ptr i32, group_len i32) -> i32
-	FuncClose     = "close"     // (conn i64, code i32, reason_ptr i32, reason_len i32) -> i32
-	FuncConnGet   = "conn_get"  // (conn i64, key_ptr i32, key_len i32, dst i32, cap i32) -> i32
-	FuncLog       = "log"       // (level i32, ptr i32, len i32) -> i32
+	FuncMsgRead     = "msg_read"    // (dst i32, cap i32) -> i32
+	FuncSend        = "send"        // (conn i64, kind i32, ptr i32, len i32) -> i32
+	FuncBroadcast   = "broadcast"   // (group_ptr i32, group_len i32, kind i32, ptr i32, len i32, except_conn i64) -> i32
+	FuncJoin        = "join"        // (conn i64, group_ptr i32, group_len i32) -> i32
+	FuncLeave       = "leave"       // (conn i64, group_ptr i32, group_len i32) -> i32
+	FuncClose       = "close"       // (conn i64, code i32, reason_ptr i32, reason_len i32) -> i32
+	FuncConnGet     = "conn_get"    // (conn i64, key_ptr i32, key_len i32, dst i32, cap i32) -> i32
+	FuncLog         = "log"         // (level i32, ptr i32, len i32) -> i32
+	FuncPublish     = "publish"     // (subject_ptr i32, subject_len i32, ptr i32, len i32) -> i32
+	FuncSubscribe   = "subscribe"   // (subject_ptr i32, subject_len i32, queue_ptr i32, queue_len i32) -> i32
+	FuncUnsubscribe = "unsubscribe" // (id i32) -> i32
+	FuncRequest     = "request"     // (subject_ptr i32, subject_len i32, ptr i32, len i32, timeout_ms i32) -> i32
 )
 
 // Statuses. Their numbers are part of ABI v1 and never change.
@@ -62,8 +67,13 @@ const (
 	ErrForbidden Status = -8
 	// msg_read during a call that carries no payload.
 	ErrNoMessage Status = -9
-	// A message over the route's max_message_bytes.
+	// A message over the route's max_message_bytes, or a bus message over NATS's max payload.
 	ErrTooLarge Status = -10
+	// The bus is off: the host runs without a [cluster] table, so it has no NATS connection.
+	ErrUnavailable Status = -11
+	// A bounded bus queue or limit is full (publish queue, subscriptions, pending requests); the call
+	// did nothing and the host counted it.
+	ErrBusy Status = -12
 )
 
 var statusText = map[Status]string{
@@ -78,10 +88,12 @@ var statusText = map[Status]string{
 	ErrForbidden:       "forbidden by route mode",
 	ErrNoMessage:       "no message to read",
 	ErrTooLarge:        "payload too large",
+	ErrUnavailable:     "bus unavailable",
+	ErrBusy:            "bus busy",
 }
 
 // Statuses lists every status of this ABI version, OK first.
-var Statuses = []Status{OK, ErrBadPointer, ErrUnknownConn, ErrInvalidCode, ErrNotSupported, ErrNotFound, ErrInvalidArgument, ErrClosed, ErrForbidden, ErrNoMessage, ErrTooLarge}
+var Statuses = []Status{OK, ErrBadPointer, ErrUnknownConn, ErrInvalidCode, ErrNotSupported, ErrNotFound, ErrInvalidArgument, ErrClosed, ErrForbidden, ErrNoMessage, ErrTooLarge, ErrUnavailable, ErrBusy}
 
 // Message kinds, equal to the RFC 6455 opcodes of the frames that carry them.
 const (
@@ -97,6 +109,21 @@ const (
 	// this instance (after a reload or an instance restart). Rebuild state, do not greet again; the
 	// result is ignored.
 	FlagResumed = 1
+)
+
+// The bus: the kinds of events on_event receives, and request timeouts in milliseconds.
+const (
+	// EventMessage: on_event kind: a message on a subscription's subject; id is the subscription's.
+	EventMessage = 1
+	// EventReply: on_event kind: the reply to a request; id is the request's.
+	EventReply = 2
+	// EventError: on_event kind: a request failed (no responders, timeout, or an error answer); id is
+	// the request's and the data says why.
+	EventError = 3
+	// DefaultRequestTimeoutMS: The timeout of a request whose timeout_ms is 0, in milliseconds.
+	DefaultRequestTimeoutMS = 5000
+	// MaxRequestTimeoutMS: The longest request timeout, in milliseconds.
+	MaxRequestTimeoutMS = 60000
 )
 
 // Log levels for the log host function.
@@ -121,6 +148,10 @@ const (
 	MaxGroupName = 128
 	// MaxConnGetKey: The longest key conn_get accepts, in bytes.
 	MaxConnGetKey = 256
+	// MaxSubject: The longest bus subject or subscription pattern a plugin may give, in bytes.
+	MaxSubject = 256
+	// MaxQueueName: The longest queue group name, in bytes.
+	MaxQueueName = 64
 )
 
 // UserGroupPrefix is the prefix of the groups the host manages: every connection with a user id is
@@ -150,6 +181,10 @@ var HostFunctions = []Func{
 	{Name: "close", Params: []Param{{"conn", "conn"}, {"code", "i32"}, {"reason_ptr", "ptr"}, {"reason_len", "len"}}, Results: []ValueType{I32}, Stability: Final},
 	{Name: "conn_get", Params: []Param{{"conn", "conn"}, {"key_ptr", "ptr"}, {"key_len", "len"}, {"dst", "out"}, {"cap", "len"}}, Results: []ValueType{I32}, Stability: Final},
 	{Name: "log", Params: []Param{{"level", "i32"}, {"ptr", "ptr"}, {"len", "len"}}, Results: []ValueType{I32}, Stability: Final},
+	{Name: "publish", Params: []Param{{"subject_ptr", "ptr"}, {"subject_len", "len"}, {"ptr", "ptr"}, {"len", "len"}}, Results: []ValueType{I32}, Stability: Draft},
+	{Name: "subscribe", Params: []Param{{"subject_ptr", "ptr"}, {"subject_len", "len"}, {"queue_ptr", "ptr"}, {"queue_len", "len"}}, Results: []ValueType{I32}, Stability: Draft},
+	{Name: "unsubscribe", Params: []Param{{"id", "i32"}}, Results: []ValueType{I32}, Stability: Draft},
+	{Name: "request", Params: []Param{{"subject_ptr", "ptr"}, {"subject_len", "len"}, {"ptr", "ptr"}, {"len", "len"}, {"timeout_ms", "i32"}}, Results: []ValueType{I32}, Stability: Draft},
 }
 
 // Exports are the guest exports the host looks for: each Required one must be there, and each
@@ -161,4 +196,5 @@ var Exports = []Func{
 	{Name: "on_close", Params: []Param{{"conn", "conn"}, {"code", "i32"}, {"reason_len", "len"}}, Results: []ValueType{}, Stability: Final, Required: true},
 	{Name: "on_start", Params: []Param{{"config_len", "len"}}, Results: []ValueType{I32}, Stability: Final},
 	{Name: "_initialize", Params: []Param{}, Results: []ValueType{}, Stability: Final},
+	{Name: "on_event", Params: []Param{{"id", "i32"}, {"kind", "i32"}, {"subject_len", "len"}, {"data_len", "len"}}, Results: []ValueType{}, Stability: Draft},
 }

@@ -316,6 +316,7 @@ type PluginStatus struct {
 	Restarts   int64     `json:"restarts"`
 	Reloads    int64     `json:"reloads"`
 	LastReload string    `json:"last_reload,omitempty"`
+	Bus        BusStatus `json:"bus"`
 }
 
 // Version is reported in Status; the command sets it.
@@ -335,6 +336,7 @@ func (s *Server) Status() Status {
 			Instances: p.Instances(), Disabled: p.Disabled(),
 			Faults: p.Stats().Faults.Load(), Timeouts: p.Stats().Timeouts.Load(),
 			Restarts: p.Stats().Restarts.Load(), Reloads: p.Stats().Reloads.Load(),
+			Bus: s.busStatus(name),
 		}
 		if lr := p.LastReload(); lr != nil {
 			if lr.Err != nil {

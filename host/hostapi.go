@@ -12,6 +12,7 @@ import (
 type pluginHost struct {
 	s      *Server
 	plugin string
+	ns     string // the namespace current 0 stands for: "" except during on_event
 }
 
 var _ plugin.Host = (*pluginHost)(nil)
@@ -22,7 +23,7 @@ func (h *pluginHost) scope(current uint64) string {
 	if c := h.s.conns.get(current); c != nil && current != 0 {
 		return c.namespace
 	}
-	return ""
+	return h.ns
 }
 
 // lookup finds conn as the plugin may see it.

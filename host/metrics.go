@@ -57,6 +57,7 @@ func newMetrics(s *Server) *metrics {
 		f(c)
 	}
 	f(pluginCollector{s})
+	f(busCollector{s})
 	f(collectors.NewGoCollector())
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

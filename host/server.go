@@ -26,6 +26,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasmsock/wasmsock/host/auth"
+	"github.com/wasmsock/wasmsock/host/bus"
 	"github.com/wasmsock/wasmsock/host/cluster"
 	"github.com/wasmsock/wasmsock/host/config"
 	"github.com/wasmsock/wasmsock/host/plugin"
@@ -42,7 +43,8 @@ type Server struct {
 	nextID  atomic.Uint64
 	metrics *metrics
 	limits  *ipLimits
-	cluster *cluster.Node // nil without a [cluster] table
+	cluster *cluster.Node       // nil without a [cluster] table
+	buses   map[string]*bus.Bus // the event bus of each plugin, by name; empty without a cluster
 
 	adminKey   string
 	tls        *certificate    // nil: plain ws:// and http://
@@ -86,6 +88,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		plugins: map[string]*plugin.Plugin{},
 		conns:   newRegistry(),
 		groups:  newGroupSet(),
+		buses:   map[string]*bus.Bus{},
 	}
 	s.metrics = newMetrics(s)
 	s.started = time.Now()
@@ -137,7 +140,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	}
 	for _, name := range slices.Sorted(maps.Keys(cfg.Plugins)) {
 		pc := cfg.Plugins[name]
-		p, err := loadPlugin(ctx, pc, &pluginHost{s, name}, cache, log, s.metrics.observer(name))
+		b, err := s.newBus(pc)
+		if err != nil {
+			bad(config.PluginKey(name)+".bus", err)
+			continue
+		}
+		var pb plugin.Bus
+		if b != nil {
+			s.buses[name] = b
+			pb = b
+		}
+		p, err := loadPlugin(ctx, pc, &pluginHost{s: s, plugin: name}, pb, cache, log, s.metrics.observer(name))
 		if err != nil {
 			bad(config.PluginKey(name)+".module", err)
 			continue
@@ -248,7 +261,7 @@ func compilationCache(cfg *config.Config) (wazero.CompilationCache, error) {
 // loadPlugin reads, compiles, validates and starts the plugin pc for host h. When that fails,
 // the error says what the plugin itself logged while starting (on_start's reason for refusing
 // its config, typically).
-func loadPlugin(ctx context.Context, pc *config.Plugin, h plugin.Host, cache wazero.CompilationCache, log *slog.Logger, observe func(string, time.Duration)) (*plugin.Plugin, error) {
+func loadPlugin(ctx context.Context, pc *config.Plugin, h plugin.Host, b plugin.Bus, cache wazero.CompilationCache, log *slog.Logger, observe func(string, time.Duration)) (*plugin.Plugin, error) {
 	wasm, err := os.ReadFile(pc.Module)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", pc.Name, err)
@@ -273,6 +286,8 @@ func loadPlugin(ctx context.Context, pc *config.Plugin, h plugin.Host, cache waz
 		Observe:     observe,
 		MaxCrashes:  pc.MaxCrashes,
 		CrashWindow: pc.CrashWindow.D,
+		Bus:         b,
+		EventQueue:  eventQueue(pc),
 	})
 	startLog.stop()
 	if err != nil {
@@ -373,6 +388,7 @@ func (s *Server) closePlugins() {
 	for _, p := range s.plugins {
 		p.Close()
 	}
+	s.closeBuses()
 	if s.cluster != nil {
 		s.cluster.Close()
 	}

@@ -136,6 +136,8 @@ type Plugin struct {
 	// globs of its sources. wasmsock dev runs Build when a source changes, then reloads.
 	Build string   `toml:"build"`
 	Watch []string `toml:"watch"`
+	// Bus is what the operator grants the plugin on the event bus (bus.go); nil: the defaults.
+	Bus *PluginBus `toml:"bus"`
 }
 
 // Route maps a URL path to a plugin and holds the per-connection protocol settings.
@@ -465,6 +467,7 @@ func (c *Config) validate(v *validator) {
 		if p.MemoryLimit < 64<<10 || p.MemoryLimit > 4<<30 {
 			v.add(key+".memory_limit", "must be between 64KiB (one wasm page) and 4GiB")
 		}
+		c.validatePluginBus(v, key, p.Bus)
 	}
 
 	quoted := make([]string, len(names))

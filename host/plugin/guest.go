@@ -51,10 +51,15 @@ type guest struct {
 	payload    []byte // what msg_read serves during the current event
 	cursor     int
 	hasPayload bool
+
+	// During on_event: the host as seen from the event's namespace, and that namespace.
+	scoped   Host
+	scopedNS string
+	bus      busState
 }
 
 type guestFuncs struct {
-	onConnect, onMessage, onClose, onStart api.Function
+	onConnect, onMessage, onClose, onStart, onEvent api.Function
 }
 
 type guestKey struct{}
@@ -95,6 +100,7 @@ func (g *guest) boot(m *module) error {
 		onMessage: mod.ExportedFunction(abi.ExportOnMessage),
 		onClose:   mod.ExportedFunction(abi.ExportOnClose),
 		onStart:   mod.ExportedFunction(abi.ExportOnStart),
+		onEvent:   mod.ExportedFunction(abi.ExportOnEvent),
 	}
 	if init := mod.ExportedFunction(abi.ExportInitialize); init != nil {
 		if err := g.call(init, 0); err != nil {
@@ -139,6 +145,7 @@ func (g *guest) close() {
 		return
 	}
 	g.cancel()
+	g.closeBus()
 	if g.mod != nil {
 		_ = g.mod.Close(context.Background())
 	}

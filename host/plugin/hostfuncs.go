@@ -28,6 +28,11 @@ var hostFuncs = map[string]func(g *guest, mem api.Memory, stack []uint64) abi.St
 	abi.FuncClose:     hostClose,
 	abi.FuncConnGet:   hostConnGet,
 	abi.FuncLog:       hostLog,
+
+	abi.FuncPublish:     hostPublish,
+	abi.FuncSubscribe:   hostSubscribe,
+	abi.FuncUnsubscribe: hostUnsubscribe,
+	abi.FuncRequest:     hostRequest,
 }
 
 // instantiateHostModule defines the "wasmsock" module in rt: every function of abi.HostFunctions,
@@ -91,7 +96,7 @@ func hostSend(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	if kind == abi.KindText && !utf8.Valid(data) {
 		return abi.ErrInvalidArgument
 	}
-	return g.plugin.host.Send(g.current, conn, kind, data)
+	return g.host().Send(g.current, conn, kind, data)
 }
 
 func hostBroadcast(g *guest, mem api.Memory, stack []uint64) abi.Status {
@@ -107,7 +112,7 @@ func hostBroadcast(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	if !ValidGroupName(group) || (kind == abi.KindText && !utf8.Valid(data)) {
 		return abi.ErrInvalidArgument
 	}
-	n, st := g.plugin.host.Broadcast(g.current, string(group), kind, data, stack[5])
+	n, st := g.host().Broadcast(g.current, string(group), kind, data, stack[5])
 	if st != abi.OK {
 		return st
 	}
@@ -119,7 +124,7 @@ func hostJoin(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	if st != abi.OK {
 		return st
 	}
-	return g.plugin.host.Join(g.current, stack[0], group)
+	return g.host().Join(g.current, stack[0], group)
 }
 
 func hostLeave(g *guest, mem api.Memory, stack []uint64) abi.Status {
@@ -127,7 +132,7 @@ func hostLeave(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	if st != abi.OK {
 		return st
 	}
-	return g.plugin.host.Leave(g.current, stack[0], group)
+	return g.host().Leave(g.current, stack[0], group)
 }
 
 func hostClose(g *guest, mem api.Memory, stack []uint64) abi.Status {
@@ -142,7 +147,7 @@ func hostClose(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	if !utf8.Valid(reason) {
 		return abi.ErrInvalidArgument
 	}
-	return g.plugin.host.Close(g.current, conn, code, wsproto.TruncateReason(string(reason)))
+	return g.host().Close(g.current, conn, code, wsproto.TruncateReason(string(reason)))
 }
 
 func hostConnGet(g *guest, mem api.Memory, stack []uint64) abi.Status {
@@ -159,11 +164,11 @@ func hostConnGet(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	var st abi.Status
 	if string(key) == "id" {
 		// Answered here; the host still says whether the connection exists.
-		if _, st = g.plugin.host.ConnGet(g.current, conn, "path"); st == abi.OK {
+		if _, st = g.host().ConnGet(g.current, conn, "path"); st == abi.OK {
 			value = strconv.FormatUint(conn, 10)
 		}
 	} else {
-		value, st = g.plugin.host.ConnGet(g.current, conn, string(key))
+		value, st = g.host().ConnGet(g.current, conn, string(key))
 	}
 	if st != abi.OK {
 		return st

@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
@@ -33,7 +34,7 @@ func FuzzHostFunctions(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	p := &Plugin{opts: Options{Host: nopHost{}}, host: nopHost{}}
+	p := &Plugin{opts: Options{Host: nopHost{}, Bus: nopBus{}}, host: nopHost{}}
 	p.opts.setDefaults()
 	g, err := newGuest(p, &module{rt: rt, compiled: compiled, log: slog.New(slog.DiscardHandler)}, 0, new(atomic.Int64))
 	if err != nil {
@@ -71,8 +72,25 @@ func FuzzHostFunctions(f *testing.F) {
 		if st < 0 && !valid[st] {
 			t.Fatalf("%s%v returned status %d, not one of ABI v1", name, stack, st)
 		}
-		if st > 0 && name != abi.FuncMsgRead && name != abi.FuncConnGet && name != abi.FuncBroadcast {
-			t.Fatalf("%s%v returned %d; only msg_read, conn_get and broadcast return counts", name, stack, st)
+		switch name {
+		case abi.FuncMsgRead, abi.FuncConnGet, abi.FuncBroadcast, abi.FuncSubscribe, abi.FuncRequest:
+		default:
+			if st > 0 {
+				t.Fatalf("%s%v returned %d; only msg_read, conn_get and broadcast return counts, subscribe and request ids", name, stack, st)
+			}
 		}
 	})
+}
+
+// nopBus accepts everything and delivers nothing.
+type nopBus struct{}
+
+func (nopBus) Publish(string, string, []byte) abi.Status { return abi.OK }
+
+func (nopBus) Subscribe(string, string, string, func(BusMsg)) (func(), abi.Status) {
+	return func() {}, abi.OK
+}
+
+func (nopBus) Request(string, string, []byte, time.Duration, func(BusMsg)) (func(), abi.Status) {
+	return func() {}, abi.OK
 }

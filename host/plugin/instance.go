@@ -17,6 +17,7 @@ const (
 	evConnect eventKind = iota
 	evMessage
 	evClose
+	evBus  // a bus message or a request's answer: on_event
 	evSwap // a reload: switch to a new guest
 	evStop
 )
@@ -30,6 +31,7 @@ type event struct {
 	reply chan<- Verdict  // connect only
 	guest *guest          // swap only
 	done  chan<- struct{} // swap only
+	bus   *busEvent       // bus only
 }
 
 // instance is a slot of the pool: a goroutine that owns one guest at a time and hands it events
@@ -42,6 +44,7 @@ type instance struct {
 
 	callStart atomic.Int64                       // of the running call, for the watchdog
 	cancel    atomic.Pointer[context.CancelFunc] // interrupts the current guest
+	busQueued atomic.Int64                       // bus messages in the mailbox (bounded by Options.EventQueue)
 
 	g     *guest              // nil while the plugin is disabled
 	conns map[uint64]struct{} // connections this instance accepted and has not yet seen close
@@ -86,6 +89,8 @@ func (in *instance) handle(ev event) {
 			p.host.Close(ev.conn, ev.conn, 1011, "plugin disabled")
 		case evClose:
 			p.host.Released(ev.conn)
+		case evBus:
+			_ = in.handleBus(ev.bus)
 		}
 		return
 	}
@@ -123,6 +128,8 @@ func (in *instance) handle(ev event) {
 		g.stack[0], g.stack[1], g.stack[2] = ev.conn, uint64(uint32(ev.arg)), uint64(len(ev.data))
 		err = p.timed(evClose, g, g.fns.onClose, ev.conn)
 		g.clearPayload()
+	case evBus:
+		err = in.handleBus(ev.bus)
 	}
 	if err != nil {
 		in.fault(ev, err)
@@ -226,6 +233,8 @@ func (k eventKind) String() string {
 		return "on_message"
 	case evClose:
 		return "on_close"
+	case evBus:
+		return "on_event"
 	case evSwap:
 		return "swap"
 	}

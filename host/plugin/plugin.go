@@ -34,6 +34,12 @@ type Options struct {
 	MaxCrashes  int           // faults tolerated within CrashWindow before disabling; default 5
 	CrashWindow time.Duration // default 1 minute
 	Mailbox     int           // events queued per instance before senders wait; default 1024
+	// Bus is the plugin's event bus (ABI.md, "Bus"); nil: the bus functions return
+	// abi.ErrUnavailable.
+	Bus Bus
+	// EventQueue is how many bus messages may wait per instance for on_event; more are dropped
+	// and counted in Stats.EventsDropped. Default DefaultEventQueue, at most Mailbox/2.
+	EventQueue int
 
 	Host   Host
 	Logger *slog.Logger
@@ -51,6 +57,8 @@ type Stats struct {
 	Restarts       atomic.Int64 // guests replaced after a fault
 	Reloads        atomic.Int64 // successful reloads
 	ReloadFailures atomic.Int64 // reloads refused (the old module kept serving)
+	Events         atomic.Int64 // bus events handed to on_event
+	EventsDropped  atomic.Int64 // bus messages dropped: the instance's event queue was full, or the guest that subscribed is gone
 }
 
 // Verdict is what on_connect decided.
@@ -121,6 +129,10 @@ func (o *Options) setDefaults() {
 	if o.Mailbox <= 0 {
 		o.Mailbox = 1024
 	}
+	if o.EventQueue <= 0 {
+		o.EventQueue = DefaultEventQueue
+	}
+	o.EventQueue = max(1, min(o.EventQueue, o.Mailbox/2))
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -141,18 +153,24 @@ func Load(ctx context.Context, opts Options) (*Plugin, error) {
 		return nil, err
 	}
 	p.module.Store(m)
+	// Every instance exists before the first guest boots: a guest's on_start may subscribe, and
+	// deliveries go to its instance's mailbox.
 	for i := 0; i < opts.Instances; i++ {
-		in := &instance{plugin: p, index: i, mailbox: make(chan event, opts.Mailbox), done: make(chan struct{}), conns: map[uint64]struct{}{}}
+		p.pool = append(p.pool, &instance{plugin: p, index: i, mailbox: make(chan event, opts.Mailbox), done: make(chan struct{}), conns: map[uint64]struct{}{}})
+	}
+	for i, in := range p.pool {
 		g, err := newGuest(p, m, i, &in.callStart)
 		if err != nil {
-			for _, in := range p.pool {
+			for _, in := range p.pool[:i] {
 				in.g.close()
+			}
+			for _, in := range p.pool {
+				close(in.done)
 			}
 			m.close()
 			return nil, err
 		}
 		in.use(g)
-		p.pool = append(p.pool, in)
 	}
 	for _, in := range p.pool {
 		go in.run()

@@ -91,8 +91,13 @@ typedef enum wasmsock_status {
     WASMSOCK_ERR_FORBIDDEN = -8,
     /* msg_read during a call that carries no payload. */
     WASMSOCK_ERR_NO_MESSAGE = -9,
-    /* A message over the route's max_message_bytes. */
-    WASMSOCK_ERR_TOO_LARGE = -10
+    /* A message over the route's max_message_bytes, or a bus message over NATS's max payload. */
+    WASMSOCK_ERR_TOO_LARGE = -10,
+    /* The bus is off: the host runs without a [cluster] table, so it has no NATS connection. */
+    WASMSOCK_ERR_UNAVAILABLE = -11,
+    /* A bounded bus queue or limit is full (publish queue, subscriptions, pending requests);
+     * the call did nothing and the host counted it. */
+    WASMSOCK_ERR_BUSY = -12
 } wasmsock_status;
 
 /* Message kinds: the RFC 6455 opcodes of the frames that carry them. */
@@ -114,6 +119,22 @@ typedef enum wasmsock_level {
  * result is ignored. */
 #define WASMSOCK_FLAG_RESUMED 1
 
+/* on_event kind: a message on a subscription's subject; id is the subscription's. */
+#define WASMSOCK_EVENT_MESSAGE 1
+
+/* on_event kind: the reply to a request; id is the request's. */
+#define WASMSOCK_EVENT_REPLY 2
+
+/* on_event kind: a request failed (no responders, timeout, or an error answer); id is the
+ * request's and the data says why. */
+#define WASMSOCK_EVENT_ERROR 3
+
+/* The timeout of a request whose timeout_ms is 0, in milliseconds. */
+#define WASMSOCK_DEFAULT_REQUEST_TIMEOUT_MS 5000
+
+/* The longest request timeout, in milliseconds. */
+#define WASMSOCK_MAX_REQUEST_TIMEOUT_MS 60000
+
 /* Limits, in bytes. */
 /* The longest close reason, in bytes: a close frame's payload is at most 125 bytes (RFC 6455
  * §5.5) and the code takes 2 of them. close cuts a longer reason on a character boundary. */
@@ -122,6 +143,10 @@ typedef enum wasmsock_level {
 #define WASMSOCK_MAX_GROUP_NAME 128
 /* The longest key conn_get accepts, in bytes. */
 #define WASMSOCK_MAX_CONN_GET_KEY 256
+/* The longest bus subject or subscription pattern a plugin may give, in bytes. */
+#define WASMSOCK_MAX_SUBJECT 256
+/* The longest queue group name, in bytes. */
+#define WASMSOCK_MAX_QUEUE_NAME 64
 
 /* The prefix of the groups the host manages: every connection with a user id is in the group
  * "user:<id>" of its namespace; join and leave refuse them, broadcast reaches them. */
@@ -159,6 +184,10 @@ static inline const char *wasmsock_status_text(int32_t status) {
         return "no message to read";
     case WASMSOCK_ERR_TOO_LARGE:
         return "payload too large";
+    case WASMSOCK_ERR_UNAVAILABLE:
+        return "bus unavailable";
+    case WASMSOCK_ERR_BUSY:
+        return "bus busy";
     }
     return "unknown status";
 }
@@ -179,6 +208,12 @@ WASMSOCK_EXPORT("on_close") void on_close(uint64_t conn, int32_t code, int32_t r
 /* The instance starts; the plugin's config (JSON) is read with msg_read. A non-zero result
  * refuses to start. Optional: leave it undefined and the module does not export it. */
 WASMSOCK_EXPORT("on_start") int32_t on_start(int32_t config_len);
+
+/* A bus event for subscription or request id: kind 1 a message, 2 a request's reply, 3 a
+ * request's failure; msg_read serves the subject_len bytes of the subject, then the data_len
+ * bytes of the data. Optional: leave it undefined and the module does not export it. */
+WASMSOCK_EXPORT("on_event") void on_event(int32_t id, int32_t kind, int32_t subject_len,
+                                          int32_t data_len);
 
 /* ---- Host functions (abi/ABI.md, "Host functions"), imported from module "wasmsock". ---- */
 
@@ -218,6 +253,30 @@ int32_t wasmsock_conn_get(uint64_t conn, const uint8_t *key_ptr, int32_t key_len
 /* Writes a record to the host's log at level (0 debug, 1 info, 2 warn, 3 error). */
 WASMSOCK_IMPORT("log")
 int32_t wasmsock_log(int32_t level, const uint8_t *ptr, int32_t len);
+
+/* Queues a message to a bus subject (no wildcards) of the current namespace; returns 0. DRAFT:
+ * its behaviour may still be refined. */
+WASMSOCK_IMPORT("publish")
+int32_t wasmsock_publish(const uint8_t *subject_ptr, int32_t subject_len, const uint8_t *ptr,
+                         int32_t len);
+
+/* Subscribes to a bus subject pattern of the current namespace, in a queue group unless
+ * queue_len is 0; returns the subscription's id (> 0), whose messages come to on_event. DRAFT:
+ * its behaviour may still be refined. */
+WASMSOCK_IMPORT("subscribe")
+int32_t wasmsock_subscribe(const uint8_t *subject_ptr, int32_t subject_len,
+                           const uint8_t *queue_ptr, int32_t queue_len);
+
+/* Ends a subscription of the current namespace; returns 0. DRAFT: its behaviour may still be
+ * refined. */
+WASMSOCK_IMPORT("unsubscribe")
+int32_t wasmsock_unsubscribe(int32_t id);
+
+/* Queues a request to a bus subject of the current namespace; returns its id (> 0); the reply
+ * or the failure comes to on_event, exactly once. DRAFT: its behaviour may still be refined. */
+WASMSOCK_IMPORT("request")
+int32_t wasmsock_request(const uint8_t *subject_ptr, int32_t subject_len, const uint8_t *ptr,
+                         int32_t len, int32_t timeout_ms);
 
 /* END GENERATED */
 

@@ -29,3 +29,8 @@ func onClose(conn uint64, code int32, reasonLen int32) {
 func onStart(configLen int32) int32 {
 	return dispatchStart(configLen)
 }
+
+//go:wasmexport on_event
+func onEvent(id int32, kind int32, subjectLen int32, dataLen int32) {
+	dispatchEvent(id, kind, subjectLen, dataLen)
+}

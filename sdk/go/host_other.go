@@ -18,6 +18,10 @@ type hostAPI interface {
 	close(conn uint64, code int32, reason string) int32
 	connGet(conn uint64, key string, dst []byte) int32
 	log(level int32, msg string) int32
+	publish(subject string, data []byte) int32
+	subscribe(subject, queue string) int32
+	unsubscribe(id int32) int32
+	request(subject string, data []byte, timeoutMS int32) int32
 }
 
 var host hostAPI = noHost{}
@@ -35,6 +39,10 @@ func (noHost) leave(uint64, string) int32                    { return unsupporte
 func (noHost) close(uint64, int32, string) int32             { return unsupported }
 func (noHost) connGet(uint64, string, []byte) int32          { return unsupported }
 func (noHost) log(int32, string) int32                       { return unsupported }
+func (noHost) publish(string, []byte) int32                  { return unsupported }
+func (noHost) subscribe(string, string) int32                { return unsupported }
+func (noHost) unsubscribe(int32) int32                       { return unsupported }
+func (noHost) request(string, []byte, int32) int32           { return unsupported }
 
 func hostMsgRead(dst []byte) int32 { return host.msgRead(dst) }
 
@@ -59,3 +67,13 @@ func hostClose(conn uint64, code int32, reason string) int32 {
 func hostConnGet(conn uint64, key string, dst []byte) int32 { return host.connGet(conn, key, dst) }
 
 func hostLog(level int32, msg string) int32 { return host.log(level, msg) }
+
+func hostPublish(subject string, data []byte) int32 { return host.publish(subject, data) }
+
+func hostSubscribe(subject, queue string) int32 { return host.subscribe(subject, queue) }
+
+func hostUnsubscribe(id int32) int32 { return host.unsubscribe(id) }
+
+func hostRequest(subject string, data []byte, timeoutMS int32) int32 {
+	return host.request(subject, data, timeoutMS)
+}

@@ -71,3 +71,23 @@ func hostLog(level int32, msg string) int32 {
 	p, n := stringArg(msg)
 	return wasmLog(level, p, n)
 }
+
+func hostPublish(subject string, data []byte) int32 {
+	sp, sn := stringArg(subject)
+	p, n := bytesArg(data)
+	return wasmPublish(sp, sn, p, n)
+}
+
+func hostSubscribe(subject, queue string) int32 {
+	sp, sn := stringArg(subject)
+	qp, qn := stringArg(queue)
+	return wasmSubscribe(sp, sn, qp, qn)
+}
+
+func hostUnsubscribe(id int32) int32 { return wasmUnsubscribe(id) }
+
+func hostRequest(subject string, data []byte, timeoutMS int32) int32 {
+	sp, sn := stringArg(subject)
+	p, n := bytesArg(data)
+	return wasmRequest(sp, sn, p, n, timeoutMS)
+}

@@ -53,3 +53,26 @@ func wasmConnGet(conn uint64, keyPtr unsafe.Pointer, keyLen int32, dst unsafe.Po
 //
 //go:wasmimport wasmsock log
 func wasmLog(level int32, ptr unsafe.Pointer, len int32) int32
+
+// wasmPublish: Queues a message to a bus subject (no wildcards) of the current namespace; returns
+// 0.
+//
+//go:wasmimport wasmsock publish
+func wasmPublish(subjectPtr unsafe.Pointer, subjectLen int32, ptr unsafe.Pointer, len int32) int32
+
+// wasmSubscribe: Subscribes to a bus subject pattern of the current namespace, in a queue group
+// unless queue_len is 0; returns the subscription's id (> 0), whose messages come to on_event.
+//
+//go:wasmimport wasmsock subscribe
+func wasmSubscribe(subjectPtr unsafe.Pointer, subjectLen int32, queuePtr unsafe.Pointer, queueLen int32) int32
+
+// wasmUnsubscribe: Ends a subscription of the current namespace; returns 0.
+//
+//go:wasmimport wasmsock unsubscribe
+func wasmUnsubscribe(id int32) int32
+
+// wasmRequest: Queues a request to a bus subject of the current namespace; returns its id (> 0);
+// the reply or the failure comes to on_event, exactly once.
+//
+//go:wasmimport wasmsock request
+func wasmRequest(subjectPtr unsafe.Pointer, subjectLen int32, ptr unsafe.Pointer, len int32, timeoutMs int32) int32

@@ -4,8 +4,10 @@ package wasmsock
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wasmsock/wasmsock/abi"
 )
@@ -59,6 +61,28 @@ func (h *fakeHost) log(level int32, msg string) int32 {
 	return 0
 }
 
+func (h *fakeHost) publish(subject string, data []byte) int32 {
+	h.calls = append(h.calls, "publish "+subject+" "+string(data))
+	return 0
+}
+
+func (h *fakeHost) subscribe(subject, queue string) int32 {
+	h.calls = append(h.calls, "subscribe "+subject+" "+queue)
+	return 7
+}
+
+func (h *fakeHost) unsubscribe(id int32) int32 {
+	if id != 7 {
+		return int32(abi.ErrNotFound)
+	}
+	return 0
+}
+
+func (h *fakeHost) request(subject string, data []byte, timeoutMS int32) int32 {
+	h.calls = append(h.calls, "request "+subject+" "+string(data)+" "+strconv.Itoa(int(timeoutMS)))
+	return 9
+}
+
 // useFake installs a fresh fake host and clears the handlers for the length of the test.
 func useFake(t *testing.T) *fakeHost {
 	h := &fakeHost{chunk: 3, vals: map[string]string{}}
@@ -68,6 +92,7 @@ func useFake(t *testing.T) *fakeHost {
 		OnConnect(nil)
 		OnMessage(nil)
 		OnClose(nil)
+		OnEvent(nil)
 		OnStart(nil)
 	})
 	return h
@@ -262,5 +287,40 @@ func TestNoHost(t *testing.T) {
 	}
 	if _, ok := Conn(1).Get("user"); ok {
 		t.Errorf("Get without a host found something")
+	}
+}
+
+func TestBus(t *testing.T) {
+	h := useFake(t)
+	if err := Publish("orders.created", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := QueueSubscribe("orders.>", "workers")
+	if err != nil || sub != 7 {
+		t.Fatalf("subscribe: %v %v", sub, err)
+	}
+	if err := Subscription(8).Unsubscribe(); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unsubscribe unknown: %v", err)
+	}
+	req, err := SendRequest("billing.charge", []byte("{}"), 1500*time.Millisecond)
+	if err != nil || req != 9 {
+		t.Fatalf("request: %v %v", req, err)
+	}
+	if _, err := SendRequest("x", nil, 61*time.Second); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("request over the longest timeout: %v", err)
+	}
+	want := []string{"publish orders.created x", "subscribe orders.> workers", "request billing.charge {} 1500"}
+	if strings.Join(h.calls, "|") != strings.Join(want, "|") {
+		t.Fatalf("calls %q, want %q", h.calls, want)
+	}
+	var got Event
+	OnEvent(func(e Event) { got = e; got.Data = append([]byte(nil), e.Data...) })
+	h.payload = []byte("orders.createdhello")
+	dispatchEvent(7, int32(EventMessage), int32(len("orders.created")), int32(len("hello")))
+	if got.ID != 7 || got.Kind != EventMessage || got.Subject != "orders.created" || string(got.Data) != "hello" {
+		t.Fatalf("event %+v", got)
+	}
+	if EventError.String() != "error" || EventKind(9).String() != "EventKind(9)" {
+		t.Fatal("EventKind.String")
 	}
 }

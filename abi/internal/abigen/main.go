@@ -36,6 +36,7 @@ type table struct {
 	Statuses     []num  `json:"statuses"`
 	Kinds        []num  `json:"kinds"`
 	ConnectFlags []num  `json:"connect_flags"`
+	Bus          []num  `json:"bus"`
 	LogLevels    []num  `json:"log_levels"`
 	Limits       []num  `json:"limits"`
 	Strings      []str  `json:"strings"`
@@ -234,7 +235,7 @@ func (t *table) validate() error {
 			bad("status %s: needs a value <= 0, Go, C and Rust names, a text and a doc", s.Name)
 		}
 	}
-	for _, group := range [][]num{t.Kinds, t.ConnectFlags, t.LogLevels, t.Limits} {
+	for _, group := range [][]num{t.Kinds, t.ConnectFlags, t.Bus, t.LogLevels, t.Limits} {
 		for _, n := range group {
 			if !reGo.MatchString(n.Name) || !reC.MatchString(n.C) || n.Doc == "" {
 				bad("constant %s: needs Go and C names and a doc", n.Name)
@@ -424,6 +425,7 @@ func genGo(t *table, _ []byte) ([]byte, error) {
 	}{
 		{"Message kinds, equal to the RFC 6455 opcodes of the frames that carry them.", t.Kinds},
 		{"Flags passed to on_connect.", t.ConnectFlags},
+		{"The bus: the kinds of events on_event receives, and request timeouts in milliseconds.", t.Bus},
 		{"Log levels for the log host function.", t.LogLevels},
 		{"Limits, in bytes.", t.Limits},
 	}
@@ -658,6 +660,9 @@ func genCSection(t *table) string {
 	for _, n := range t.ConnectFlags {
 		p("%s#define WASMSOCK_%s %d\n\n", cComment(n.Doc, ""), n.C, n.Value)
 	}
+	for _, n := range t.Bus {
+		p("%s#define WASMSOCK_%s %d\n\n", cComment(n.Doc, ""), n.C, n.Value)
+	}
 	p("/* Limits, in bytes. */\n")
 	for _, n := range t.Limits {
 		p("%s#define WASMSOCK_%s %d\n", cComment(n.Doc, ""), n.C, n.Value)
@@ -781,6 +786,10 @@ pub const ABI_VERSION: u32 = %d;
 		p("pub const KIND_%s: i32 = %d;\n", n.C, n.Value)
 	}
 	for _, n := range t.ConnectFlags {
+		b.WriteString(rustDoc(n.Doc, ""))
+		p("pub const %s: i32 = %d;\n", n.C, n.Value)
+	}
+	for _, n := range t.Bus {
 		b.WriteString(rustDoc(n.Doc, ""))
 		p("pub const %s: i32 = %d;\n", n.C, n.Value)
 	}
@@ -1002,6 +1011,10 @@ export enum Status {
 	}
 	p("}\n\n")
 	for _, n := range t.ConnectFlags {
+		p("%s", strings.TrimSuffix(wrap(n.Doc, "/** ", 100), "\n")+" */\n")
+		p("export const %s: i32 = %d;\n\n", n.C, n.Value)
+	}
+	for _, n := range t.Bus {
 		p("%s", strings.TrimSuffix(wrap(n.Doc, "/** ", 100), "\n")+" */\n")
 		p("export const %s: i32 = %d;\n\n", n.C, n.Value)
 	}

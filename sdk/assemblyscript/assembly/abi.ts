@@ -35,8 +35,13 @@ export enum Status {
   Forbidden = -8,
   /** msg_read during a call that carries no payload. */
   NoMessage = -9,
-  /** A message over the route's max_message_bytes. */
+  /** A message over the route's max_message_bytes, or a bus message over NATS's max payload. */
   TooLarge = -10,
+  /** The bus is off: the host runs without a [cluster] table, so it has no NATS connection. */
+  Unavailable = -11,
+  /** A bounded bus queue or limit is full (publish queue, subscriptions, pending requests); the
+  /** call did nothing and the host counted it. */
+  Busy = -12,
 }
 
 /**
@@ -56,6 +61,8 @@ export function statusText(status: i32): string {
     case Status.Forbidden: return "forbidden by route mode";
     case Status.NoMessage: return "no message to read";
     case Status.TooLarge: return "payload too large";
+    case Status.Unavailable: return "bus unavailable";
+    case Status.Busy: return "bus busy";
   }
   return "unknown status";
 }
@@ -85,6 +92,22 @@ export enum Level {
 /** ignored. */
 export const FLAG_RESUMED: i32 = 1;
 
+/** on_event kind: a message on a subscription's subject; id is the subscription's. */
+export const EVENT_MESSAGE: i32 = 1;
+
+/** on_event kind: the reply to a request; id is the request's. */
+export const EVENT_REPLY: i32 = 2;
+
+/** on_event kind: a request failed (no responders, timeout, or an error answer); id is the
+/** request's and the data says why. */
+export const EVENT_ERROR: i32 = 3;
+
+/** The timeout of a request whose timeout_ms is 0, in milliseconds. */
+export const DEFAULT_REQUEST_TIMEOUT_MS: i32 = 5000;
+
+/** The longest request timeout, in milliseconds. */
+export const MAX_REQUEST_TIMEOUT_MS: i32 = 60000;
+
 /** The longest close reason, in bytes: a close frame's payload is at most 125 bytes (RFC 6455
 /** §5.5) and the code takes 2 of them. close cuts a longer reason on a character boundary. */
 export const MAX_CLOSE_REASON: i32 = 123;
@@ -94,6 +117,12 @@ export const MAX_GROUP_NAME: i32 = 128;
 
 /** The longest key conn_get accepts, in bytes. */
 export const MAX_CONN_GET_KEY: i32 = 256;
+
+/** The longest bus subject or subscription pattern a plugin may give, in bytes. */
+export const MAX_SUBJECT: i32 = 256;
+
+/** The longest queue group name, in bytes. */
+export const MAX_QUEUE_NAME: i32 = 64;
 
 /** The prefix of the groups the host manages: every connection with a user id is in the group
 /** "user:<id>" of its namespace; join and leave refuse them, broadcast reaches them. */

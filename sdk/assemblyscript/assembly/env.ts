@@ -46,3 +46,23 @@ export declare function conn_get(conn: u64, keyPtr: usize, keyLen: i32, dst: usi
 // @ts-ignore: decorator
 @external("wasmsock", "log")
 export declare function log(level: i32, ptr: usize, len: i32): i32;
+
+/** Queues a message to a bus subject (no wildcards) of the current namespace; returns 0. */
+// @ts-ignore: decorator
+@external("wasmsock", "publish")
+export declare function publish(subjectPtr: usize, subjectLen: i32, ptr: usize, len: i32): i32;
+
+/** Subscribes to a bus subject pattern of the current namespace, in a queue group unless queue_len is 0; returns the subscription's id (> 0), whose messages come to on_event. */
+// @ts-ignore: decorator
+@external("wasmsock", "subscribe")
+export declare function subscribe(subjectPtr: usize, subjectLen: i32, queuePtr: usize, queueLen: i32): i32;
+
+/** Ends a subscription of the current namespace; returns 0. */
+// @ts-ignore: decorator
+@external("wasmsock", "unsubscribe")
+export declare function unsubscribe(id: i32): i32;
+
+/** Queues a request to a bus subject of the current namespace; returns its id (> 0); the reply or the failure comes to on_event, exactly once. */
+// @ts-ignore: decorator
+@external("wasmsock", "request")
+export declare function request(subjectPtr: usize, subjectLen: i32, ptr: usize, len: i32, timeoutMs: i32): i32;

@@ -36,8 +36,15 @@ pub enum Error {
     Forbidden,
     /// msg_read during a call that carries no payload (`-9`)
     NoMessage,
-    /// A message over the route's max_message_bytes (`-10`)
+    /// A message over the route's max_message_bytes, or a bus message over NATS's max payload
+    /// (`-10`)
     TooLarge,
+    /// The bus is off: the host runs without a [cluster] table, so it has no NATS connection
+    /// (`-11`)
+    Unavailable,
+    /// A bounded bus queue or limit is full (publish queue, subscriptions, pending requests); the
+    /// call did nothing and the host counted it (`-12`)
+    Busy,
     /// A negative status this version of the ABI does not define.
     Other(i32),
 }
@@ -61,6 +68,8 @@ impl Error {
             sys::ERR_FORBIDDEN => Error::Forbidden,
             sys::ERR_NO_MESSAGE => Error::NoMessage,
             sys::ERR_TOO_LARGE => Error::TooLarge,
+            sys::ERR_UNAVAILABLE => Error::Unavailable,
+            sys::ERR_BUSY => Error::Busy,
             s => Error::Other(s),
         })
     }
@@ -78,6 +87,8 @@ impl Error {
             Error::Forbidden => sys::ERR_FORBIDDEN,
             Error::NoMessage => sys::ERR_NO_MESSAGE,
             Error::TooLarge => sys::ERR_TOO_LARGE,
+            Error::Unavailable => sys::ERR_UNAVAILABLE,
+            Error::Busy => sys::ERR_BUSY,
             Error::Other(s) => s,
         }
     }

@@ -43,8 +43,13 @@ pub const ERR_CLOSED: i32 = -7;
 pub const ERR_FORBIDDEN: i32 = -8;
 /// msg_read during a call that carries no payload.
 pub const ERR_NO_MESSAGE: i32 = -9;
-/// A message over the route's max_message_bytes.
+/// A message over the route's max_message_bytes, or a bus message over NATS's max payload.
 pub const ERR_TOO_LARGE: i32 = -10;
+/// The bus is off: the host runs without a [cluster] table, so it has no NATS connection.
+pub const ERR_UNAVAILABLE: i32 = -11;
+/// A bounded bus queue or limit is full (publish queue, subscriptions, pending requests); the call
+/// did nothing and the host counted it.
+pub const ERR_BUSY: i32 = -12;
 
 /// Message kind: UTF-8 text (the RFC 6455 opcode of a text frame).
 pub const KIND_TEXT: i32 = 1;
@@ -54,6 +59,17 @@ pub const KIND_BINARY: i32 = 2;
 /// (after a reload or an instance restart). Rebuild state, do not greet again; the result is
 /// ignored.
 pub const FLAG_RESUMED: i32 = 1;
+/// on_event kind: a message on a subscription's subject; id is the subscription's.
+pub const EVENT_MESSAGE: i32 = 1;
+/// on_event kind: the reply to a request; id is the request's.
+pub const EVENT_REPLY: i32 = 2;
+/// on_event kind: a request failed (no responders, timeout, or an error answer); id is the
+/// request's and the data says why.
+pub const EVENT_ERROR: i32 = 3;
+/// The timeout of a request whose timeout_ms is 0, in milliseconds.
+pub const DEFAULT_REQUEST_TIMEOUT_MS: i32 = 5000;
+/// The longest request timeout, in milliseconds.
+pub const MAX_REQUEST_TIMEOUT_MS: i32 = 60000;
 /// Log level debug.
 pub const LOG_DEBUG: i32 = 0;
 /// Log level info.
@@ -69,6 +85,10 @@ pub const MAX_CLOSE_REASON: usize = 123;
 pub const MAX_GROUP_NAME: usize = 128;
 /// The longest key conn_get accepts, in bytes.
 pub const MAX_CONN_GET_KEY: usize = 256;
+/// The longest bus subject or subscription pattern a plugin may give, in bytes.
+pub const MAX_SUBJECT: usize = 256;
+/// The longest queue group name, in bytes.
+pub const MAX_QUEUE_NAME: usize = 64;
 /// The prefix of the groups the host manages: every connection with a user id is in the group
 /// "user:<id>" of its namespace; join and leave refuse them, broadcast reaches them.
 pub const USER_GROUP_PREFIX: &str = "user:";
@@ -95,6 +115,8 @@ pub fn status_text(status: i32) -> &'static str {
         ERR_FORBIDDEN => "forbidden by route mode",
         ERR_NO_MESSAGE => "no message to read",
         ERR_TOO_LARGE => "payload too large",
+        ERR_UNAVAILABLE => "bus unavailable",
+        ERR_BUSY => "bus busy",
         _ => "unknown status",
     }
 }
@@ -137,6 +159,24 @@ extern "C" {
     /// Writes a record to the host's log at level (0 debug, 1 info, 2 warn, 3 error).
     #[link_name = "log"]
     pub fn log(level: i32, ptr: *const u8, len: i32) -> i32;
+
+    /// Queues a message to a bus subject (no wildcards) of the current namespace; returns 0.
+    #[link_name = "publish"]
+    pub fn publish(subject_ptr: *const u8, subject_len: i32, ptr: *const u8, len: i32) -> i32;
+
+    /// Subscribes to a bus subject pattern of the current namespace, in a queue group unless
+    /// queue_len is 0; returns the subscription's id (> 0), whose messages come to on_event.
+    #[link_name = "subscribe"]
+    pub fn subscribe(subject_ptr: *const u8, subject_len: i32, queue_ptr: *const u8, queue_len: i32) -> i32;
+
+    /// Ends a subscription of the current namespace; returns 0.
+    #[link_name = "unsubscribe"]
+    pub fn unsubscribe(id: i32) -> i32;
+
+    /// Queues a request to a bus subject of the current namespace; returns its id (> 0); the reply
+    /// or the failure comes to on_event, exactly once.
+    #[link_name = "request"]
+    pub fn request(subject_ptr: *const u8, subject_len: i32, ptr: *const u8, len: i32, timeout_ms: i32) -> i32;
 }
 
 #[cfg(all(not(target_arch = "wasm32"), not(test)))]
@@ -184,6 +224,26 @@ mod off_wasm {
 
     /// Stand-in for the `log` import: always [`ERR_NOT_SUPPORTED`] off `wasm32`.
     pub unsafe fn log(_level: i32, _ptr: *const u8, _len: i32) -> i32 {
+        ERR_NOT_SUPPORTED
+    }
+
+    /// Stand-in for the `publish` import: always [`ERR_NOT_SUPPORTED`] off `wasm32`.
+    pub unsafe fn publish(_subject_ptr: *const u8, _subject_len: i32, _ptr: *const u8, _len: i32) -> i32 {
+        ERR_NOT_SUPPORTED
+    }
+
+    /// Stand-in for the `subscribe` import: always [`ERR_NOT_SUPPORTED`] off `wasm32`.
+    pub unsafe fn subscribe(_subject_ptr: *const u8, _subject_len: i32, _queue_ptr: *const u8, _queue_len: i32) -> i32 {
+        ERR_NOT_SUPPORTED
+    }
+
+    /// Stand-in for the `unsubscribe` import: always [`ERR_NOT_SUPPORTED`] off `wasm32`.
+    pub unsafe fn unsubscribe(_id: i32) -> i32 {
+        ERR_NOT_SUPPORTED
+    }
+
+    /// Stand-in for the `request` import: always [`ERR_NOT_SUPPORTED`] off `wasm32`.
+    pub unsafe fn request(_subject_ptr: *const u8, _subject_len: i32, _ptr: *const u8, _len: i32, _timeout_ms: i32) -> i32 {
         ERR_NOT_SUPPORTED
     }
 }

@@ -20,6 +20,16 @@
 //	send ID TEXT           send TEXT to connection ID; reply "ok" or "ERR <status>"
 //	user U TEXT            send TEXT to every connection of user U; reply "sent N"
 //	flood N G TEXT         broadcast TEXT to G N times; reply "sent TOTAL"
+//	pub SUBJ TEXT          publish TEXT to SUBJ on the bus; reply "ok" or "ERR <status>"
+//	pubn N SUBJ TEXT       publish N times; reply "ok K busy B" (K accepted, B refused with ErrBusy)
+//	sub SUBJ [QUEUE]       subscribe; reply "sub ID" or "ERR <status>"
+//	unsub ID               unsubscribe; reply "ok" or "ERR <status>"
+//	req SUBJ MS TEXT       request with timeout MS; reply "req ID" or "ERR <status>"
+//	tell ID TEXT           (as bus data) in on_event: send TEXT to connection ID
+//
+// Bus events go to the connection that subscribed or requested, as
+// "event ID KIND SUBJECT DATA"; an event whose data is "tell ID TEXT" is carried out instead and
+// reported as "told ID ok" or "told ID ERR <status>".
 //
 // Binary messages are echoed.
 package main
@@ -28,6 +38,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	wasmsock "github.com/wasmsock/wasmsock/sdk/go"
 )
@@ -62,7 +73,26 @@ func init() {
 	wasmsock.OnClose(func(c wasmsock.Conn, code int, reason string) {
 		report("closed " + id(c) + " " + strconv.Itoa(code) + " " + reason)
 	})
+	wasmsock.OnEvent(func(e wasmsock.Event) {
+		c, ok := owners[e.ID]
+		if !ok {
+			return
+		}
+		if e.Kind != wasmsock.EventMessage {
+			delete(owners, e.ID)
+		}
+		if rest, ok := strings.CutPrefix(string(e.Data), "tell "); ok {
+			arg, text, _ := strings.Cut(rest, " ")
+			to, _ := strconv.ParseUint(arg, 10, 64)
+			_ = c.SendText("told " + arg + " " + status(wasmsock.Conn(to).SendText(text), "ok"))
+			return
+		}
+		_ = c.SendText("event " + strconv.Itoa(int(e.ID)) + " " + e.Kind.String() + " " + e.Subject + " " + string(e.Data))
+	})
 }
+
+// owners maps bus subscriptions and requests to the connection that made them.
+var owners = map[int32]wasmsock.Conn{}
 
 func command(c wasmsock.Conn, text string) string {
 	verb, rest, _ := strings.Cut(text, " ")
@@ -107,6 +137,42 @@ func command(c wasmsock.Conn, text string) string {
 			total += n
 		}
 		return "sent " + strconv.Itoa(total)
+	case "pub":
+		return status(wasmsock.Publish(arg, []byte(tail)), "ok")
+	case "pubn":
+		count, _ := strconv.Atoi(arg)
+		subj, msg, _ := strings.Cut(tail, " ")
+		okN, busy := 0, 0
+		for i := 0; i < count; i++ {
+			switch err := wasmsock.Publish(subj, []byte(msg)); {
+			case err == nil:
+				okN++
+			case errors.Is(err, wasmsock.ErrBusy):
+				busy++
+			}
+		}
+		return "ok " + strconv.Itoa(okN) + " busy " + strconv.Itoa(busy)
+	case "sub":
+		sub, err := wasmsock.QueueSubscribe(arg, tail)
+		if err == nil {
+			owners[int32(sub)] = c
+		}
+		return status(err, "sub "+strconv.Itoa(int(sub)))
+	case "unsub":
+		n, _ := strconv.Atoi(rest)
+		err := wasmsock.Subscription(n).Unsubscribe()
+		if err == nil {
+			delete(owners, int32(n))
+		}
+		return status(err, "ok")
+	case "req":
+		msArg, msg, _ := strings.Cut(tail, " ")
+		ms, _ := strconv.Atoi(msArg)
+		r, err := wasmsock.SendRequest(arg, []byte(msg), time.Duration(ms)*time.Millisecond)
+		if err == nil {
+			owners[int32(r)] = c
+		}
+		return status(err, "req "+strconv.Itoa(int(r)))
 	}
 	return "ERR unknown command " + strconv.Quote(verb)
 }
