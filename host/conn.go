@@ -37,6 +37,7 @@ type Conn struct {
 	headers     []string // name (lower case), value, name, value, ...
 	subprotocol string
 	deflate     bool // permessage-deflate negotiated
+	deflateRefs bool // and the client allows back-references (a 32 KiB server window)
 	remoteAddr  string
 	ip          string // the client's IP, for per-IP limits
 	host        string // the Host header
@@ -49,6 +50,7 @@ type Conn struct {
 	finished  atomic.Bool  // finish ran
 	counted   bool         // counted against the connection limits (released by finish)
 	msgBucket bucket       // the message rate limit; used by the reader only
+	unsettled bool         // the reader handed the plugin a message since the last settle
 	lastRead  atomic.Int64 // unix nanos of the last frame from the peer
 	pingSent  atomic.Int64 // unix nanos of the last ping without a frame read since, 0 for none
 	hb        *time.Timer
@@ -61,6 +63,7 @@ type Conn struct {
 	writing         bool     // a writer goroutine is running
 	closeSent       bool     // a close frame is queued: nothing more may be queued
 	closeAfterFlush bool     // close the TCP connection once the queue is written
+	shutAfterFlush  bool     // half-close (shut down writing) once the close frame is written
 	tcpClosed       bool
 	closeCode       int // the code we sent, when we started the closing handshake
 	closeReason     string
@@ -108,12 +111,19 @@ func (c *Conn) pushLocked(frame []byte) bool {
 // (a slow consumer would never read them). It does nothing and returns false if a close frame
 // was already queued.
 func (c *Conn) startClose(code int, reason string, dropQueue bool) bool {
+	return c.queueClose(code, reason, dropQueue, false)
+}
+
+// queueClose is startClose; with shut, the writer half-closes the connection (shuts down writing)
+// once the close frame is written, for a reader that will only drain what the peer still sends.
+func (c *Conn) queueClose(code int, reason string, dropQueue, shut bool) bool {
 	c.mu.Lock()
 	if c.closeSent {
 		c.mu.Unlock()
 		return false
 	}
 	c.closeSent = true
+	c.shutAfterFlush = shut
 	c.closeCode, c.closeReason = code, wsproto.TruncateReason(reason)
 	if dropQueue {
 		clear(c.queue)
@@ -126,6 +136,37 @@ func (c *Conn) startClose(code int, reason string, dropQueue bool) bool {
 		go c.writeLoop()
 	}
 	return true
+}
+
+// settle waits until the plugin has handled every message this reader handed it, so that what
+// it sends in answer is queued before whatever the reader queues next (a close frame): a reply is
+// never lost to, or written after, a close that followed its message. Reader goroutine only.
+func (c *Conn) settle() {
+	if !c.unsettled {
+		return
+	}
+	c.unsettled = false
+	done := make(chan struct{})
+	c.route.plugin.AfterEvents(c.id, func() { close(done) })
+	<-done
+}
+
+// failClose answers a peer that broke the protocol (or sent a message over the limit): after the
+// replies to its earlier messages, a close frame with code, then a half-close, and the reader
+// discards what the peer still sends until it closes its side or close_timeout passes (RFC 6455
+// §7.1.1). Closing at once with unread bytes would make the kernel send a reset, which can
+// destroy the close frame before the peer reads it.
+func (c *Conn) failClose(code int, reason string) {
+	c.settle()
+	c.queueClose(code, reason, false, true)
+	_ = c.nc.SetReadDeadline(time.Time{}) // the close timer bounds the wait
+	var buf [2048]byte
+	for {
+		if _, err := c.nc.Read(buf[:]); err != nil {
+			break
+		}
+	}
+	c.closeTCP()
 }
 
 // isClosing reports whether a close frame has been queued.
@@ -159,18 +200,6 @@ func (c *Conn) answerClose(payload []byte) (int, string) {
 	return code, reason
 }
 
-// closeIfIdle closes the TCP connection now if no writer is running, else lets the writer do it
-// after its last batch.
-func (c *Conn) closeIfIdle() {
-	c.mu.Lock()
-	c.closeAfterFlush = true
-	idle := !c.writing
-	c.mu.Unlock()
-	if idle {
-		c.closeTCP()
-	}
-}
-
 func (c *Conn) closeTCP() {
 	c.mu.Lock()
 	done := c.tcpClosed
@@ -197,9 +226,14 @@ func (c *Conn) writeLoop() {
 		if len(c.queue) == 0 || c.tcpClosed {
 			c.writing = false
 			closeNow := c.closeAfterFlush
+			shut := c.shutAfterFlush && c.closeSent && !c.tcpClosed
 			c.mu.Unlock()
 			if closeNow {
 				c.closeTCP()
+			} else if shut {
+				if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+					_ = cw.CloseWrite()
+				}
 			}
 			return
 		}
@@ -246,8 +280,7 @@ func (c *Conn) readLoop(rd *wsproto.Reader) (int, string) {
 			if errors.As(err, &ce) {
 				c.srv.metrics.protocolError(ce.Code)
 				c.log.Debug("protocol error", "code", ce.Code, "reason", ce.Reason)
-				c.startClose(ce.Code, ce.Reason, false)
-				c.closeIfIdle()
+				c.failClose(ce.Code, ce.Reason)
 				return ce.Code, ce.Reason
 			}
 			c.mu.Lock()
@@ -266,6 +299,7 @@ func (c *Conn) readLoop(rd *wsproto.Reader) (int, string) {
 			c.route.m.messagesIn.Inc()
 			c.route.m.bytesIn.Add(float64(len(m.Payload)))
 			if c.route.cfg.Mode == config.ModeSendOnly {
+				c.settle()
 				c.startClose(wsproto.CloseUnsupportedData, "this endpoint does not accept messages", false)
 				continue
 			}
@@ -277,15 +311,18 @@ func (c *Conn) readLoop(rd *wsproto.Reader) (int, string) {
 				// answers or close_timeout passes, so the close frame is not lost to a reset.
 				c.srv.metrics.rateLimited.Inc()
 				c.log.Info("message rate limit exceeded: closing")
+				c.settle()
 				c.startClose(wsproto.ClosePolicyViolation, "message rate limit exceeded", false)
 				continue
 			}
+			c.unsettled = true
 			c.route.plugin.Message(c.id, int32(m.Op), m.Payload)
 		case wsproto.OpPing:
 			c.enqueue(wsproto.Frame(wsproto.OpPong, m.Payload))
 		case wsproto.OpPong:
 			// Heartbeat bookkeeping is done above for every frame.
 		case wsproto.OpClose:
+			c.settle() // the payload stays valid: nothing is read meanwhile
 			return c.answerClose(m.Payload)
 		}
 	}
@@ -337,6 +374,7 @@ func (c *Conn) finish(code int, reason string) {
 	if !c.finished.CompareAndSwap(false, true) {
 		return
 	}
+	c.settle() // replies to earlier messages may still go out (a peer that only shut down writing)
 	c.mu.Lock()
 	if c.hb != nil {
 		c.hb.Stop()
@@ -412,15 +450,22 @@ func (c *Conn) header(name string) (string, bool) {
 
 // frames builds a data message's frames once for any number of connections: plain, and
 // compressed for connections that negotiated permessage-deflate (compressed only when first asked
-// for, and only for payloads worth it).
+// for, and only for payloads worth it), with or without back-references as the connection's
+// window allows.
 type frames struct {
-	op         byte
-	data       []byte
-	plain, def []byte
+	op                 byte
+	data               []byte
+	plain, def, noRefs []byte
 }
 
 func (f *frames) forConn(c *Conn) []byte {
 	if c.deflate && len(f.data) >= wsproto.CompressMinBytes {
+		if !c.deflateRefs {
+			if f.noRefs == nil {
+				f.noRefs = wsproto.CompressedFrameNoRefs(f.op, f.data)
+			}
+			return f.noRefs
+		}
 		if f.def == nil {
 			f.def = wsproto.CompressedFrame(f.op, f.data)
 		}

@@ -30,10 +30,17 @@ var headReaders sync.Pool
 
 // handleConn reads the request head of a new TCP connection and sends it down the WebSocket path
 // (a route's handshake) or the HTTP path (net/http: pages, health, 426 and 404 answers). The
-// WebSocket path upgrades on the raw connection, so a WebSocket keeps no net/http state.
+// WebSocket path upgrades on the raw connection, so a WebSocket keeps no net/http state; the head
+// buffer goes back to its pool as soon as the handshake is over, whichever path it took.
 func (s *Server) handleConn(nc net.Conn) {
 	defer s.handlers.Done()
 	_ = nc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout.D))
+	if !s.limits.allowNew(ipOf(nc.RemoteAddr()), time.Now()) {
+		s.metrics.reject("rate_per_ip")
+		_, _ = io.WriteString(nc, "HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n")
+		_ = nc.Close()
+		return
+	}
 	size := int(s.cfg.MaxHeaderBytes)
 	br, _ := headReaders.Get().(*bufio.Reader)
 	if br == nil || br.Size() != size {
@@ -41,11 +48,18 @@ func (s *Server) handleConn(nc net.Conn) {
 	} else {
 		br.Reset(nc)
 	}
-	if !s.limits.allowNew(ipOf(nc.RemoteAddr()), time.Now()) {
-		s.metrics.reject("rate_per_ip")
-		_, _ = io.WriteString(nc, "HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n")
-		_ = nc.Close()
-		return
+	// rest returns (a copy of) what arrived after the head, and gives the buffer back.
+	rest := func(head int) []byte {
+		_, _ = br.Discard(head)
+		var b []byte
+		if n := br.Buffered(); n > 0 {
+			p, _ := br.Peek(n)
+			b = bytes.Clone(p)
+		}
+		br.Reset(nil)
+		headReaders.Put(br)
+		br = nil
+		return b
 	}
 	head, err := peekHead(br, size)
 	if err != nil {
@@ -53,17 +67,17 @@ func (s *Server) handleConn(nc net.Conn) {
 			_, _ = io.WriteString(nc, "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
 		}
 		s.metrics.reject("bad_request_head")
+		rest(0)
 		_ = nc.Close()
 		return
 	}
 	r, upgrade := s.classify(head)
 	if r == nil || !upgrade {
 		// Not ours: net/http reads the request from the buffered bytes onwards.
-		s.httpLn.deliver(&bufferedConn{Conn: nc, r: br})
+		s.serveHTTP(nc, rest(0))
 		return
 	}
-	s.upgrade(nc, br, r)
-	headReaders.Put(br)
+	s.upgrade(nc, head, func() []byte { return rest(len(head)) }, r)
 }
 
 // peekHead waits until the buffer holds a whole request head (through the blank line) and returns
@@ -110,9 +124,21 @@ func (s *Server) classify(head []byte) (*route, bool) {
 	return r, false
 }
 
-// upgrade performs the WebSocket handshake with gobwas/ws, asking the plugin's on_connect before
-// the 101 is sent, then serves the connection.
-func (s *Server) upgrade(nc net.Conn, src io.Reader, r *route) {
+// upgrade performs the WebSocket handshake with gobwas/ws on the request head, asking the plugin's
+// on_connect before the 101 is sent, then serves the connection. rest is called once the
+// handshake is over: it releases whatever buffered the head and returns the bytes that arrived
+// after it (the client's first frames, if it did not wait for the 101), which the frame reader
+// parses first.
+func (s *Server) upgrade(nc net.Conn, head []byte, rest func() []byte, r *route) {
+	// release calls rest once and drops it: nothing may keep the head buffer reachable for the
+	// life of the connection (it would be pinned even after going back to its pool).
+	var pre []byte
+	release := func() {
+		if rest != nil {
+			pre, rest = rest(), nil
+		}
+	}
+	defer release()
 	if s.draining.Load() {
 		_, _ = io.WriteString(nc, "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
 		_ = nc.Close()
@@ -163,7 +189,7 @@ func (s *Server) upgrade(nc net.Conn, src io.Reader, r *route) {
 		OnBeforeUpgrade: func() (ws.HandshakeHeader, error) {
 			// Extensions are negotiated by now; the connection may join groups in on_connect,
 			// where broadcasts read how to frame for it.
-			c.deflate = deflate.Accepted
+			c.deflate, c.deflateRefs = deflate.Accepted, !deflate.NoBackRefs
 			return s.admit(c)
 		},
 	}
@@ -181,10 +207,13 @@ func (s *Server) upgrade(nc net.Conn, src io.Reader, r *route) {
 	if r.cfg.Compression {
 		u.Negotiate = deflate.Offer
 	}
+	// The upgrader reads the head only: it buffers what it reads and drops that buffer after.
 	_, err := u.Upgrade(struct {
 		io.Reader
 		io.Writer
-	}{src, nc})
+	}{bytes.NewReader(head), nc})
+	head = nil
+	release()
 	if err != nil {
 		if c.accepted.Load() {
 			// on_connect accepted but the 101 could not be written: on_close is still owed.
@@ -210,7 +239,9 @@ func (s *Server) upgrade(nc net.Conn, src io.Reader, r *route) {
 		go c.writeLoop() // what on_connect sent, and the close it may have asked for
 	}
 	rd := wsproto.NewReader(nc, int64(r.cfg.MaxMessageBytes))
+	rd.SetPrefix(pre)
 	rd.SetDeflate(c.deflate)
+	rd.SetFrameTimeout(r.cfg.PongTimeout.D)
 	c.serve(rd)
 }
 

@@ -1,7 +1,6 @@
 package host
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -10,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -83,11 +83,30 @@ func (s *Server) routeFallback(r *route) http.Handler {
 			if ok {
 				nc, rw, err := hj.Hijack()
 				if err == nil {
+					// The connection leaves the HTTP side: it is counted as a WebSocket from
+					// now on. What net/http read past the request goes to the frame reader.
 					var head bytes.Buffer
 					_ = req.Write(&head)
+					raw, pre := nc, []byte(nil)
+					if hc, ok := nc.(*httpConn); ok {
+						raw, pre = hc.detach()
+					}
+					rest := func() []byte {
+						var b []byte
+						if n := rw.Reader.Buffered(); n > 0 {
+							p, _ := rw.Reader.Peek(n)
+							b = bytes.Clone(p)
+						}
+						return append(b, pre...)
+					}
+					_ = raw.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout.D))
+					// Served on a goroutine of its own, so that net/http's state for the
+					// connection (its buffers, the request) is not kept alive with it.
 					s.handlers.Add(1)
-					defer s.handlers.Done()
-					s.upgrade(nc, io.MultiReader(&head, rw.Reader), r)
+					go func() {
+						defer s.handlers.Done()
+						s.upgrade(raw, head.Bytes(), rest, r)
+					}()
 					return
 				}
 			}
@@ -128,13 +147,64 @@ func headerHasToken(h http.Header, name, token string) bool {
 	return false
 }
 
-// bufferedConn is a connection whose first bytes were already read into r.
-type bufferedConn struct {
-	net.Conn
-	r *bufio.Reader
+// serveHTTP hands a connection to net/http. HTTP connections are counted apart from WebSockets
+// against the same limits (max_connections, max_connections_per_ip): idle keep-alive connections
+// cannot take the file descriptors that WebSockets and health checks need, and WebSockets cannot
+// starve /healthz. pre is what was read from the connection already (the request head and after).
+func (s *Server) serveHTTP(nc net.Conn, pre []byte) {
+	ip := ipOf(nc.RemoteAddr())
+	if s.httpLimits.exempt != nil && s.httpLimits.exempt(ip) {
+		ip = "" // a trusted proxy: counted in the total only
+	}
+	if ok, perIP := s.httpLimits.acquire(ip); !ok {
+		status, label := "503 Service Unavailable", "http_limit_total"
+		if perIP {
+			status, label = "429 Too Many Requests", "http_limit_per_ip"
+		}
+		s.metrics.reject(label)
+		_, _ = io.WriteString(nc, "HTTP/1.1 "+status+"\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n")
+		_ = nc.Close()
+		return
+	}
+	// From here net/http sets the deadlines: ReadHeaderTimeout for each request head, IdleTimeout
+	// between requests (both handshake_timeout).
+	_ = nc.SetDeadline(time.Time{})
+	s.httpLn.deliver(&httpConn{Conn: nc, pre: pre, release: func() { s.httpLimits.release(ip) }})
 }
 
-func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+// httpConn is a connection on the HTTP side: its first bytes were already read into pre, and it
+// holds a slot of the HTTP connection limits until it is closed or hijacked.
+type httpConn struct {
+	net.Conn
+	pre     []byte
+	once    sync.Once
+	release func()
+}
+
+func (c *httpConn) Read(p []byte) (int, error) {
+	if len(c.pre) > 0 {
+		n := copy(p, c.pre)
+		if c.pre = c.pre[n:]; len(c.pre) == 0 {
+			c.pre = nil
+		}
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+func (c *httpConn) Close() error {
+	c.once.Do(c.release)
+	return c.Conn.Close()
+}
+
+// detach releases the connection's HTTP slot and returns the raw connection and the bytes of pre
+// net/http has not read (a hijacked connection becomes a WebSocket).
+func (c *httpConn) detach() (net.Conn, []byte) {
+	c.once.Do(c.release)
+	pre := c.pre
+	c.pre = nil
+	return c.Conn, pre
+}
 
 // chanListener hands connections accepted elsewhere to an http.Server.
 type chanListener struct {

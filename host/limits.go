@@ -83,7 +83,8 @@ func (l *ipLimits) take(ip string, now time.Time) bool {
 	return st.b.take(now, l.rate, l.burst)
 }
 
-// acquire counts a new WebSocket connection from ip, or reports which limit refuses it.
+// acquire counts a new connection from ip, or reports which limit refuses it. ip "" is counted
+// in the total only (a trusted proxy's connections, each carrying some client).
 func (l *ipLimits) acquire(ip string) (ok bool, perIP bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -91,7 +92,7 @@ func (l *ipLimits) acquire(ip string) (ok bool, perIP bool) {
 		return false, false
 	}
 	st := l.state(ip)
-	if l.maxPerIP > 0 && st.open >= l.maxPerIP {
+	if l.maxPerIP > 0 && ip != "" && st.open >= l.maxPerIP {
 		return false, true
 	}
 	l.total++

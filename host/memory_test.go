@@ -5,15 +5,27 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobwas/ws"
+
 	"github.com/wasmsock/wasmsock/host/wstest"
 )
 
-// BenchmarkIdleConnectionMemory measures what an open, idle WebSocket connection costs the server
-// (heap and goroutine stacks, with the client side subtracted: both run in this process). It
-// reports bytes per connection; b.N is ignored beyond one round of 2000 connections.
+// BenchmarkIdleConnectionMemory measures what an open, idle WebSocket connection costs (heap and
+// goroutine stacks of client and server: both run in this process; the client's share is a
+// connection and a 4 KiB read buffer). It reports bytes per connection pair; b.N is ignored
+// beyond one round.
+//
+//   - idle: 2000 connections that completed the handshake and sent nothing since.
+//   - frame-in-progress: 200 connections, each stalled after the 14-byte header of a frame that
+//     declares 1 MiB (max_message_bytes) and 10 bytes of its payload.
 func BenchmarkIdleConnectionMemory(b *testing.B) {
-	const conns = 2000
-	_, base := startConfigTop(b, noLimits, "../testdata/wasm/echo.wasm", "[[route]]\npath = \"/ws\"\nplugin = \"p\"\nping_interval = \"0s\"")
+	b.Run("idle", func(b *testing.B) { idleMemory(b, 2000, nil) })
+	stalled := wstest.MaskedFrame(true, 0, ws.OpBinary, make([]byte, 1<<20))[:14+10]
+	b.Run("frame-in-progress", func(b *testing.B) { idleMemory(b, 200, stalled) })
+}
+
+func idleMemory(b *testing.B, conns int, send []byte) {
+	_, base := startConfigTop(b, noLimits, "../testdata/wasm/echo.wasm", "[[route]]\npath = \"/ws\"\nplugin = \"p\"\nping_interval = \"0s\"\nmax_message_bytes = \"1MiB\"")
 	url := base + "/ws"
 	measure := func() uint64 {
 		runtime.GC()
@@ -23,17 +35,22 @@ func BenchmarkIdleConnectionMemory(b *testing.B) {
 		runtime.ReadMemStats(&m)
 		return m.HeapInuse + m.StackInuse
 	}
-	// Clients only (TCP connections that never upgrade cost the server a goroutine waiting in
-	// the handshake; measure the client side with plain dials of the same library instead).
 	before := measure()
 	clients := make([]*wstest.Client, 0, conns)
 	for i := 0; i < conns; i++ {
-		clients = append(clients, wstest.Dial(b, url, nil))
+		c := wstest.Dial(b, url, nil)
+		if send != nil {
+			// A ping first: once its pong is back, the server has read what follows it.
+			c.WriteRaw(append(wstest.MaskedFrame(true, 0, ws.OpPing, nil), send...))
+			if _, err := c.ReadFrame(5 * time.Second); err != nil {
+				b.Fatal(err)
+			}
+		}
+		clients = append(clients, c)
 	}
 	after := measure()
-	perPair := float64(after-before) / conns
-	b.ReportMetric(perPair, "bytes/conn-pair")
-	b.ReportMetric(float64(runtime.NumGoroutine())/conns, "goroutines/conn-pair")
+	b.ReportMetric(float64(after-before)/float64(conns), "bytes/conn-pair")
+	b.ReportMetric(float64(runtime.NumGoroutine())/float64(conns), "goroutines/conn-pair")
 	for _, c := range clients {
 		_ = c.Conn.Close()
 	}

@@ -311,12 +311,6 @@ plugin = "p"`)
 		t.Errorf("bomb: close %d, want 1009", code)
 	}
 
-	t.Run("unacceptable window declined", func(t *testing.T) {
-		c := wstest.Dial(t, base+"/ws", http.Header{"Sec-WebSocket-Extensions": {"permessage-deflate; server_max_window_bits=10"}})
-		if got := negotiated(c); got != "" {
-			t.Errorf("negotiated %q for a window Go's deflate cannot honour", got)
-		}
-	})
 	t.Run("RSV1 on a continuation frame", func(t *testing.T) {
 		c := wstest.Dial(t, base+"/ws", http.Header{"Sec-WebSocket-Extensions": {ext}})
 		c.WriteFrame(false, 0, ws.OpText, []byte("a"))

@@ -42,9 +42,11 @@ type Server struct {
 	groups  *groupSet
 	nextID  atomic.Uint64
 	metrics *metrics
-	limits  *ipLimits
-	cluster *cluster.Node       // nil without a [cluster] table
-	buses   map[string]*bus.Bus // the event bus of each plugin, by name; empty without a cluster
+	limits  *ipLimits // WebSocket connections
+	// httpLimits counts the connections served by net/http, against the same limits.
+	httpLimits *ipLimits
+	cluster    *cluster.Node       // nil without a [cluster] table
+	buses      map[string]*bus.Bus // the event bus of each plugin, by name; empty without a cluster
 
 	adminKey   string
 	tls        *certificate    // nil: plain ws:// and http://
@@ -161,6 +163,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	l := cfg.Limits
 	s.limits = newIPLimits(*l.MaxConnections, *l.MaxConnectionsPerIP, float64(*l.ConnectionsPerSecondPerIP))
 	s.limits.exempt = s.proxies.contains
+	s.httpLimits = newIPLimits(*l.MaxConnections, *l.MaxConnectionsPerIP, 0)
+	s.httpLimits.exempt = s.proxies.contains
 	var shared *auth.Authenticator // the top-level [auth], built once for every route using it
 	if cfg.Auth != nil {
 		if shared, err = auth.New(*cfg.Auth, cfg.Dir); err != nil {
@@ -191,6 +195,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	s.http = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: cfg.HandshakeTimeout.D,
+		IdleTimeout:       cfg.HandshakeTimeout.D, // a keep-alive connection waiting for its next request
 		MaxHeaderBytes:    int(cfg.MaxHeaderBytes),
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}

@@ -20,6 +20,7 @@ const (
 	evBus  // a bus message or a request's answer: on_event
 	evSwap // a reload: switch to a new guest
 	evStop
+	evFunc // AfterEvents: call fn in mailbox order
 )
 
 // event is one thing for an instance to do, in mailbox order.
@@ -32,6 +33,7 @@ type event struct {
 	guest *guest          // swap only
 	done  chan<- struct{} // swap only
 	bus   *busEvent       // bus only
+	fn    func()          // evFunc only
 }
 
 // instance is a slot of the pool: a goroutine that owns one guest at a time and hands it events
@@ -70,6 +72,8 @@ func (in *instance) run() {
 		case evSwap:
 			in.swap(ev.guest)
 			close(ev.done)
+		case evFunc:
+			ev.fn()
 		default:
 			in.handle(ev)
 		}
@@ -237,6 +241,8 @@ func (k eventKind) String() string {
 		return "on_event"
 	case evSwap:
 		return "swap"
+	case evFunc:
+		return "after-events"
 	}
 	return "stop"
 }

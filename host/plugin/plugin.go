@@ -320,6 +320,14 @@ func (p *Plugin) Message(conn uint64, kind int32, data []byte) {
 	p.pick(conn).mailbox <- event{kind: evMessage, conn: conn, arg: kind, data: data}
 }
 
+// AfterEvents calls fn once the instance serving conn has handled every event delivered for conn
+// before this call (and whatever the guest did while handling them): the host uses it to write a
+// close frame after the replies to the messages that came before it. fn runs on the instance's
+// goroutine and must not block. Like Message, it waits only when the mailbox is full.
+func (p *Plugin) AfterEvents(conn uint64, fn func()) {
+	p.pick(conn).mailbox <- event{kind: evFunc, conn: conn, fn: fn}
+}
+
 // Closed delivers on_close for a connection that on_connect accepted; the plugin calls
 // Host.Released once it is done with the connection.
 func (p *Plugin) Closed(conn uint64, code int, reason string) {

@@ -26,7 +26,7 @@ import (
 type Client struct {
 	t    testing.TB
 	Conn net.Conn
-	r    io.Reader
+	r    *bufio.Reader
 	HS   ws.Handshake
 	// AutoPong answers every ping read, as browsers do. It is on after Dial.
 	AutoPong bool
@@ -68,13 +68,71 @@ func TryDial(t testing.TB, url string, header http.Header, protocols ...string) 
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{t: t, Conn: conn, r: conn, HS: hs, AutoPong: true}
+	var src io.Reader = conn
 	if br != nil {
-		c.r = io.MultiReader(br, conn) // bytes the dialer read past the handshake come first
+		src = io.MultiReader(br, conn) // bytes the dialer read past the handshake come first
 	}
-	c.r = bufio.NewReader(c.r)
+	c := &Client{t: t, Conn: conn, r: bufio.NewReader(src), HS: hs, AutoPong: true}
 	t.Cleanup(func() { _ = conn.Close() })
 	return c, nil
+}
+
+// UpgradeRequest is the request head of a WebSocket handshake for path, with extra header lines
+// ("Name: value"), as a client writes it. Append frames (MaskedFrame) to send them in the same
+// write as the handshake.
+func UpgradeRequest(path string, extra ...string) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: wasmsock.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n", path)
+	b.WriteString("Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n")
+	for _, h := range extra {
+		b.WriteString(h + "\r\n")
+	}
+	b.WriteString("\r\n")
+	return b.Bytes()
+}
+
+// MaskedFrame returns the bytes of one masked client frame (rsv: RSV1 is 0x4).
+func MaskedFrame(fin bool, rsv byte, op ws.OpCode, p []byte) []byte {
+	f := ws.NewFrame(op, fin, append([]byte(nil), p...))
+	f.Header.Rsv = rsv
+	f = ws.MaskFrameInPlace(f)
+	var b bytes.Buffer
+	_ = ws.WriteFrame(&b, f)
+	return b.Bytes()
+}
+
+// DialRaw opens a TCP connection to the host of url (ws://host:port/...) and writes first in one
+// write; nothing is read. With ReadHTTP, then ReadFrame and the other readers, a test plays the
+// client byte for byte.
+func DialRaw(t testing.TB, url string, first []byte) *Client {
+	t.Helper()
+	addr := strings.TrimPrefix(url, "ws://")
+	if i := strings.IndexByte(addr, '/'); i >= 0 {
+		addr = addr[:i]
+	}
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	c := &Client{t: t, Conn: conn, r: bufio.NewReader(conn), AutoPong: true}
+	if len(first) > 0 {
+		c.WriteRaw(first)
+	}
+	return c
+}
+
+// ReadHTTP reads an HTTP response (a 101 or any other) within timeout; its body, if any, is read
+// and closed.
+func (c *Client) ReadHTTP(timeout time.Duration) (*http.Response, []byte, error) {
+	_ = c.Conn.SetReadDeadline(time.Now().Add(timeout))
+	resp, err := http.ReadResponse(c.r, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	return resp, body, err
 }
 
 // Send writes one masked data message in a single frame.

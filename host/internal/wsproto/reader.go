@@ -1,10 +1,12 @@
 package wsproto
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/gobwas/ws"
 )
@@ -33,6 +35,10 @@ const (
 	// chunk is how much of a large payload is read (and validated) at a time, so invalid UTF-8
 	// is seen before the rest of a big frame arrives.
 	chunk = 64 << 10
+	// minGrow is the least a message buffer grows by: the payload buffer of a data message is
+	// sized by the bytes that arrived, never by the length the peer declared, doubling as more
+	// arrive (so a header declaring 1 GiB followed by nothing costs minGrow, not 1 GiB).
+	minGrow = 4096
 )
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, readBufferSize); return &b }}
@@ -55,7 +61,13 @@ type Message struct {
 // they have all been consumed.
 type Reader struct {
 	src io.Reader
-	max int64 // largest data message, in bytes
+	pre []byte // bytes that arrived before the Reader started (with the handshake): read first
+	max int64  // largest data message, in bytes
+
+	// A frame in progress must keep arriving: while one is partly read, each read of the rest
+	// gets a deadline of frameTimeout (0: none). deadline is the one set, zero when none is.
+	frameTimeout time.Duration
+	deadline     time.Time
 
 	buf  *[]byte // pooled; nil while idle
 	r, w int     // buf[r:w] is unread
@@ -77,6 +89,16 @@ type Reader struct {
 func NewReader(src io.Reader, maxMessage int64) *Reader {
 	return &Reader{src: src, max: maxMessage}
 }
+
+// SetPrefix gives the Reader bytes that were read from the connection before it started (for
+// example with the HTTP request that upgraded it): they are parsed before anything read from src.
+func (r *Reader) SetPrefix(b []byte) { r.pre = b }
+
+// SetFrameTimeout bounds how long a frame that has started arriving may stall: each read of the
+// rest of a partly received frame must return within d, else Next returns the timeout error. src
+// must have a SetReadDeadline method (a net.Conn) for this to take effect. Waiting for the first
+// byte of a frame has no deadline (an idle peer is the heartbeat's business).
+func (r *Reader) SetFrameTimeout(d time.Duration) { r.frameTimeout = d }
 
 // SetDeflate says whether permessage-deflate (RFC 7692) was negotiated, allowing compressed
 // messages (RSV1 on their first frame).
@@ -188,7 +210,7 @@ func (r *Reader) frame() (Message, bool, error) {
 		}
 		r.fragOp, r.compressed = op, rsv1
 		r.utf8.reset()
-		r.msg = make([]byte, 0, length)
+		r.msg = nil
 
 	case OpContinuation:
 		if r.fragOp == 0 {
@@ -202,20 +224,23 @@ func (r *Reader) frame() (Message, bool, error) {
 		return Message{}, false, protocolError("unknown opcode %d", op)
 	}
 
-	// A data frame: append its payload to the message.
-	start := len(r.msg)
-	if int64(cap(r.msg)-start) < length {
-		grown := make([]byte, start, start+int(length)+start/2)
-		copy(grown, r.msg)
-		r.msg = grown
-	}
-	r.msg = r.msg[:start+int(length)]
+	// A data frame: append its payload to the message. The buffer grows with the bytes that
+	// arrive (at most doubling what is there), never to the declared length ahead of them.
 	var v *utf8Validator
 	if r.fragOp == OpText && !r.compressed {
 		v = &r.utf8 // compressed text is validated once inflated
 	}
-	if err := r.readPayload(r.msg[start:], mask, 0, v); err != nil {
-		return Message{}, false, err
+	end := len(r.msg) + int(length)
+	for offset := 0; len(r.msg) < end; {
+		if len(r.msg) == cap(r.msg) {
+			r.msg = grow(r.msg, end, r.w-r.r+len(r.pre))
+		}
+		start := len(r.msg)
+		r.msg = r.msg[:min(cap(r.msg), end)]
+		if err := r.readPayload(r.msg[start:], mask, offset, v); err != nil {
+			return Message{}, false, err
+		}
+		offset += len(r.msg) - start
 	}
 	if !fin {
 		return Message{}, false, nil
@@ -236,6 +261,15 @@ func (r *Reader) frame() (Message, bool, error) {
 	return m, true, nil
 }
 
+// grow returns b with more capacity, for a frame whose payload ends at end: what is already
+// buffered, or double the capacity (at least minGrow), but never past end.
+func grow(b []byte, end, buffered int) []byte {
+	want := max(2*cap(b), len(b)+buffered, len(b)+minGrow)
+	grown := make([]byte, len(b), min(want, end))
+	copy(grown, b)
+	return grown
+}
+
 // readPayload fills dst with the next len(dst) payload bytes, unmasked, feeding v if not nil.
 func (r *Reader) readPayload(dst []byte, mask [4]byte, offset int, v *utf8Validator) error {
 	for len(dst) > 0 {
@@ -245,11 +279,9 @@ func (r *Reader) readPayload(dst []byte, mask [4]byte, offset int, v *utf8Valida
 			r.r += n
 		} else {
 			// The buffer is drained: read straight into dst, a chunk at a time.
-			want := min(len(dst), chunk)
 			var err error
-			n, err = io.ReadAtLeast(r.src, dst[:want], 1)
-			if err != nil {
-				return noEOF(err)
+			if n, err = r.read(dst[:min(len(dst), chunk)], true); n == 0 {
+				return noEOF(cmp.Or(err, io.ErrNoProgress))
 			}
 		}
 		ws.Cipher(dst[:n], mask, offset)
@@ -269,7 +301,7 @@ func (r *Reader) fill(n int) error {
 	}
 	if r.buf == nil {
 		// Idle: wait for the first bytes without holding a buffer.
-		k, err := r.src.Read(r.small[:])
+		k, err := r.read(r.small[:], false)
 		if k == 0 {
 			if err == nil {
 				err = io.ErrNoProgress
@@ -288,7 +320,7 @@ func (r *Reader) fill(n int) error {
 		r.r = 0
 	}
 	for r.w < n {
-		k, err := r.src.Read(b[r.w:])
+		k, err := r.read(b[r.w:], r.w > 0)
 		r.w += k
 		if r.w >= n {
 			return nil
@@ -301,6 +333,31 @@ func (r *Reader) fill(n int) error {
 		}
 	}
 	return nil
+}
+
+// read reads from the prefix, then from src. mid says a frame is partly received: the read then
+// has the frame deadline; a read between frames has none.
+func (r *Reader) read(p []byte, mid bool) (int, error) {
+	if len(r.pre) > 0 {
+		n := copy(p, r.pre)
+		if r.pre = r.pre[n:]; len(r.pre) == 0 {
+			r.pre = nil
+		}
+		return n, nil
+	}
+	if r.frameTimeout > 0 {
+		if d, ok := r.src.(interface{ SetReadDeadline(time.Time) error }); ok {
+			switch {
+			case mid:
+				r.deadline = time.Now().Add(r.frameTimeout)
+				_ = d.SetReadDeadline(r.deadline)
+			case !r.deadline.IsZero():
+				r.deadline = time.Time{}
+				_ = d.SetReadDeadline(r.deadline)
+			}
+		}
+	}
+	return r.src.Read(p)
 }
 
 // release returns the read buffer to the pool when nothing in it is unread.

@@ -828,3 +828,41 @@ func TestCloseFrame(t *testing.T) {
 		})
 	}
 }
+
+// The payload buffer grows with the bytes that arrive, not with the length a header declares.
+func TestReaderGrowsAsBytesArrive(t *testing.T) {
+	const declared = 1 << 20
+	in := frameLen(true, 0, OpBinary, filled(100), true, enc64, declared)
+	r := NewReader(bytes.NewReader(in), 1<<30)
+	if _, err := r.Next(); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("Next = %v, want io.ErrUnexpectedEOF", err)
+	}
+	if c := cap(r.msg); c > minGrow {
+		t.Errorf("100 bytes of a frame declaring %d: buffer of %d bytes", declared, c)
+	}
+	// A whole large frame still arrives intact, in any read sizes.
+	for _, src := range sources {
+		big := filled(300000)
+		r := NewReader(src.wrap(frame(true, 0, OpBinary, big, true), false), 1<<30)
+		m, err := r.Next()
+		if err != nil || !bytes.Equal(m.Payload, big) {
+			t.Fatalf("%s: %d bytes, %v", src.name, len(m.Payload), err)
+		}
+		if cap(m.Payload) != len(big) {
+			t.Errorf("%s: payload capacity %d for %d bytes", src.name, cap(m.Payload), len(big))
+		}
+	}
+}
+
+// Bytes given with SetPrefix are parsed before the source's.
+func TestReaderPrefix(t *testing.T) {
+	whole := cat(frame(true, 0, OpText, []byte("one"), true), frame(true, 0, OpText, []byte("two"), true))
+	for cut := 0; cut <= len(whole); cut++ {
+		r := NewReader(bytes.NewReader(whole[cut:]), 1<<20)
+		r.SetPrefix(bytes.Clone(whole[:cut]))
+		got := readAll(r, 3)
+		if want := []msg{{OpText, "one"}, {OpText, "two"}}; !equalMsgs(got.msgs, want) || got.err != io.EOF {
+			t.Fatalf("prefix of %d bytes: %s, %v", cut, showMsgs(got.msgs), got.err)
+		}
+	}
+}
