@@ -54,6 +54,8 @@ type Conn struct {
 	lastRead  atomic.Int64 // unix nanos of the last frame from the peer
 	pingSent  atomic.Int64 // unix nanos of the last ping without a frame read since, 0 for none
 	hb        *time.Timer
+	expires   time.Time   // when the token stops being valid (close_on_expiry); zero: never
+	expiry    *time.Timer // closes the connection at expires (guard.go)
 
 	mu              sync.Mutex
 	queue           [][]byte // frames waiting for the writer
@@ -268,6 +270,7 @@ func (c *Conn) writeLoop() {
 func (c *Conn) serve(rd *wsproto.Reader) {
 	c.lastRead.Store(time.Now().UnixNano())
 	c.startHeartbeat()
+	c.startExpiry()
 	code, reason := c.readLoop(rd)
 	c.finish(code, reason)
 }
@@ -378,6 +381,9 @@ func (c *Conn) finish(code int, reason string) {
 	c.mu.Lock()
 	if c.hb != nil {
 		c.hb.Stop()
+	}
+	if c.expiry != nil {
+		c.expiry.Stop()
 	}
 	c.closeSent = true // from now on sends and joins fail with ErrClosed, whoever closed
 	c.mu.Unlock()

@@ -93,6 +93,9 @@ func (s *Server) check(c *Conn) error {
 		}
 		if id.Authenticated {
 			c.user, c.namespace = id.User, id.Namespace
+			if g.auth.CloseOnExpiry() {
+				c.expires = id.Expires
+			}
 		}
 		if g.auth.NamespaceFromToken() {
 			// The namespace is the token's, never the request's: a connection without a token
@@ -110,6 +113,30 @@ func (s *Server) check(c *Conn) error {
 		return c.refuse(http.StatusBadRequest, "bad_identity", "invalid namespace")
 	}
 	return nil
+}
+
+// CloseTokenExpired is the close code of a connection whose token expired (close_on_expiry):
+// 3000, "Unauthorized" in the IANA WebSocket close code registry. A client that gets it should
+// fetch a fresh token and reconnect.
+const CloseTokenExpired = 3000
+
+// startExpiry closes the connection with CloseTokenExpired when its token expires, if the route
+// says so (close_on_expiry, on by default). It runs once the connection is upgraded; finish stops
+// the timer.
+func (c *Conn) startExpiry() {
+	if c.expires.IsZero() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closeSent {
+		return
+	}
+	c.expiry = time.AfterFunc(time.Until(c.expires), func() {
+		if c.startClose(CloseTokenExpired, "token expired", false) {
+			c.log.Info("token expired: closing", "expired", c.expires.Format(time.RFC3339))
+		}
+	})
 }
 
 // headerValues returns every value of a request header (name in lower case).

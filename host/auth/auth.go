@@ -116,6 +116,9 @@ type Identity struct {
 	// Authenticated is true when a valid token was presented, false for an anonymous
 	// connection (only possible when the config does not require a token).
 	Authenticated bool
+	// Expires is when the token stops being accepted: its "exp" plus clock_skew. Zero for an
+	// anonymous connection.
+	Expires time.Time
 }
 
 // Authenticator verifies the tokens of handshake requests. It is safe for concurrent use.
@@ -131,6 +134,8 @@ type Authenticator struct {
 	issuer    string
 	audience  string
 	parser    *jwt.Parser
+	skew      time.Duration
+	closeExp  bool
 	now       func() time.Time // time.Now; tests replace it before first use
 }
 
@@ -165,6 +170,8 @@ func New(cfg Config, baseDir string) (*Authenticator, error) {
 	if cfg.ClockSkew.Set {
 		skew = cfg.ClockSkew.D
 	}
+	a.skew = skew
+	a.closeExp = cfg.CloseOnExpiry == nil || *cfg.CloseOnExpiry
 
 	if slices.Contains(a.algs, HS256) {
 		secret, err := loadSecret(cfg.Secret, baseDir)
@@ -209,6 +216,10 @@ func New(cfg Config, baseDir string) (*Authenticator, error) {
 // key namespace_claim). The host must then never take it from the request: not for an
 // authenticated connection (the token's wins), and not for an anonymous one either.
 func (a *Authenticator) NamespaceFromToken() bool { return a.nsClaim != "" }
+
+// CloseOnExpiry reports whether a connection is to be closed when its token expires (config key
+// close_on_expiry, default true).
+func (a *Authenticator) CloseOnExpiry() bool { return a.closeExp }
 
 // Required reports whether a token is required (config key "required").
 func (a *Authenticator) Required() bool { return a.required }
@@ -379,6 +390,9 @@ func (a *Authenticator) Verify(token string) (Identity, error) {
 		return Identity{}, unauthorized(ReasonMalformedToken, err)
 	}
 	id := Identity{Claims: claims, Authenticated: true}
+	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
+		id.Expires = exp.Add(a.skew)
+	}
 	if id.User, err = identityClaim(claims, a.userClaim); err != nil {
 		reason := ReasonInvalidUserClaim
 		if errors.Is(err, errClaimMissing) {

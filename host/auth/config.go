@@ -79,6 +79,10 @@ type Config struct {
 	// NamespaceClaim, when set, names the claim holding the connection's namespace; a token
 	// without it is refused.
 	NamespaceClaim string `toml:"namespace_claim"`
+	// CloseOnExpiry closes a connection when its token expires ("exp" plus clock_skew), with
+	// close code 3000 and reason "token expired" (default true). false lets a connection outlive
+	// its token: the token is only checked at the handshake.
+	CloseOnExpiry *bool `toml:"close_on_expiry"`
 }
 
 // KeySource says where key material is read from: exactly one of a file (a path relative to

@@ -47,7 +47,16 @@
 //	                          # control characters; a token without it gets 401.
 //	namespace_claim = ""      # default "" (the namespace does not come from the token);
 //	                          # else the claim holding the namespace (same rules as
-//	                          # user_claim; a token without it gets 401).
+//	                          # user_claim; a token without it gets 401). A route
+//	                          # with namespace_claim takes no namespace_from: a client
+//	                          # without a token (required = false) gets the default
+//	                          # namespace "", never one it asks for.
+//	close_on_expiry = true    # default true: a connection is closed when its token
+//	                          # expires (exp + clock_skew), with close code 3000
+//	                          # ("Unauthorized", IANA registry) and reason "token
+//	                          # expired"; the client should get a fresh token and
+//	                          # reconnect. false: the token is checked at the
+//	                          # handshake only.
 //
 //	# Origin check (cross-site WebSocket hijacking protection).
 //	allowed_origins = []      # default [] = same origin only: the Origin must be the
@@ -58,8 +67,10 @@
 //	                          # pages; rarely right), "*" (any origin: UNSAFE with
 //	                          # cookies or other browser-held credentials). Scheme and
 //	                          # port must match; default ports are implied.
-//	allow_missing_origin = false  # default false: a handshake without an Origin header
-//	                          # (non-browser clients) gets 403; true lets it in.
+//	allow_missing_origin = true  # default true: a handshake without an Origin header
+//	                          # (non-browser clients: servers, CLI tools, mobile apps)
+//	                          # is let in; false refuses it with 403. Browsers always
+//	                          # send Origin, so this does not weaken the check for them.
 //
 // Every token must be signed with a listed algorithm and carry "exp"; "nbf" and "iat", when
 // present, are checked too (an iat in the future is refused), all with clock_skew leeway.

@@ -29,7 +29,8 @@ type OriginPolicy struct {
 	// Empty: see Check and CheckHost.
 	Allowed []string `toml:"allowed_origins"`
 	// AllowMissing lets in handshakes without an Origin header. Browsers always send one, so
-	// this is for non-browser clients (servers, CLI tools, mobile apps). Default false.
+	// this is for non-browser clients (servers, CLI tools, mobile apps). The zero value is
+	// false; the host's config key allow_missing_origin defaults to true.
 	AllowMissing bool `toml:"allow_missing_origin"`
 }
 
