@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wasmsock/wasmsock/abi"
+	"github.com/wasmsock/wasmsock/host/auth"
 	"github.com/wasmsock/wasmsock/host/config"
 	"github.com/wasmsock/wasmsock/host/internal/wsproto"
 	"github.com/wasmsock/wasmsock/host/plugin"
@@ -64,7 +67,7 @@ func loadAdminKey(a config.Admin) (string, error) {
 // password (so a browser can open the status page), or "X-API-Key: KEY".
 func (s *Server) authorized(r *http.Request) bool {
 	if s.adminKey == "" {
-		return s.devMode // dev with no key configured: local and open
+		return s.devMode // dev with no key configured: open to this machine only (see refuse)
 	}
 	got := r.Header.Get("X-API-Key")
 	if auth := r.Header.Get("Authorization"); auth != "" {
@@ -77,8 +80,78 @@ func (s *Server) authorized(r *http.Request) bool {
 	return subtle.ConstantTimeCompare([]byte(got), []byte(s.adminKey)) == 1
 }
 
+// refuse says why an admin request is refused before its key is looked at, or "".
+//
+// A request a browser sends on behalf of another site is refused: a page of any site can make a
+// browser POST to a host it can reach (a form, or fetch in no-cors mode), with the Basic
+// credentials the browser remembers for the status page. Browsers say where a request comes
+// from (Origin, Sec-Fetch-Site); tools such as curl send neither and are not affected.
+//
+// wasmsock dev without a key (the admin side open, for a developer's machine) also refuses every
+// request that does not come from this machine: the client must be on a loopback address, and
+// the Host it asked for a loopback name or address (a DNS-rebinding page reaches the host under
+// its own name).
+func (s *Server) refuse(r *http.Request) string {
+	peer := ipOf(remoteAddr(r.RemoteAddr))
+	host, secure := r.Host, s.tls != nil
+	if f, ok := s.proxies.resolve(peer, r.Header.Values); ok {
+		peer = f.ip
+		if f.host != "" {
+			host = f.host
+		}
+		switch f.proto {
+		case "https":
+			secure = true
+		case "http":
+			secure = false
+		}
+	}
+	switch site := r.Header.Get("Sec-Fetch-Site"); site {
+	case "", "same-origin", "none":
+	default:
+		return "cross-site request refused (Sec-Fetch-Site: " + site + ")"
+	}
+	if origin := r.Header.Get("Origin"); origin != "" && !auth.SameOrigin(origin, host, secure) {
+		return "cross-site request refused (Origin " + origin + ")"
+	}
+	if s.adminKey == "" && s.devMode {
+		if a, err := netip.ParseAddr(peer); err != nil || !a.Unmap().IsLoopback() {
+			return "wasmsock dev without an admin key answers this machine only (loopback); set [admin] key_env or key_file to open it to others"
+		}
+		if !loopbackHost(host) {
+			return "wasmsock dev without an admin key answers requests for localhost or a loopback address only (Host " + host + ")"
+		}
+	}
+	return ""
+}
+
+// remoteAddr is a net.Addr for an http.Request's RemoteAddr.
+type remoteAddr string
+
+func (a remoteAddr) Network() string { return "tcp" }
+func (a remoteAddr) String() string  { return string(a) }
+
+// loopbackHost reports whether a Host header names this machine: localhost, a name under
+// .localhost, or a loopback address.
+func loopbackHost(hostport string) bool {
+	h := hostport
+	if host, _, err := net.SplitHostPort(hostport); err == nil {
+		h = host
+	}
+	h = strings.ToLower(strings.Trim(h, "[]"))
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
 func (s *Server) requireKey(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if why := s.refuse(r); why != "" {
+			writeJSON(w, http.StatusForbidden, apiError{why})
+			return
+		}
 		if !s.authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="wasmsock admin"`)
 			writeJSON(w, http.StatusUnauthorized, apiError{"missing or wrong admin key"})
