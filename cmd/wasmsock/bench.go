@@ -81,6 +81,10 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, res.Text())
 	}
 	if !res.OK() {
+		fmt.Fprintln(stderr, "wasmsock bench: the run was not clean (exit status 1):")
+		for _, why := range res.Why() {
+			fmt.Fprintln(stderr, "  - "+why)
+		}
 		return 1
 	}
 	return 0

@@ -106,6 +106,72 @@ type Result struct {
 	// CloseCodes counts the codes of the close frames the server sent: 1000 answering our close
 	// in a clean run, anything else means the server closed a connection itself.
 	CloseCodes map[int]int64 `json:"close_codes"`
+	// CloseReasons is the reason of the first close frame seen with each code ("" when none).
+	CloseReasons map[int]string `json:"close_reasons,omitempty"`
+	// Conns is the number of connections the run was to open (-conns).
+	Conns int `json:"conns"`
+}
+
+// Why explains a run that is not OK: one line per cause, saying what the server did, which of its
+// limits (or the run's flags) made it, and what to change. It is empty for a clean run.
+func (r *Result) Why() []string {
+	var why []string
+	for _, code := range slices.Sorted(maps.Keys(r.CloseCodes)) {
+		if code == 1000 {
+			continue
+		}
+		n, reason := r.CloseCodes[code], r.CloseReasons[code]
+		what := fmt.Sprintf("the server closed %d connection(s) with %d", n, code)
+		if reason != "" {
+			what += fmt.Sprintf(" (%q)", reason)
+		}
+		switch {
+		case code == 1008 && strings.Contains(reason, "rate limit"):
+			perConn := 500
+			why = append(why, what+": the route's message rate limit, [limits] messages_per_second in the "+
+				"server's config (default 1000 per connection, burst 2x), is below what this run sends per connection. "+
+				fmt.Sprintf("Pace the run under it with -rate (messages per second for all connections; e.g. -rate %d is %d per connection), ", perConn*max(r.Conns, 1), perConn)+
+				"or serve the benchmark with messages_per_second = 0 under [limits] (no limit).")
+		case code == 1008 && strings.Contains(reason, "slow consumer"):
+			why = append(why, what+": a connection's outbound queue on the server filled up (the route's queue_messages / queue_bytes). "+
+				"Read faster or send less: lower -rate or -window, or raise the route's queues.")
+		case code == 1009:
+			why = append(why, what+": -size is over the route's max_message_bytes; use a smaller -size or raise max_message_bytes.")
+		case code == 1001:
+			why = append(why, what+": the server was shutting down or reloading its config.")
+		default:
+			why = append(why, what+".")
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Errors)) {
+		if strings.HasPrefix(k, "closed by the server") {
+			continue // explained above
+		}
+		n := r.Errors[k]
+		switch {
+		case strings.HasSuffix(k, "HTTP 429"):
+			why = append(why, fmt.Sprintf("%d connection(s) refused with HTTP 429: the server's [limits] connections_per_second_per_ip "+
+				"(default 200 per second, burst 2x) or max_connections_per_ip (default 1000). Open them slower with -dial-rate "+
+				"(e.g. -dial-rate 100), or raise or turn off (0) those limits for the benchmark.", n))
+		case strings.HasSuffix(k, "HTTP 503"):
+			why = append(why, fmt.Sprintf("%d connection(s) refused with HTTP 503: the server is full ([limits] max_connections) or its plugin is disabled.", n))
+		case strings.HasSuffix(k, "HTTP 401"), strings.HasSuffix(k, "HTTP 403"):
+			why = append(why, fmt.Sprintf("%d connection(s) refused with %s: the route authenticates or checks the Origin; bench sends no token and no Origin.", n, k[strings.LastIndex(k, "HTTP"):]))
+		case strings.HasSuffix(k, "HTTP 404"):
+			why = append(why, fmt.Sprintf("%d connection(s) refused with HTTP 404: no route at %s.", n, r.URL))
+		case strings.Contains(k, "connection refused"):
+			why = append(why, fmt.Sprintf("%d connection(s) could not connect: is a server listening at %s?", n, r.URL))
+		default:
+			why = append(why, fmt.Sprintf("%d × %s.", n, k))
+		}
+	}
+	if len(why) == 0 && r.Received != r.Expected {
+		why = append(why, fmt.Sprintf("%d of %d messages were not received.", r.Expected-r.Received, r.Expected))
+	}
+	if len(why) == 0 && r.ConnsOpened == 0 {
+		why = append(why, "no connection opened.")
+	}
+	return why
 }
 
 // Latency percentiles, in milliseconds.
@@ -219,7 +285,9 @@ type run struct {
 	mu         sync.Mutex
 	errors     map[string]int64
 	closeCodes map[int]int64
-	hists      []*histogram
+	// closeReasons: the first reason seen with each code
+	closeReasons map[int]string
+	hists        []*histogram
 }
 
 func (r *run) addError(err error) {
@@ -228,9 +296,12 @@ func (r *run) addError(err error) {
 	r.mu.Unlock()
 }
 
-func (r *run) addCloseCode(code int) {
+func (r *run) addCloseCode(code int, reason string) {
 	r.mu.Lock()
 	r.closeCodes[code]++
+	if _, ok := r.closeReasons[code]; !ok {
+		r.closeReasons[code] = reason
+	}
 	r.mu.Unlock()
 }
 
@@ -240,7 +311,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	r := &run{cfg: cfg, base: time.Now(), errors: map[string]int64{}, closeCodes: map[int]int64{}}
+	r := &run{cfg: cfg, base: time.Now(), errors: map[string]int64{}, closeCodes: map[int]int64{}, closeReasons: map[int]string{}}
 	clients := r.dialAll(ctx)
 	res := &Result{
 		Mode:        cfg.Mode,
@@ -278,7 +349,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	ms := func(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 } // µs precision
 	res.Latency = Latency{P50: ms(h.quantile(0.50)), P90: ms(h.quantile(0.90)), P99: ms(h.quantile(0.99)), Max: ms(h.max)}
-	res.Errors, res.CloseCodes = r.errors, r.closeCodes
+	res.Errors, res.CloseCodes, res.CloseReasons, res.Conns = r.errors, r.closeCodes, r.closeReasons, r.cfg.Conns
 	return res, nil
 }
 
@@ -430,7 +501,7 @@ func (r *run) connLost(c *client, err error) {
 	r.addError(err)
 	var ce closeFrameError
 	if errors.As(err, &ce) {
-		r.addCloseCode(ce.code)
+		r.addCloseCode(ce.code, ce.reason)
 		_ = c.sendClose()
 	}
 	_ = c.nc.Close()
@@ -462,7 +533,7 @@ func (r *run) awaitClose(c *client) {
 		}
 		var ce closeFrameError
 		if errors.As(err, &ce) {
-			r.addCloseCode(ce.code)
+			r.addCloseCode(ce.code, ce.reason)
 			return
 		}
 		r.addError(step("close", err))
@@ -627,7 +698,7 @@ func (b *bcast) read(c *client, h *histogram, isSender bool) {
 			var ce closeFrameError
 			isClose := errors.As(err, &ce)
 			if b.stopping.Load() && isClose {
-				r.addCloseCode(ce.code) // the answer to our close
+				r.addCloseCode(ce.code, ce.reason) // the answer to our close
 				return
 			}
 			if errors.Is(err, errIdle) && !b.stopping.Load() {
