@@ -23,9 +23,9 @@ import (
 	"github.com/wasmsock/wasmsock/host/plugin"
 )
 
-// The backend API: what the socket-container seed's services did with its event bus ("send",
-// "broadcast"), as HTTP with JSON in and out, protected by the admin key. README.md documents it
-// with curl examples.
+// The backend API: what a service does to reach its clients through a WebSocket gateway ("send"
+// to a user or a connection, "publish" to a group), as HTTP with JSON in and out, protected by the
+// admin key. README.md documents it with curl examples.
 
 // minAdminKey is the shortest admin key accepted.
 const minAdminKey = 16

@@ -48,7 +48,7 @@ const (
 	DefaultCrashWindow      = "1m"
 )
 
-// Route modes (from the Revali seed).
+// Route modes: which side may send data messages.
 const (
 	ModeTwoWay      = "two-way"
 	ModeReceiveOnly = "receive-only"
