@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+)
+
+// writeTestCert writes a self-signed certificate with serial number serial and its key as
+// cert.pem and key.pem in dir.
+func writeTestCert(t *testing.T, dir string, serial int64) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalPKCS8PrivateKey(key)
+	copyBytes(t, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), filepath.Join(dir, "key.pem"))
+	copyBytes(t, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), filepath.Join(dir, "cert.pem"))
+}
+
+func copyBytes(t *testing.T, b []byte, to string) {
+	t.Helper()
+	if err := os.WriteFile(to+".tmp", b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(to+".tmp", to); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dialWSS opens wss://addr/e and returns the connection and the serial of the certificate.
+func dialWSS(addr string) (net.Conn, int64, error) {
+	var serial int64
+	d := ws.Dialer{Timeout: 5 * time.Second, TLSConfig: &tls.Config{InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			serial = cs.PeerCertificates[0].SerialNumber.Int64()
+			return nil
+		}}}
+	conn, _, _, err := d.Dial(context.Background(), "wss://"+addr+"/e")
+	return conn, serial, err
+}
+
+// TestServeTLSReloadOnSIGHUP runs the real binary with [tls]: it serves wss://, and SIGHUP makes
+// new handshakes get the renewed certificate while an open connection keeps going.
+func TestServeTLSReloadOnSIGHUP(t *testing.T) {
+	bin := binary(t)
+	dir := t.TempDir()
+	writeTestCert(t, dir, 1)
+	addr := freeAddr(t)
+	cfg := filepath.Join(dir, "host.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("[tls]\ncert_file = \"cert.pem\"\nkey_file = \"key.pem\"\n"+echoRoute, absPath(t, "../../testdata/wasm"))), 0o644)
+	cmd := exec.Command(bin, "serve", "-listen", addr, cfg)
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var conn net.Conn
+	var serial int64
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		var err error
+		if conn, serial, err = dialWSS(addr); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no wss:// server: %v\n%s", err, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	defer conn.Close()
+	echo := func(msg string) {
+		t.Helper()
+		_ = wsutil.WriteClientText(conn, []byte(msg))
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if got, err := wsutil.ReadServerText(conn); err != nil || string(got) != msg {
+			t.Fatalf("echo %q: %q %v\n%s", msg, got, err, logs.String())
+		}
+	}
+	if serial != 1 {
+		t.Fatalf("serial %d, want 1", serial)
+	}
+	echo("one")
+	writeTestCert(t, dir, 2)
+	_ = cmd.Process.Signal(syscall.SIGHUP)
+	for deadline := time.Now().Add(10 * time.Second); serial != 2; {
+		c, s, err := dialWSS(addr)
+		if err == nil {
+			c.Close()
+			serial = s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after SIGHUP: serial %d, want 2\n%s", serial, logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	echo("the same connection, after the reload")
+	if !strings.Contains(logs.String(), "TLS certificate reloaded") {
+		t.Errorf("no log line for the reload:\n%s", logs.String())
+	}
+}
