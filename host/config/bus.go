@@ -31,13 +31,19 @@ func (c *Config) validatePluginBus(v *validator, key string, b *PluginBus) {
 			v.add(fmt.Sprintf("%s.bus.shared[%d]", key, i), err.Error())
 		}
 	}
-	if b.EventQueue < 0 || b.EventQueue > 65536 {
-		v.add(key+".bus.event_queue", "must be between 1 and 65536 (0: the default, 256)")
-	}
-	if b.QueueMessages < 0 || b.QueueMessages > 1<<20 {
-		v.add(key+".bus.queue_messages", "must be between 1 and 1048576 (0: the default, 1024)")
-	}
-	if b.QueueBytes < 0 || b.QueueBytes > 1<<30 {
-		v.add(key+".bus.queue_bytes", "must be at most 1GiB (0: the default, 8MiB)")
+	// A key left out is 0 here and takes the bus's default; a 0 written is refused (README, "One
+	// rule for 0").
+	for _, q := range []struct {
+		key      string
+		n, limit int64
+		msg      string
+	}{
+		{key + ".bus.event_queue", int64(b.EventQueue), 65536, "must be between 1 and 65536 (default 256)"},
+		{key + ".bus.queue_messages", int64(b.QueueMessages), 1 << 20, "must be between 1 and 1048576 (default 1024)"},
+		{key + ".bus.queue_bytes", int64(b.QueueBytes), 1 << 30, "must be between 1 byte and 1GiB (default 8MiB)"},
+	} {
+		if q.n < 0 || q.n > q.limit || q.n == 0 && v.set[q.key] {
+			v.add(q.key, q.msg)
+		}
 	}
 }

@@ -430,6 +430,13 @@ func TestProblems(t *testing.T) {
 				{7, "route[0].queue_messages", "between 1 and"},
 				{8, "route[0].queue_bytes", "at least one message"},
 			}},
+		{name: "explicit zero bus queues",
+			src: src(plugin, one(`[plugin.a.bus]`, `event_queue = 0`, `queue_messages = 0`, `queue_bytes = 0`), route("/a")),
+			want: []wantProblem{
+				{4, "plugin.a.bus.event_queue", "between 1 and 65536"},
+				{5, "plugin.a.bus.queue_messages", "between 1 and"},
+				{6, "plugin.a.bus.queue_bytes", "between 1 byte"},
+			}},
 		{name: "explicit zero max_header_bytes",
 			src:  src(one(`max_header_bytes = 0`), plugin, route("/a")),
 			want: []wantProblem{{1, "max_header_bytes", "between 1KiB"}}},
