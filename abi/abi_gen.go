@@ -74,6 +74,8 @@ const (
 	// A bounded bus queue or limit is full (publish queue, subscriptions, pending requests); the call
 	// did nothing and the host counted it.
 	ErrBusy Status = -12
+	// A host limit was reached (join: too many groups).
+	ErrLimit Status = -13
 )
 
 var statusText = map[Status]string{
@@ -90,10 +92,11 @@ var statusText = map[Status]string{
 	ErrTooLarge:        "payload too large",
 	ErrUnavailable:     "bus unavailable",
 	ErrBusy:            "bus busy",
+	ErrLimit:           "host limit reached",
 }
 
 // Statuses lists every status of this ABI version, OK first.
-var Statuses = []Status{OK, ErrBadPointer, ErrUnknownConn, ErrInvalidCode, ErrNotSupported, ErrNotFound, ErrInvalidArgument, ErrClosed, ErrForbidden, ErrNoMessage, ErrTooLarge, ErrUnavailable, ErrBusy}
+var Statuses = []Status{OK, ErrBadPointer, ErrUnknownConn, ErrInvalidCode, ErrNotSupported, ErrNotFound, ErrInvalidArgument, ErrClosed, ErrForbidden, ErrNoMessage, ErrTooLarge, ErrUnavailable, ErrBusy, ErrLimit}
 
 // Message kinds, equal to the RFC 6455 opcodes of the frames that carry them.
 const (

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -12,15 +11,11 @@ import (
 	"net/netip"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/wasmsock/wasmsock/abi"
 	"github.com/wasmsock/wasmsock/host/auth"
 	"github.com/wasmsock/wasmsock/host/config"
-	"github.com/wasmsock/wasmsock/host/internal/wsproto"
-	"github.com/wasmsock/wasmsock/host/plugin"
 )
 
 // The backend API: what a service does to reach its clients through a WebSocket gateway ("send"
@@ -149,20 +144,16 @@ func loopbackHost(hostport string) bool {
 func (s *Server) requireKey(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if why := s.refuse(r); why != "" {
-			writeJSON(w, http.StatusForbidden, apiError{why})
+			writeJSON(w, http.StatusForbidden, APIError{why})
 			return
 		}
 		if !s.authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="wasmsock admin"`)
-			writeJSON(w, http.StatusUnauthorized, apiError{"missing or wrong admin key"})
+			writeJSON(w, http.StatusUnauthorized, APIError{"missing or wrong admin key"})
 			return
 		}
 		h(w, r)
 	}
-}
-
-type apiError struct {
-	Error string `json:"error"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -173,18 +164,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// decode reads a JSON body strictly (unknown fields are errors) and at most 1 MiB more than the
-// largest message a route accepts.
-func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 2*s.maxMessage()+1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{"bad JSON body: " + err.Error()})
-		return false
-	}
-	return true
-}
-
 func (s *Server) maxMessage() int64 {
 	var n int64
 	for _, r := range s.routes {
@@ -193,31 +172,10 @@ func (s *Server) maxMessage() int64 {
 	return n
 }
 
-// payload is a message in an API request: text, or binary in base64.
-type payload struct {
-	Text   *string `json:"text,omitempty"`
-	Binary []byte  `json:"binary,omitempty"` // base64 in JSON
-}
-
-func (p payload) message() (int32, []byte, error) {
-	switch {
-	case p.Text != nil && p.Binary != nil:
-		return 0, nil, errors.New(`give "text" or "binary", not both`)
-	case p.Text != nil:
-		if !wsproto.ValidUTF8([]byte(*p.Text)) {
-			return 0, nil, errors.New(`"text" is not valid UTF-8`)
-		}
-		return abi.KindText, []byte(*p.Text), nil
-	case p.Binary != nil:
-		return abi.KindBinary, p.Binary, nil
-	}
-	return 0, nil, errors.New(`missing "text" or "binary"`)
-}
-
 func (s *Server) adminRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("POST /api/publish", s.requireKey(s.apiPublish))
-	mux.HandleFunc("POST /api/send", s.requireKey(s.apiSend))
-	mux.HandleFunc("POST /api/close", s.requireKey(s.apiClose))
+	for _, name := range []string{"publish", "send", "close", "broadcast"} {
+		mux.HandleFunc("POST /api/"+name, s.requireKey(s.apiCommand(name)))
+	}
 	mux.HandleFunc("GET /api/groups", s.requireKey(s.apiGroups))
 	mux.HandleFunc("POST /api/reload", s.requireKey(s.apiReload))
 	mux.HandleFunc("GET /api/status", s.requireKey(func(w http.ResponseWriter, r *http.Request) {
@@ -226,111 +184,6 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	if s.statusPath != "" {
 		mux.HandleFunc("GET "+s.statusPath, s.requireKey(s.statusPage))
 	}
-}
-
-// POST /api/publish {"namespace": "", "group": "room:general", "text": "..."}
-func (s *Server) apiPublish(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Namespace string `json:"namespace"`
-		Group     string `json:"group"`
-		payload
-	}
-	if !s.decode(w, r, &req) {
-		return
-	}
-	kind, data, err := req.message()
-	if err == nil && !plugin.ValidGroupName([]byte(req.Group)) {
-		err = errors.New(`"group" must be 1-128 bytes of UTF-8 without control characters`)
-	}
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]int{"delivered": s.publish(req.Namespace, req.Group, kind, data, 0)})
-}
-
-// POST /api/send {"namespace": "", "user": "bob", "text": "..."} or {"conn": 42, ...}
-func (s *Server) apiSend(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Namespace string `json:"namespace"`
-		User      string `json:"user"`
-		Conn      uint64 `json:"conn"`
-		payload
-	}
-	if !s.decode(w, r, &req) {
-		return
-	}
-	kind, data, err := req.message()
-	if err == nil && (req.User == "") == (req.Conn == 0) {
-		err = errors.New(`give "user" or "conn"`)
-	}
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
-		return
-	}
-	if req.User != "" {
-		n := s.publish(req.Namespace, plugin.UserGroupPrefix+req.User, kind, data, 0)
-		writeJSON(w, http.StatusOK, map[string]int{"delivered": n})
-		return
-	}
-	c := s.conns.get(req.Conn)
-	if c == nil {
-		writeJSON(w, http.StatusNotFound, apiError{"no such connection"})
-		return
-	}
-	if st := c.send(kind, data); st != abi.OK {
-		writeJSON(w, http.StatusConflict, apiError{"not sent: " + st.String()})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]int{"delivered": 1})
-}
-
-// POST /api/close {"conn": 42, "code": 4000, "reason": "kicked"}
-func (s *Server) apiClose(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Conn   uint64 `json:"conn"`
-		Code   int    `json:"code"`
-		Reason string `json:"reason"`
-	}
-	if !s.decode(w, r, &req) {
-		return
-	}
-	if req.Code == 0 {
-		req.Code = wsproto.CloseNormal
-	}
-	if !abi.ValidCloseCode(req.Code) {
-		writeJSON(w, http.StatusBadRequest, apiError{"invalid close code " + strconv.Itoa(req.Code)})
-		return
-	}
-	c := s.conns.get(req.Conn)
-	switch {
-	case c == nil:
-		writeJSON(w, http.StatusNotFound, apiError{"no such connection"})
-	case !c.startClose(req.Code, req.Reason, false):
-		writeJSON(w, http.StatusConflict, apiError{"already closing"})
-	default:
-		writeJSON(w, http.StatusOK, map[string]bool{"closing": true})
-	}
-}
-
-// GET /api/groups: every group and its size; ?namespace=&group= lists one group's members.
-func (s *Server) apiGroups(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	if !q.Has("group") {
-		writeJSON(w, http.StatusOK, map[string]any{"groups": s.groups.list()})
-		return
-	}
-	type member struct {
-		Conn       uint64 `json:"conn"`
-		User       string `json:"user,omitempty"`
-		Route      string `json:"route"`
-		RemoteAddr string `json:"remote_addr"`
-	}
-	members := []member{}
-	for _, c := range s.groups.members(q.Get("namespace"), q.Get("group")) {
-		members = append(members, member{c.id, c.user, c.route.cfg.Path, c.remoteAddr})
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"namespace": q.Get("namespace"), "group": q.Get("group"), "members": members})
 }
 
 // POST /api/reload: reload every plugin whose module changed; ?plugin=NAME for one.
@@ -352,11 +205,6 @@ func (s *Server) apiReload(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, map[string]any{"reloads": reports})
 }
 
-// publish sends a message to a group of a namespace from outside any plugin event.
-func (s *Server) publish(ns, group string, kind int32, data []byte, except uint64) int {
-	return s.fanOut(s.groups.members(ns, group), kind, data, except)
-}
-
 // Status is a snapshot of the server for the status page and /api/status.
 type Status struct {
 	Version     string         `json:"version"`
@@ -366,6 +214,8 @@ type Status struct {
 	Routes      []RouteStatus  `json:"routes"`
 	Plugins     []PluginStatus `json:"plugins"`
 	Groups      []Group        `json:"groups"`
+	// Cluster is this node's view of its cluster; nil for a host that is alone.
+	Cluster *ClusterStatus `json:"cluster,omitempty"`
 }
 
 // RouteStatus is one route in a Status.
@@ -397,7 +247,7 @@ var Version = "devel"
 
 // Status returns a snapshot of routes, plugins, connections and the largest groups.
 func (s *Server) Status() Status {
-	st := Status{Version: Version, Started: s.started, Draining: s.draining.Load(), Connections: s.conns.len()}
+	st := Status{Version: Version, Started: s.started, Draining: s.draining.Load(), Connections: s.hub.Len()}
 	for _, path := range slices.Sorted(maps.Keys(s.routes)) {
 		r := s.routes[path]
 		st.Routes = append(st.Routes, RouteStatus{path, r.cfg.Plugin, r.cfg.Mode, r.open.Load()})
@@ -420,7 +270,8 @@ func (s *Server) Status() Status {
 		}
 		st.Plugins = append(st.Plugins, ps)
 	}
-	groups := s.groups.list()
+	st.Cluster = s.clusterStatus()
+	groups := s.hub.Groups()
 	slices.SortFunc(groups, func(a, b Group) int { return b.Size - a.Size })
 	st.Groups = groups[:min(len(groups), 100)]
 	return st

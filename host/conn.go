@@ -12,6 +12,7 @@ import (
 
 	"github.com/wasmsock/wasmsock/abi"
 	"github.com/wasmsock/wasmsock/host/config"
+	"github.com/wasmsock/wasmsock/host/hub"
 	"github.com/wasmsock/wasmsock/host/internal/wsproto"
 )
 
@@ -43,7 +44,7 @@ type Conn struct {
 	host        string // the Host header
 	user        string
 	namespace   string
-	groups      []string // guarded by the server's groupSet lock
+	ms          hub.Memberships // guarded by the hub
 
 	rejected  string       // why the handshake was refused (a metric label)
 	accepted  atomic.Bool  // on_connect accepted: on_close is owed
@@ -387,7 +388,7 @@ func (c *Conn) finish(code int, reason string) {
 	}
 	c.closeSent = true // from now on sends and joins fail with ErrClosed, whoever closed
 	c.mu.Unlock()
-	c.srv.groups.leaveAll(c)
+	c.srv.hub.LeaveAll(c)
 	if c.counted {
 		c.srv.limits.release(c.ip)
 	}
@@ -401,10 +402,15 @@ func (c *Conn) finish(code int, reason string) {
 	if c.accepted.Load() {
 		c.route.plugin.Closed(c.id, code, reason)
 	} else {
-		c.srv.conns.remove(c)
+		c.srv.hub.Remove(c)
 	}
 	c.log.Debug("connection closed", "code", code, "reason", reason)
 }
+
+// ID, Namespace and Memberships make a Conn a hub.Member.
+func (c *Conn) ID() uint64                    { return c.id }
+func (c *Conn) Namespace() string             { return c.namespace }
+func (c *Conn) Memberships() *hub.Memberships { return &c.ms }
 
 // get answers conn_get.
 func (c *Conn) get(key string) (string, abi.Status) {

@@ -145,7 +145,7 @@ func (s *Server) upgrade(nc net.Conn, head []byte, rest func() []byte, r *route)
 		return
 	}
 	c := &Conn{
-		id:         s.nextID.Add(1),
+		id:         s.ids.Next(),
 		srv:        s,
 		route:      r,
 		nc:         nc,
@@ -262,12 +262,12 @@ func (s *Server) admit(c *Conn) (ws.HandshakeHeader, error) {
 	if err := s.admitLimits(c); err != nil {
 		return nil, err
 	}
-	s.conns.add(c)
+	s.hub.Add(c)
 	v := p.Connect(c.id, 0)
 	if !v.Accepted() {
 		// Refused: forget it, and any group on_connect joined it to before deciding.
-		s.conns.remove(c)
-		s.groups.leaveAll(c)
+		s.hub.Remove(c)
+		s.hub.LeaveAll(c)
 		s.limits.release(c.ip)
 		c.counted = false
 	}
@@ -280,7 +280,7 @@ func (s *Server) admit(c *Conn) (ws.HandshakeHeader, error) {
 	case v.Accepted():
 		c.accepted.Store(true)
 		if c.user != "" {
-			s.groups.join(c, plugin.UserGroupPrefix+c.user)
+			_ = s.hub.Join(c, plugin.UserGroupPrefix+c.user, true) // managed: no limit; c is not gone yet
 		}
 		if code := v.CloseCode(); code != 0 {
 			c.startClose(code, "", false)

@@ -1,7 +1,11 @@
 package host
 
 import (
+	"errors"
+
 	"github.com/wasmsock/wasmsock/abi"
+	"github.com/wasmsock/wasmsock/host/cluster"
+	"github.com/wasmsock/wasmsock/host/hub"
 	"github.com/wasmsock/wasmsock/host/plugin"
 )
 
@@ -20,7 +24,7 @@ var _ plugin.Host = (*pluginHost)(nil)
 // scope returns the namespace the plugin acts in while handling an event of current (0: the
 // default namespace "").
 func (h *pluginHost) scope(current uint64) string {
-	if c := h.s.conns.get(current); c != nil && current != 0 {
+	if c := h.s.conn(current); c != nil && current != 0 {
 		return c.namespace
 	}
 	return h.ns
@@ -28,7 +32,7 @@ func (h *pluginHost) scope(current uint64) string {
 
 // lookup finds conn as the plugin may see it.
 func (h *pluginHost) lookup(current, conn uint64) *Conn {
-	c := h.s.conns.get(conn)
+	c := h.s.conn(conn)
 	if c == nil || c.route.cfg.Plugin != h.plugin || (current != conn && c.namespace != h.scope(current)) {
 		return nil
 	}
@@ -39,6 +43,9 @@ func (h *pluginHost) lookup(current, conn uint64) *Conn {
 func (h *pluginHost) Send(current, conn uint64, kind int32, data []byte) abi.Status {
 	c := h.lookup(current, conn)
 	if c == nil {
+		if st, ok := h.remote(current, conn, clusterReq{Op: "plugin_send", Kind: kind, Data: data}); ok {
+			return st
+		}
 		return abi.ErrUnknownConn
 	}
 	return c.send(kind, data)
@@ -63,8 +70,15 @@ func (c *Conn) send(kind int32, data []byte) abi.Status {
 func (h *pluginHost) Close(current, conn uint64, code int, reason string) abi.Status {
 	c := h.lookup(current, conn)
 	if c == nil {
+		if st, ok := h.remote(current, conn, clusterReq{Op: "plugin_close", Code: code, Reason: reason}); ok {
+			return st
+		}
 		return abi.ErrUnknownConn
 	}
+	return h.closeConn(c, code, reason)
+}
+
+func (h *pluginHost) closeConn(c *Conn, code int, reason string) abi.Status {
 	if !c.startClose(code, reason, false) {
 		return abi.ErrClosed
 	}
@@ -89,8 +103,17 @@ func (h *pluginHost) Join(current, conn uint64, group string) abi.Status {
 	if c.isClosing() {
 		return abi.ErrClosed
 	}
-	h.s.groups.join(c, group)
-	return abi.OK
+	switch err := h.s.hub.Join(c, group, false); err {
+	case nil:
+		return abi.OK
+	case hub.ErrGone:
+		return abi.ErrClosed // the close won the race: the connection joins nothing any more
+	case hub.ErrMemberLimit, hub.ErrTotalLimit:
+		return h.s.groupLimit(c, group, err)
+	default:
+		c.log.Warn("join failed", "group", group, "error", err)
+		return abi.ErrClosed
+	}
 }
 
 // Leave implements plugin.Host.
@@ -99,7 +122,7 @@ func (h *pluginHost) Leave(current, conn uint64, group string) abi.Status {
 	if c == nil {
 		return abi.ErrUnknownConn
 	}
-	h.s.groups.leave(c, group)
+	h.s.hub.Leave(c, group, false)
 	return abi.OK
 }
 
@@ -108,12 +131,19 @@ func (h *pluginHost) Leave(current, conn uint64, group string) abi.Status {
 // route's limit, closing, queue full) is skipped and not counted.
 func (h *pluginHost) Broadcast(current uint64, group string, kind int32, data []byte, except uint64) (int, abi.Status) {
 	ns := h.scope(current)
-	if except != 0 {
-		if c := h.lookup(current, except); c == nil {
+	if except != 0 && h.lookup(current, except) == nil {
+		// A connection of another node of the cluster may be excepted: ids are unique in the
+		// cluster, and that node leaves it out.
+		if node := hub.Node(except); h.s.cluster == nil || node == 0 || node == h.s.cluster.ID() {
 			return 0, abi.ErrUnknownConn
 		}
 	}
-	return h.s.fanOut(h.s.groups.members(ns, group), kind, data, except), abi.OK
+	// In a cluster the message goes to the other nodes first: one that NATS cannot carry goes
+	// nowhere, rather than to this node's members only.
+	if err := h.s.hub.Publish(hub.Key{Namespace: ns, Name: group}, hub.Message{Kind: kind, Data: data, Except: except}); errors.Is(err, cluster.ErrTooLarge) {
+		return 0, abi.ErrTooLarge
+	}
+	return h.s.fanOut(h.s.hub.Members(ns, group), kind, data, except), abi.OK
 }
 
 // fanOut queues one message to members (except the connection except) and returns how many took
@@ -153,7 +183,7 @@ func (s *Server) fanOut(members []*Conn, kind int32, data []byte, except uint64)
 
 // Released implements plugin.Host: the plugin has seen on_close, the id is forgotten.
 func (h *pluginHost) Released(conn uint64) {
-	if c := h.s.conns.get(conn); c != nil {
-		h.s.conns.remove(c)
+	if c := h.s.conn(conn); c != nil {
+		h.s.hub.Remove(c)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/wasmsock/wasmsock/host/cluster"
 	"github.com/wasmsock/wasmsock/host/config"
 )
 
@@ -128,6 +129,11 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		if p.Disabled() {
 			problems = append(problems, "plugin "+name+" disabled")
 		}
+	}
+	if s.cluster != nil && s.cluster.State() != cluster.Connected {
+		// Cut off from the other nodes, this node's clients would see part of every group:
+		// better that new clients go to a node that is not.
+		problems = append(problems, "cluster: NATS "+s.cluster.State().String())
 	}
 	if len(problems) > 0 {
 		http.Error(w, "not ready: "+strings.Join(problems, "; "), http.StatusServiceUnavailable)

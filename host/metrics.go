@@ -26,6 +26,7 @@ type metrics struct {
 	pluginCalls      *prometheus.HistogramVec // plugin, event
 	reloads          *prometheus.CounterVec   // plugin
 	reloadFailures   *prometheus.CounterVec   // plugin
+	groupLimits      *prometheus.CounterVec   // limit
 }
 
 // routeMetrics are one route's children of the vectors, looked up once.
@@ -53,6 +54,8 @@ func newMetrics(s *Server) *metrics {
 	m.pluginCalls = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "plugin_call_seconds", Help: "Duration of calls into plugins, by event.", Buckets: prometheus.ExponentialBuckets(1e-6, 4, 11)}, []string{"plugin", "event"})
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "plugin_reloads_total", Help: "Successful plugin reloads."}, []string{"plugin"})
 	m.reloadFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "plugin_reload_failures_total", Help: "Reloads refused; the old module kept serving."}, []string{"plugin"})
+	m.groupLimits = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "group_limit_refusals_total", Help: "Joins refused because a connection (per_connection) or the host (total) is at its group limit."}, []string{"limit"})
+	f(m.groupLimits)
 	for _, c := range []prometheus.Collector{m.connections, m.messagesIn, m.bytesIn, m.messagesOut, m.bytesOut, m.handshakeRejects, m.protocolErrors, m.slowConsumers, m.pingTimeouts, m.rateLimited, m.fanout, m.pluginCalls, m.reloads, m.reloadFailures} {
 		f(c)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/wasmsock/wasmsock/host/bus"
 	"github.com/wasmsock/wasmsock/host/cluster"
 	"github.com/wasmsock/wasmsock/host/config"
+	"github.com/wasmsock/wasmsock/host/hub"
 	"github.com/wasmsock/wasmsock/host/plugin"
 )
 
@@ -38,14 +39,14 @@ type Server struct {
 	log     *slog.Logger
 	routes  map[string]*route
 	plugins map[string]*plugin.Plugin
-	conns   *registry
-	groups  *groupSet
-	nextID  atomic.Uint64
+	hub     *hub.Hub[*Conn] // connections and groups
+	ids     *hub.IDs
 	metrics *metrics
 	limits  *ipLimits // WebSocket connections
 	// httpLimits counts the connections served by net/http, against the same limits.
 	httpLimits *ipLimits
 	cluster    *cluster.Node       // nil without a [cluster] table
+	broker     *cluster.Broker     // the hub's broker in a cluster
 	buses      map[string]*bus.Bus // the event bus of each plugin, by name; empty without a cluster
 
 	adminKey   string
@@ -88,8 +89,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		log:     log,
 		routes:  map[string]*route{},
 		plugins: map[string]*plugin.Plugin{},
-		conns:   newRegistry(),
-		groups:  newGroupSet(),
 		buses:   map[string]*bus.Bus{},
 	}
 	s.metrics = newMetrics(s)
@@ -130,6 +129,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if err != nil {
 		bad("compilation_cache", err)
 	}
+	s.hub, s.ids = hub.New[*Conn](nil, groupLimits(cfg)), hub.NewIDs(0)
 	if cfg.Cluster != nil {
 		if s.cluster, err = cluster.Start(ctx, cfg.Cluster, log); err != nil {
 			// cluster errors read "cluster.KEY: problem".
@@ -138,6 +138,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 				key, msg = "cluster", err.Error()
 			}
 			bad(key, errors.New(msg))
+		} else if err := s.joinCluster(s.cluster); err != nil {
+			bad("cluster", err)
+		} else {
+			s.metrics.reg.MustRegister(clusterCollector{s})
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(cfg.Plugins)) {
@@ -366,7 +370,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	_ = s.http.Shutdown(ctx)
-	conns := s.conns.all()
+	conns := s.hub.All()
 	s.log.Info("draining", "connections", len(conns))
 	for _, c := range conns {
 		c.startClose(1001, "server shutting down", false)
@@ -378,7 +382,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		err = ctx.Err()
-		for _, c := range s.conns.all() {
+		for _, c := range s.hub.All() {
 			c.closeTCP()
 		}
 		<-done
@@ -407,4 +411,10 @@ func (s *Server) Cluster() *cluster.Node { return s.cluster }
 func (s *Server) Plugins() map[string]*plugin.Plugin { return s.plugins }
 
 // Connections is the number of open WebSocket connections.
-func (s *Server) Connections() int { return s.conns.len() }
+func (s *Server) Connections() int { return s.hub.Len() }
+
+// conn returns the open connection with that id on this node, or nil.
+func (s *Server) conn(id uint64) *Conn {
+	c, _ := s.hub.Get(id)
+	return c
+}

@@ -44,6 +44,8 @@ const (
 	DefaultMaxConnsPerIP    = 1000
 	DefaultConnRatePerIP    = 200
 	DefaultMessagesPerSec   = 1000
+	DefaultMaxGroupsPerConn = 128
+	DefaultMaxGroups        = 100000
 	DefaultMaxCrashes       = 5
 	DefaultCrashWindow      = "1m"
 )
@@ -120,6 +122,8 @@ type Limits struct {
 	MaxConnectionsPerIP       *int `toml:"max_connections_per_ip"`        // from one client IP; over: 429
 	ConnectionsPerSecondPerIP *int `toml:"connections_per_second_per_ip"` // new TCP connections (burst 2x); over: 429
 	MessagesPerSecond         *int `toml:"messages_per_second"`           // per connection (burst 2x); over: close 1008
+	MaxGroupsPerConnection    *int `toml:"max_groups_per_connection"`     // groups one connection may join; over: join fails with ErrLimit
+	MaxGroups                 *int `toml:"max_groups"`                    // distinct groups on this host; over: a join that makes a new one fails with ErrLimit
 }
 
 // Plugin is one WebAssembly module and how to run it.
@@ -326,6 +330,8 @@ func (c *Config) applyDefaults(v *validator) {
 	setLimit(&c.Limits.MaxConnectionsPerIP, DefaultMaxConnsPerIP)
 	setLimit(&c.Limits.ConnectionsPerSecondPerIP, DefaultConnRatePerIP)
 	setLimit(&c.Limits.MessagesPerSecond, DefaultMessagesPerSec)
+	setLimit(&c.Limits.MaxGroupsPerConnection, DefaultMaxGroupsPerConn)
+	setLimit(&c.Limits.MaxGroups, DefaultMaxGroups)
 	for name, p := range c.Plugins {
 		p.Name = name
 		key := childKey("plugin", name)
@@ -389,6 +395,8 @@ func (c *Config) validate(v *validator) {
 		{"limits.max_connections_per_ip", *c.Limits.MaxConnectionsPerIP},
 		{"limits.connections_per_second_per_ip", *c.Limits.ConnectionsPerSecondPerIP},
 		{"limits.messages_per_second", *c.Limits.MessagesPerSecond},
+		{"limits.max_groups_per_connection", *c.Limits.MaxGroupsPerConnection},
+		{"limits.max_groups", *c.Limits.MaxGroups},
 	} {
 		if l.n < 0 {
 			v.add(l.key, "must not be negative (0 turns the limit off)")

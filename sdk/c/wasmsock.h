@@ -97,7 +97,9 @@ typedef enum wasmsock_status {
     WASMSOCK_ERR_UNAVAILABLE = -11,
     /* A bounded bus queue or limit is full (publish queue, subscriptions, pending requests);
      * the call did nothing and the host counted it. */
-    WASMSOCK_ERR_BUSY = -12
+    WASMSOCK_ERR_BUSY = -12,
+    /* A host limit was reached (join: too many groups). */
+    WASMSOCK_ERR_LIMIT = -13
 } wasmsock_status;
 
 /* Message kinds: the RFC 6455 opcodes of the frames that carry them. */
@@ -188,6 +190,8 @@ static inline const char *wasmsock_status_text(int32_t status) {
         return "bus unavailable";
     case WASMSOCK_ERR_BUSY:
         return "bus busy";
+    case WASMSOCK_ERR_LIMIT:
+        return "host limit reached";
     }
     return "unknown status";
 }

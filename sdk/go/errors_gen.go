@@ -43,4 +43,6 @@ var (
 	// ErrBusy (status -12, "bus busy"): A bounded bus queue or limit is full (publish queue,
 	// subscriptions, pending requests); the call did nothing and the host counted it.
 	ErrBusy error = Error{abi.ErrBusy}
+	// ErrLimit (status -13, "host limit reached"): A host limit was reached (join: too many groups).
+	ErrLimit error = Error{abi.ErrLimit}
 )

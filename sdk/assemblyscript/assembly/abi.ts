@@ -42,6 +42,8 @@ export enum Status {
   /** A bounded bus queue or limit is full (publish queue, subscriptions, pending requests); the
   /** call did nothing and the host counted it. */
   Busy = -12,
+  /** A host limit was reached (join: too many groups). */
+  Limit = -13,
 }
 
 /**
@@ -63,6 +65,7 @@ export function statusText(status: i32): string {
     case Status.TooLarge: return "payload too large";
     case Status.Unavailable: return "bus unavailable";
     case Status.Busy: return "bus busy";
+    case Status.Limit: return "host limit reached";
   }
   return "unknown status";
 }

@@ -45,6 +45,8 @@ pub enum Error {
     /// A bounded bus queue or limit is full (publish queue, subscriptions, pending requests); the
     /// call did nothing and the host counted it (`-12`)
     Busy,
+    /// A host limit was reached (join: too many groups) (`-13`)
+    Limit,
     /// A negative status this version of the ABI does not define.
     Other(i32),
 }
@@ -70,6 +72,7 @@ impl Error {
             sys::ERR_TOO_LARGE => Error::TooLarge,
             sys::ERR_UNAVAILABLE => Error::Unavailable,
             sys::ERR_BUSY => Error::Busy,
+            sys::ERR_LIMIT => Error::Limit,
             s => Error::Other(s),
         })
     }
@@ -89,6 +92,7 @@ impl Error {
             Error::TooLarge => sys::ERR_TOO_LARGE,
             Error::Unavailable => sys::ERR_UNAVAILABLE,
             Error::Busy => sys::ERR_BUSY,
+            Error::Limit => sys::ERR_LIMIT,
             Error::Other(s) => s,
         }
     }

@@ -50,6 +50,8 @@ pub const ERR_UNAVAILABLE: i32 = -11;
 /// A bounded bus queue or limit is full (publish queue, subscriptions, pending requests); the call
 /// did nothing and the host counted it.
 pub const ERR_BUSY: i32 = -12;
+/// A host limit was reached (join: too many groups).
+pub const ERR_LIMIT: i32 = -13;
 
 /// Message kind: UTF-8 text (the RFC 6455 opcode of a text frame).
 pub const KIND_TEXT: i32 = 1;
@@ -117,6 +119,7 @@ pub fn status_text(status: i32) -> &'static str {
         ERR_TOO_LARGE => "payload too large",
         ERR_UNAVAILABLE => "bus unavailable",
         ERR_BUSY => "bus busy",
+        ERR_LIMIT => "host limit reached",
         _ => "unknown status",
     }
 }
