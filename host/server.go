@@ -183,13 +183,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		}
 		s.routes[rc.Path] = &route{cfg: rc, plugin: s.plugins[rc.Plugin], guard: g, m: s.metrics.forRoute(rc.Path)}
 	}
-	var handler http.Handler
-	if len(problems) == 0 {
-		// Only with every route built: a missing one is reported above already.
-		var conflicts []config.Problem
-		handler, conflicts = s.httpHandler()
-		problems = append(problems, conflicts...)
-	}
+	// Paths are checked even when something above failed, so that check lists every problem.
+	handler, conflicts := s.httpHandler()
+	problems = append(problems, conflicts...)
 	if len(problems) > 0 {
 		s.closePlugins()
 		slices.SortStableFunc(problems, func(a, b config.Problem) int { return cmp.Compare(a.Line, b.Line) })

@@ -93,6 +93,16 @@ var checkCases = []checkCase{
 		wants: []string{"host.toml:4: plugin.e.module:", `missing export "on_message"`},
 	},
 	{
+		name: "every problem at once: key, module, path",
+		toml: "[admin]\nkey_env = \"WS_TEST_ADMIN_KEY_UNSET\"\n[plugin.e]\nmodule = \"%[1]s/bad_import.wasm\"\n[[route]]\npath = \"/metrics\"\nplugin = \"e\"\n",
+		wants: []string{
+			"host.toml:2: admin.key_env: environment variable WS_TEST_ADMIN_KEY_UNSET is not set",
+			"host.toml:4: plugin.e.module:",
+			`from module "env"`,
+			"host.toml:6: route[0].path: \"/metrics\" is served by the host already (GET /metrics)",
+		},
+	},
+	{
 		name: "explicit zeros that make no sense",
 		toml: "[plugin.e]\nmodule = \"%[1]s/echo.wasm\"\ninstances = 0\n[[route]]\npath = \"/e\"\nplugin = \"e\"\n" +
 			"max_message_bytes = 0\nqueue_messages = 0\nqueue_bytes = 0\n",
