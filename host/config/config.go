@@ -3,6 +3,11 @@
 // Decoding is strict: an unknown key, a value of the wrong type, a route naming a plugin that does
 // not exist or a module file that is missing is an error naming the file, the line (where TOML
 // gives one) and the key. Load reports every problem it finds, not only the first.
+//
+// One rule for zeros: a key left out takes its default; a key given keeps its value. Where 0 (or
+// "0s") means "off" the key's documentation says so; anywhere else an explicit 0 or "" that
+// makes no sense is a problem, never a silent default. Config.Problem lets the host report what
+// it finds wrong later (a module that does not load) at the same file:line:key.
 package config
 
 import (
@@ -63,7 +68,8 @@ type Config struct {
 	// the config are resolved against.
 	File string `toml:"-"`
 	Dir  string `toml:"-"`
-	// Dev is set by wasmsock dev (not by the file): status page on, admin open without a key.
+	// Dev is set by wasmsock dev (not by the file): status page on, and without a key the admin
+	// side open to this machine only.
 	Dev bool `toml:"-"`
 
 	Listen           string   `toml:"listen"`
