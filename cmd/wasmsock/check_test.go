@@ -201,6 +201,7 @@ func TestConfigArgument(t *testing.T) {
 		{[]string{"serve", broken}, 1, "broken.toml:1: listne: unknown key"},
 		{[]string{"serve", "-listen", "127.0.0.1:0", broken, "extra"}, 2, "one config file at most"},
 		{[]string{"dev", broken}, 1, "broken.toml:1: listne: unknown key"},
+		{[]string{"serve", "-listen", "nonsense::99999", good}, 1, `listen: "nonsense::99999" is not "host:port"`},
 	}
 	for _, tc := range tests {
 		var out bytes.Buffer

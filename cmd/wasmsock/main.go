@@ -142,7 +142,8 @@ module changed, without dropping a connection. Logs are JSON unless the config s
 	if dev {
 		name, summary = "dev", `Serves like "serve", and watches: a plugin is reloaded when its module file changes, or
 rebuilt (its "build" command) when one of its "watch" sources changes; a failed build or a module
-that does not load is reported and the old one keeps serving. The status page is at /status.
+that does not load is reported and the old one keeps serving. The status page is at /status;
+without an admin key, it and the admin API answer requests from this machine only.
 Logs are text at debug level unless the config says otherwise.`
 	}
 	fs := newFlags(name, summary, stderr)
