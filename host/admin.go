@@ -61,7 +61,8 @@ func loadAdminKey(a config.Admin) (string, error) {
 // authorized checks the admin key: "Authorization: Bearer KEY", HTTP Basic auth with KEY as the
 // password (so a browser can open the status page), or "X-API-Key: KEY".
 func (s *Server) authorized(r *http.Request) bool {
-	if s.adminKey == "" {
+	key := s.cur.Load().adminKey // a reload may change it
+	if key == "" {
 		return s.devMode // dev with no key configured: open to this machine only (see refuse)
 	}
 	got := r.Header.Get("X-API-Key")
@@ -72,7 +73,7 @@ func (s *Server) authorized(r *http.Request) bool {
 			got = pw
 		}
 	}
-	return subtle.ConstantTimeCompare([]byte(got), []byte(s.adminKey)) == 1
+	return subtle.ConstantTimeCompare([]byte(got), []byte(key)) == 1
 }
 
 // refuse says why an admin request is refused before its key is looked at, or "".
@@ -109,7 +110,7 @@ func (s *Server) refuse(r *http.Request) string {
 	if origin := r.Header.Get("Origin"); origin != "" && !auth.SameOrigin(origin, host, secure) {
 		return "cross-site request refused (Origin " + origin + ")"
 	}
-	if s.adminKey == "" && s.devMode {
+	if s.cur.Load().adminKey == "" && s.devMode {
 		if a, err := netip.ParseAddr(peer); err != nil || !a.Unmap().IsLoopback() {
 			return "wasmsock dev without an admin key answers this machine only (loopback); set [admin] key_env or key_file to open it to others"
 		}
@@ -166,13 +167,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func (s *Server) maxMessage() int64 {
 	var n int64
-	for _, r := range s.routes {
+	for _, r := range s.cur.Load().routes {
 		n = max(n, int64(r.cfg.MaxMessageBytes))
 	}
 	return n
 }
 
-func (s *Server) adminRoutes(mux *http.ServeMux) {
+func (s *Server) adminRoutes(mux *http.ServeMux, st *state) {
 	for _, name := range []string{"publish", "send", "close", "broadcast"} {
 		mux.HandleFunc("POST /api/"+name, s.requireKey(s.apiCommand(name)))
 	}
@@ -181,28 +182,31 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/status", s.requireKey(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Status())
 	}))
-	if s.statusPath != "" {
-		mux.HandleFunc("GET "+s.statusPath, s.requireKey(s.statusPage))
+	if st.statusPath != "" {
+		mux.HandleFunc("GET "+st.statusPath, s.requireKey(s.statusPage))
 	}
 }
 
-// POST /api/reload: reload every plugin whose module changed; ?plugin=NAME for one.
+// POST /api/reload: reload the config (ReloadConfig: routes, plugins and their modules, limits,
+// auth); 422 when it is refused. ?plugin=NAME reloads that plugin's module only.
 func (s *Server) apiReload(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
 	defer cancel()
-	var reports []ReloadReport
 	if name := r.URL.Query().Get("plugin"); name != "" {
-		reports = []ReloadReport{s.ReloadPlugin(ctx, name)}
-	} else {
-		reports = s.Reload(ctx)
-	}
-	status := http.StatusOK
-	for _, rep := range reports {
+		rep := s.ReloadPlugin(ctx, name)
+		status := http.StatusOK
 		if rep.Error != "" {
 			status = http.StatusUnprocessableEntity
 		}
+		writeJSON(w, status, map[string]any{"reloads": []ReloadReport{rep}})
+		return
 	}
-	writeJSON(w, status, map[string]any{"reloads": reports})
+	rep := s.ReloadConfig(ctx)
+	status := http.StatusOK
+	if !rep.Applied {
+		status = http.StatusUnprocessableEntity
+	}
+	writeJSON(w, status, rep)
 }
 
 // Status is a snapshot of the server for the status page and /api/status.
@@ -216,6 +220,8 @@ type Status struct {
 	Groups      []Group        `json:"groups"`
 	// Cluster is this node's view of its cluster; nil for a host that is alone.
 	Cluster *ClusterStatus `json:"cluster,omitempty"`
+	// LastConfigReload is the outcome of the last config reload, if there was one.
+	LastConfigReload *ConfigReload `json:"last_config_reload,omitempty"`
 }
 
 // RouteStatus is one route in a Status.
@@ -247,15 +253,17 @@ var Version = "devel"
 
 // Status returns a snapshot of routes, plugins, connections and the largest groups.
 func (s *Server) Status() Status {
-	st := Status{Version: Version, Started: s.started, Draining: s.draining.Load(), Connections: s.hub.Len()}
-	for _, path := range slices.Sorted(maps.Keys(s.routes)) {
-		r := s.routes[path]
-		st.Routes = append(st.Routes, RouteStatus{path, r.cfg.Plugin, r.cfg.Mode, r.open.Load()})
+	cur := s.cur.Load()
+	st := Status{Version: Version, Started: s.started, Draining: s.draining.Load(), Connections: s.hub.Len(),
+		LastConfigReload: s.lastConfigReload.Load()}
+	for _, path := range slices.Sorted(maps.Keys(cur.routes)) {
+		r := cur.routes[path]
+		st.Routes = append(st.Routes, RouteStatus{path, r.cfg.Plugin, r.cfg.Mode, r.m.open.Load()})
 	}
-	for _, name := range slices.Sorted(maps.Keys(s.plugins)) {
-		p := s.plugins[name]
+	for _, name := range slices.Sorted(maps.Keys(cur.plugins)) {
+		p := cur.plugins[name]
 		ps := PluginStatus{
-			Name: name, Module: s.cfg.Plugins[name].Module, SHA256: p.Hash(), LoadedAt: p.LoadedAt(),
+			Name: name, Module: cur.cfg.Plugins[name].Module, SHA256: p.Hash(), LoadedAt: p.LoadedAt(),
 			Instances: p.Instances(), Disabled: p.Disabled(),
 			Faults: p.Stats().Faults.Load(), Timeouts: p.Stats().Timeouts.Load(),
 			Restarts: p.Stats().Restarts.Load(), Reloads: p.Stats().Reloads.Load(),

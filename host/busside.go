@@ -9,30 +9,24 @@ import (
 )
 
 // busPrefix is the first tokens of every bus subject: "<cluster name>.bus".
-func (s *Server) busPrefix() string {
-	return s.cfg.Cluster.Name + ".bus"
+func busPrefix(cfg *config.Config) string {
+	return cfg.Cluster.Name + ".bus"
 }
 
 // newBus starts the event bus of plugin pc on the cluster's NATS connection, or returns nil when
 // the host is a single node without [cluster]: the plugin's bus functions then answer
 // abi.ErrUnavailable.
-func (s *Server) newBus(pc *config.Plugin) (*bus.Bus, error) {
+func (s *Server) newBus(cfg *config.Config, pc *config.Plugin) (*bus.Bus, error) {
 	if s.cluster == nil {
 		return nil, nil
 	}
-	opts := bus.Options{Prefix: s.busPrefix()}
+	opts := bus.Options{Prefix: busPrefix(cfg)}
 	if pc.Bus != nil {
 		opts.Shared = pc.Bus.Shared
 		opts.QueueMessages = pc.Bus.QueueMessages
 		opts.QueueBytes = int64(pc.Bus.QueueBytes)
 	}
 	return bus.New(s.cluster.Conn(), opts)
-}
-
-func (s *Server) closeBuses() {
-	for _, b := range s.buses {
-		b.Close()
-	}
 }
 
 // InNamespace implements plugin.NamespacedHost: during on_event the plugin acts in the namespace
@@ -71,9 +65,12 @@ func (c busCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c busCollector) Collect(ch chan<- prometheus.Metric) {
-	for name, b := range c.s.buses {
+	for name, lp := range c.s.cur.Load().plugins {
+		b, p := lp.bus, lp.Plugin
+		if b == nil {
+			continue
+		}
 		st := b.Stats()
-		p := c.s.plugins[name]
 		for _, v := range []struct {
 			d *prometheus.Desc
 			n int64
@@ -108,13 +105,13 @@ type BusStatus struct {
 
 // busStatus is the bus of plugin name for the status page and /api/status.
 func (s *Server) busStatus(name string) BusStatus {
-	b := s.buses[name]
-	if b == nil {
+	lp := s.cur.Load().plugins[name]
+	if lp == nil || lp.bus == nil {
 		return BusStatus{State: "off (no [cluster])"}
 	}
-	st := b.Stats()
+	st := lp.bus.Stats()
 	bs := BusStatus{State: "on", Published: st.Published.Load(), PublishDropped: st.Dropped.Load(), Received: st.Received.Load(), RequestsFailed: st.Failed.Load()}
-	if p := s.plugins[name]; p != nil {
+	if p := lp.Plugin; p != nil {
 		bs.Events, bs.EventsDropped = p.Stats().Events.Load(), p.Stats().EventsDropped.Load()
 	}
 	return bs

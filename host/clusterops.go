@@ -8,6 +8,7 @@ import (
 
 	"github.com/wasmsock/wasmsock/abi"
 	"github.com/wasmsock/wasmsock/host/cluster"
+	"github.com/wasmsock/wasmsock/host/config"
 	"github.com/wasmsock/wasmsock/host/hub"
 )
 
@@ -42,11 +43,11 @@ type clusterResp struct {
 
 // joinCluster makes the hub carry groups over the node's NATS connection and answers the other
 // nodes' requests.
-func (s *Server) joinCluster(n *cluster.Node) error {
+func (s *Server) joinCluster(n *cluster.Node, cfg *config.Config) error {
 	s.broker = cluster.NewBroker(n, func(k hub.Key, m hub.Message) {
 		s.fanOut(s.hub.Members(k.Namespace, k.Name), m.Kind, m.Data, m.Except)
 	})
-	s.hub, s.ids = hub.New[*Conn](s.broker, groupLimits(s.cfg)), hub.NewIDs(n.ID())
+	s.hub, s.ids = hub.New[*Conn](s.broker, groupLimits(cfg)), hub.NewIDs(n.ID())
 	return n.Handle(func(req []byte) []byte {
 		var r clusterReq
 		if err := json.Unmarshal(req, &r); err != nil {

@@ -57,6 +57,9 @@ type Conn struct {
 	hb        *time.Timer
 	expires   time.Time   // when the token stops being valid (close_on_expiry); zero: never
 	expiry    *time.Timer // closes the connection at expires (guard.go)
+	// holdsPlugin: counted as a user of its route's plugin (released by finish), which a config
+	// reload that retires the plugin waits for before stopping it.
+	holdsPlugin bool
 
 	mu              sync.Mutex
 	queue           [][]byte // frames waiting for the writer
@@ -397,12 +400,15 @@ func (c *Conn) finish(code int, reason string) {
 	c.mu.Unlock()
 	if upgraded {
 		c.route.m.connections.Dec()
-		c.route.open.Add(-1)
+		c.route.m.open.Add(-1)
 	}
 	if c.accepted.Load() {
 		c.route.plugin.Closed(c.id, code, reason)
 	} else {
 		c.srv.hub.Remove(c)
+	}
+	if c.holdsPlugin {
+		c.route.plugin.release() // after on_close is queued: a retired plugin stops after it
 	}
 	c.log.Debug("connection closed", "code", code, "reason", reason)
 }

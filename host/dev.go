@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/wasmsock/wasmsock/host/config"
 )
 
 // debounce is how long a watched file must stay quiet before it is acted on: editors and build
@@ -23,37 +25,54 @@ type watchTarget struct {
 	module  string   // absolute path of the .wasm
 	sources []string // absolute glob patterns
 	build   string   // shell command that rebuilds the module; "" for none
+	dir     string   // where build runs: the config's directory
 }
 
-// Watch is wasmsock dev's loop: it reloads a plugin when its module file changes and, for a plugin
-// with a build command, runs the build when one of its sources changes (printing the build's output
-// when it fails). It returns when ctx is done.
+// Watch is wasmsock dev's loop: it reloads the config (ReloadConfig) when its file is saved,
+// reloads a plugin when its module file changes and, for a plugin with a build command, runs the
+// build when one of its sources changes (printing the build's output when it fails). What it
+// watches follows the config serving now: a plugin a reload adds is watched from then on. It
+// returns when ctx is done.
 func (s *Server) Watch(ctx context.Context) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return err
 	}
 	defer w.Close()
+	watched := map[string]bool{}
 	var targets []watchTarget
-	dirs := map[string]bool{}
-	for _, name := range slices.Sorted(maps.Keys(s.cfg.Plugins)) {
-		pc := s.cfg.Plugins[name]
-		t := watchTarget{plugin: name, module: pc.Module, build: pc.Build}
-		dirs[filepath.Dir(pc.Module)] = true // the directory: a module replaced by rename is seen
-		for _, g := range pc.Watch {
-			if !filepath.IsAbs(g) {
-				g = filepath.Join(s.cfg.Dir, g)
+	var configFile string
+	// follow watches what the config serving now names; it runs at start and after a reload.
+	follow := func() error {
+		cfg := s.cur.Load().cfg
+		targets, configFile = watchTargets(cfg), ""
+		dirs := map[string]bool{}
+		if cfg.File != "" {
+			if abs, err := filepath.Abs(cfg.File); err == nil {
+				configFile = abs
+				dirs[filepath.Dir(abs)] = true // the directory: a file saved by rename is seen
 			}
-			t.sources = append(t.sources, g)
-			dirs[filepath.Dir(g)] = true
 		}
-		targets = append(targets, t)
+		for _, t := range targets {
+			dirs[filepath.Dir(t.module)] = true
+			for _, g := range t.sources {
+				dirs[filepath.Dir(g)] = true
+			}
+		}
+		for _, d := range slices.Sorted(maps.Keys(dirs)) {
+			if watched[d] {
+				continue
+			}
+			if err := w.Add(d); err != nil {
+				return err
+			}
+			watched[d] = true
+			s.log.Info("watching", "dir", d)
+		}
+		return nil
 	}
-	for d := range dirs {
-		if err := w.Add(d); err != nil {
-			return err
-		}
-		s.log.Info("watching", "dir", d)
+	if err := follow(); err != nil {
+		return err
 	}
 	pending := map[string]time.Time{} // path -> last event
 	tick := time.NewTicker(debounce / 3)
@@ -76,11 +95,38 @@ func (s *Server) Watch(ctx context.Context) error {
 					delete(pending, path)
 				}
 			}
+			if configFile != "" && slices.Contains(ready, configFile) {
+				s.log.Info("config file changed: reloading", "file", configFile)
+				// The reload also reloads every module that changed: nothing more to do for
+				// them in this round, but a changed source still needs its build.
+				if rep := s.ReloadConfig(ctx); rep.Applied {
+					if err := follow(); err != nil {
+						s.log.Warn("cannot watch the reloaded config's files", "error", err)
+					}
+				}
+			}
 			for _, t := range targets {
 				s.onChange(ctx, t, ready)
 			}
 		}
 	}
+}
+
+// watchTargets lists the files wasmsock dev watches for each plugin of cfg.
+func watchTargets(cfg *config.Config) []watchTarget {
+	var targets []watchTarget
+	for _, name := range slices.Sorted(maps.Keys(cfg.Plugins)) {
+		pc := cfg.Plugins[name]
+		t := watchTarget{plugin: name, module: pc.Module, build: pc.Build, dir: cfg.Dir}
+		for _, g := range pc.Watch {
+			if !filepath.IsAbs(g) {
+				g = filepath.Join(cfg.Dir, g)
+			}
+			t.sources = append(t.sources, g)
+		}
+		targets = append(targets, t)
+	}
+	return targets
 }
 
 func (s *Server) onChange(ctx context.Context, t watchTarget, paths []string) {
@@ -98,7 +144,7 @@ func (s *Server) onChange(ctx context.Context, t watchTarget, paths []string) {
 	if sourceChanged != "" && t.build != "" {
 		s.log.Info("source changed: building", "plugin", t.plugin, "file", sourceChanged, "command", t.build)
 		cmd := exec.CommandContext(ctx, "sh", "-c", t.build)
-		cmd.Dir = s.cfg.Dir
+		cmd.Dir = t.dir
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			s.log.Error("build failed: the old module keeps serving", "plugin", t.plugin, "error", err,

@@ -50,7 +50,11 @@ func startConfigTop(t testing.TB, top, module, rest string) (*host.Server, strin
 		t.Fatal(err)
 	}
 	src := fmt.Sprintf("listen = \"127.0.0.1:0\"\ncompilation_cache = %q\n%s\n[log]\nlevel = \"error\"\n[plugin.p]\nmodule = %q\n%s\n", testCache, top, abs, rest)
-	cfg, err := config.Parse(filepath.Join(t.TempDir(), "host.toml"), []byte(src))
+	file := filepath.Join(t.TempDir(), "host.toml") // written, so that a config reload reads it
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(file)
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}

@@ -189,7 +189,7 @@ func (s *Server) admitLimits(c *Conn) error {
 // allowMessage applies the per-connection message rate (token bucket); false means the
 // connection went over it.
 func (c *Conn) allowMessage(now time.Time) bool {
-	rate := float64(*c.srv.cfg.Limits.MessagesPerSecond)
+	rate := float64(*c.srv.cur.Load().cfg.Limits.MessagesPerSecond) // a reload applies at once
 	if rate <= 0 {
 		return true
 	}

@@ -34,14 +34,15 @@ var headReaders sync.Pool
 // buffer goes back to its pool as soon as the handshake is over, whichever path it took.
 func (s *Server) handleConn(nc net.Conn) {
 	defer s.handlers.Done()
-	_ = nc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout.D))
+	st := s.cur.Load() // the config this connection is served by, to the end of its handshake
+	_ = nc.SetDeadline(time.Now().Add(st.cfg.HandshakeTimeout.D))
 	if !s.limits.allowNew(ipOf(nc.RemoteAddr()), time.Now()) {
 		s.metrics.reject("rate_per_ip")
 		_, _ = io.WriteString(nc, "HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n")
 		_ = nc.Close()
 		return
 	}
-	size := int(s.cfg.MaxHeaderBytes)
+	size := int(st.cfg.MaxHeaderBytes)
 	br, _ := headReaders.Get().(*bufio.Reader)
 	if br == nil || br.Size() != size {
 		br = bufio.NewReaderSize(nc, size)
@@ -71,7 +72,7 @@ func (s *Server) handleConn(nc net.Conn) {
 		_ = nc.Close()
 		return
 	}
-	r, upgrade := s.classify(head)
+	r, upgrade := st.classify(head)
 	if r == nil || !upgrade {
 		// Not ours: net/http reads the request from the buffered bytes onwards.
 		s.serveHTTP(nc, rest(0))
@@ -101,7 +102,7 @@ func peekHead(br *bufio.Reader, max int) ([]byte, error) {
 }
 
 // classify finds the route a request head targets and whether it asks for a WebSocket upgrade.
-func (s *Server) classify(head []byte) (*route, bool) {
+func (st *state) classify(head []byte) (*route, bool) {
 	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
 	parts := bytes.Fields(line)
 	if len(parts) != 3 {
@@ -109,7 +110,7 @@ func (s *Server) classify(head []byte) (*route, bool) {
 	}
 	target := string(parts[1])
 	path, _, _ := strings.Cut(target, "?")
-	r := s.routes[path]
+	r := st.routes[path]
 	if r == nil {
 		return nil, false
 	}
@@ -227,7 +228,7 @@ func (s *Server) upgrade(nc net.Conn, head []byte, rest func() []byte, r *route)
 	}
 	_ = nc.SetDeadline(time.Time{})
 	r.m.connections.Inc()
-	r.open.Add(1)
+	r.m.open.Add(1)
 	c.mu.Lock()
 	c.upgraded = true
 	start := len(c.queue) > 0 && !c.writing
@@ -263,6 +264,19 @@ func (s *Server) admit(c *Conn) (ws.HandshakeHeader, error) {
 		return nil, err
 	}
 	s.hub.Add(c)
+	// A config reload may have retired the plugin or removed the route since this handshake
+	// began; the reload closes what is registered by the time it swapped the config, and this
+	// check, after registering, catches the rest.
+	if ok := p.acquire(); !ok || s.cur.Load().routes[c.route.cfg.Path] == nil {
+		if ok {
+			p.release()
+		}
+		s.hub.Remove(c)
+		s.limits.release(c.ip)
+		c.counted = false
+		return nil, c.refuse(http.StatusServiceUnavailable, "reloading", "the configuration changed: try again")
+	}
+	c.holdsPlugin = true
 	v := p.Connect(c.id, 0)
 	if !v.Accepted() {
 		// Refused: forget it, and any group on_connect joined it to before deciding.
@@ -270,6 +284,8 @@ func (s *Server) admit(c *Conn) (ws.HandshakeHeader, error) {
 		s.hub.LeaveAll(c)
 		s.limits.release(c.ip)
 		c.counted = false
+		c.holdsPlugin = false
+		p.release()
 	}
 	switch {
 	case v.Fault != nil:

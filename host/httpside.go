@@ -17,26 +17,27 @@ import (
 	"github.com/wasmsock/wasmsock/host/config"
 )
 
-// httpHandler serves every request that is not a WebSocket handshake on a route. It reports, as
-// config problems, a route on a path the host serves already (a health or admin endpoint, the
-// status or chat page) and a path net/http cannot take as a pattern, instead of net/http's panic.
-func (s *Server) httpHandler() (http.Handler, []config.Problem) {
+// httpHandler serves every request of st that is not a WebSocket handshake on a route. It
+// reports, as config problems, a route on a path the host serves already (a health or admin
+// endpoint, the status or chat page) and a path net/http cannot take as a pattern, instead of
+// net/http's panic.
+func (s *Server) httpHandler(st *state) (http.Handler, []config.Problem) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
-	s.adminRoutes(mux)
+	s.adminRoutes(mux, st)
 	var problems []config.Problem
-	if s.cfg.ChatPage {
+	if st.cfg.ChatPage {
 		if err := register(mux, "/", chatPage()); err != nil {
-			problems = append(problems, s.cfg.Problem("chat_page", err.Error()))
+			problems = append(problems, st.cfg.Problem("chat_page", err.Error()))
 		}
 	}
-	for i, rc := range s.cfg.Routes {
-		if err := register(mux, rc.Path, s.routeFallback(s.routes[rc.Path])); err != nil {
-			problems = append(problems, s.cfg.Problem(config.RouteKey(i)+".path", err.Error()))
+	for i, rc := range st.cfg.Routes {
+		if err := register(mux, rc.Path, s.routeFallback(st.routes[rc.Path])); err != nil {
+			problems = append(problems, st.cfg.Problem(config.RouteKey(i)+".path", err.Error()))
 		}
 	}
 	return mux, problems
@@ -100,7 +101,7 @@ func (s *Server) routeFallback(r *route) http.Handler {
 						}
 						return append(b, pre...)
 					}
-					_ = raw.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout.D))
+					_ = raw.SetDeadline(time.Now().Add(s.cur.Load().cfg.HandshakeTimeout.D))
 					// Served on a goroutine of its own, so that net/http's state for the
 					// connection (its buffers, the request) is not kept alive with it.
 					s.handlers.Add(1)
@@ -125,7 +126,7 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	if s.draining.Load() {
 		problems = append(problems, "draining")
 	}
-	for name, p := range s.plugins {
+	for name, p := range s.cur.Load().plugins {
 		if p.Disabled() {
 			problems = append(problems, "plugin "+name+" disabled")
 		}

@@ -30,6 +30,8 @@ func (b *bucket) take(now time.Time, rate, burst float64) bool {
 // ipLimits tracks, per client IP, open WebSocket connections and the rate of new TCP
 // connections, and the server-wide count of open WebSocket connections.
 type ipLimits struct {
+	mu sync.Mutex // guards everything below; a config reload changes the limits (set)
+
 	maxTotal, maxPerIP int     // 0: no limit
 	rate, burst        float64 // new connections per second per IP; 0: no limit
 	// exempt says whether an address is a trusted proxy: its TCP connections are not rate
@@ -37,7 +39,6 @@ type ipLimits struct {
 	// says which (see Server.check). nil: none.
 	exempt func(ip string) bool
 
-	mu    sync.Mutex
 	total int
 	ips   map[string]*ipState
 	swept time.Time
@@ -49,7 +50,17 @@ type ipState struct {
 }
 
 func newIPLimits(maxTotal, maxPerIP int, rate float64) *ipLimits {
-	return &ipLimits{maxTotal: maxTotal, maxPerIP: maxPerIP, rate: rate, burst: 2 * rate, ips: map[string]*ipState{}}
+	l := &ipLimits{ips: map[string]*ipState{}}
+	l.set(maxTotal, maxPerIP, rate)
+	return l
+}
+
+// set changes the limits (a config reload), keeping the counts: a lower maximum refuses new
+// connections until enough old ones have closed, and closes none.
+func (l *ipLimits) set(maxTotal, maxPerIP int, rate float64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.maxTotal, l.maxPerIP, l.rate, l.burst = maxTotal, maxPerIP, rate, 2*rate
 }
 
 func ipOf(addr net.Addr) string {
@@ -65,7 +76,7 @@ func ipOf(addr net.Addr) string {
 
 // allowNew reports whether ip may open a new TCP connection now (the rate limit).
 func (l *ipLimits) allowNew(ip string, now time.Time) bool {
-	if l.rate <= 0 || l.exempt != nil && l.exempt(ip) {
+	if l.exempt != nil && l.exempt(ip) {
 		return true
 	}
 	return l.take(ip, now)
@@ -73,11 +84,11 @@ func (l *ipLimits) allowNew(ip string, now time.Time) bool {
 
 // take takes a token from ip's bucket of new connections.
 func (l *ipLimits) take(ip string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.rate <= 0 {
 		return true
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.sweep(now)
 	st := l.state(ip)
 	return st.b.take(now, l.rate, l.burst)

@@ -2,6 +2,7 @@ package host
 
 import (
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +28,7 @@ type metrics struct {
 	reloads          *prometheus.CounterVec   // plugin
 	reloadFailures   *prometheus.CounterVec   // plugin
 	groupLimits      *prometheus.CounterVec   // limit
+	configReloads    *prometheus.CounterVec   // result: applied or refused
 }
 
 // routeMetrics are one route's children of the vectors, looked up once.
@@ -34,6 +36,7 @@ type routeMetrics struct {
 	connections                                prometheus.Gauge
 	messagesIn, bytesIn, messagesOut, bytesOut prometheus.Counter
 	slowConsumers                              prometheus.Counter
+	open                                       atomic.Int64 // connections open on the route
 }
 
 func newMetrics(s *Server) *metrics {
@@ -56,7 +59,8 @@ func newMetrics(s *Server) *metrics {
 	m.reloadFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "plugin_reload_failures_total", Help: "Reloads refused; the old module kept serving."}, []string{"plugin"})
 	m.groupLimits = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "group_limit_refusals_total", Help: "Joins refused because a connection (per_connection) or the host (total) is at its group limit."}, []string{"limit"})
 	f(m.groupLimits)
-	for _, c := range []prometheus.Collector{m.connections, m.messagesIn, m.bytesIn, m.messagesOut, m.bytesOut, m.handshakeRejects, m.protocolErrors, m.slowConsumers, m.pingTimeouts, m.rateLimited, m.fanout, m.pluginCalls, m.reloads, m.reloadFailures} {
+	m.configReloads = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "config_reloads_total", Help: "Config reloads, by result: applied, or refused (the running config kept serving)."}, []string{"result"})
+	for _, c := range []prometheus.Collector{m.configReloads, m.connections, m.messagesIn, m.bytesIn, m.messagesOut, m.bytesOut, m.handshakeRejects, m.protocolErrors, m.slowConsumers, m.pingTimeouts, m.rateLimited, m.fanout, m.pluginCalls, m.reloads, m.reloadFailures} {
 		f(c)
 	}
 	f(pluginCollector{s})
@@ -112,7 +116,7 @@ func (c pluginCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c pluginCollector) Collect(ch chan<- prometheus.Metric) {
-	for name, p := range c.s.plugins {
+	for name, p := range c.s.cur.Load().plugins {
 		st := p.Stats()
 		ch <- prometheus.MustNewConstMetric(descFaults, prometheus.CounterValue, float64(st.Faults.Load()), name)
 		ch <- prometheus.MustNewConstMetric(descTimeouts, prometheus.CounterValue, float64(st.Timeouts.Load()), name)

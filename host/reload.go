@@ -36,9 +36,10 @@ func short(hash string) string { return hash[:min(12, len(hash))] }
 
 // Reload re-reads every plugin's module and reloads those whose bytes changed (see
 // plugin.Plugin.Reload: no connection is dropped; a module that fails keeps the old one serving).
+// The config is not read again: ReloadConfig does that, modules included.
 func (s *Server) Reload(ctx context.Context) []ReloadReport {
 	var out []ReloadReport
-	for _, name := range slices.Sorted(maps.Keys(s.plugins)) {
+	for _, name := range slices.Sorted(maps.Keys(s.cur.Load().plugins)) {
 		out = append(out, s.ReloadPlugin(ctx, name))
 	}
 	return out
@@ -46,7 +47,10 @@ func (s *Server) Reload(ctx context.Context) []ReloadReport {
 
 // ReloadPlugin reloads one plugin from its module file if the file changed.
 func (s *Server) ReloadPlugin(ctx context.Context, name string) ReloadReport {
-	p, pc := s.plugins[name], s.cfg.Plugins[name]
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	st := s.cur.Load()
+	p, pc := st.plugins[name], st.cfg.Plugins[name]
 	if p == nil {
 		return ReloadReport{Plugin: name, Error: "no such plugin"}
 	}
@@ -70,6 +74,7 @@ func (s *Server) ReloadPlugin(ctx context.Context, name string) ReloadReport {
 		s.log.Error("reload failed: old module keeps serving", "plugin", name, "module", pc.Module, "sha256", short(rep.OldHash), "error", res.Err)
 		return rep
 	}
+	p.wasm = wasm
 	s.metrics.reloads.WithLabelValues(name).Inc()
 	s.log.Info("plugin reloaded", "plugin", name, "from", short(rep.OldHash), "to", short(rep.NewHash), "duration", res.Duration)
 	return rep

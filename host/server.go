@@ -6,6 +6,7 @@
 package host
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -16,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -26,7 +28,6 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasmsock/wasmsock/host/auth"
-	"github.com/wasmsock/wasmsock/host/bus"
 	"github.com/wasmsock/wasmsock/host/cluster"
 	"github.com/wasmsock/wasmsock/host/config"
 	"github.com/wasmsock/wasmsock/host/hub"
@@ -35,26 +36,29 @@ import (
 
 // Server is a running wasmsock host.
 type Server struct {
-	cfg     *config.Config
 	log     *slog.Logger
-	routes  map[string]*route
-	plugins map[string]*plugin.Plugin
-	hub     *hub.Hub[*Conn] // connections and groups
+	cur     atomic.Pointer[state] // what the config says to serve; a config reload swaps it whole
+	hub     *hub.Hub[*Conn]       // connections and groups
 	ids     *hub.IDs
 	metrics *metrics
 	limits  *ipLimits // WebSocket connections
 	// httpLimits counts the connections served by net/http, against the same limits.
 	httpLimits *ipLimits
-	cluster    *cluster.Node       // nil without a [cluster] table
-	broker     *cluster.Broker     // the hub's broker in a cluster
-	buses      map[string]*bus.Bus // the event bus of each plugin, by name; empty without a cluster
+	cluster    *cluster.Node           // nil without a [cluster] table
+	broker     *cluster.Broker         // the hub's broker in a cluster
+	cache      wazero.CompilationCache // every plugin compiles through it, reloads included
 
-	adminKey   string
-	tls        *certificate    // nil: plain ws:// and http://
-	proxies    *trustedProxies // addresses whose forwarding headers are believed
-	statusPath string
-	devMode    bool
-	started    time.Time
+	tls     *certificate    // nil: plain ws:// and http://
+	proxies *trustedProxies // addresses whose forwarding headers are believed
+	devMode bool
+	started time.Time
+
+	// reloadMu makes reloads (of the config or of one plugin's module) one at a time; it guards
+	// routeMetrics and loadedPlugin.wasm.
+	reloadMu         sync.Mutex
+	loader           func() (*config.Config, error) // reads the config again for ReloadConfig
+	routeMetrics     map[string]*routeMetrics       // by path, kept across reloads
+	lastConfigReload atomic.Pointer[ConfigReload]
 
 	http     *http.Server
 	httpLn   *chanListener
@@ -64,12 +68,25 @@ type Server struct {
 	handlers sync.WaitGroup // one per accepted TCP connection in the WebSocket path
 }
 
+// state is what a config says to serve, built by build and never changed after: the config, the
+// routes with their guards, the plugins, the admin key and the HTTP handler. The request path
+// loads it once per connection (Server.cur) and uses that one to the end of the handshake, so a
+// reload never shows a handshake half of the old config and half of the new. A connection keeps
+// its route (and so its route's settings and plugin) for its whole life.
+type state struct {
+	cfg        *config.Config
+	routes     map[string]*route
+	plugins    map[string]*loadedPlugin
+	adminKey   string
+	statusPath string
+	handler    http.Handler // everything that is not a WebSocket handshake on a route
+}
+
 type route struct {
 	cfg    *config.Route
-	plugin *plugin.Plugin
+	plugin *loadedPlugin
 	guard  *guard
-	m      *routeMetrics
-	open   atomic.Int64 // connections open on the route
+	m      *routeMetrics // shared by every generation of the route with this path
 }
 
 // New builds a server from cfg, ready to serve: it loads every key file and every plugin (compile,
@@ -85,38 +102,20 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		cfg:     cfg,
-		log:     log,
-		routes:  map[string]*route{},
-		plugins: map[string]*plugin.Plugin{},
-		buses:   map[string]*bus.Bus{},
+		log:          log,
+		routeMetrics: map[string]*routeMetrics{},
+		devMode:      cfg.Dev,
 	}
 	s.metrics = newMetrics(s)
 	s.started = time.Now()
 	var problems []config.Problem
 	bad := func(key string, err error) { problems = append(problems, cfg.Problem(key, err.Error())) }
 
+	// What a reload cannot change (see restartOnly): built here, once.
 	if err := config.ValidateListen(cfg.Listen); err != nil {
 		bad("listen", err)
 	}
 	var err error
-	if key, err := loadAdminKey(cfg.Admin); err != nil {
-		var ke *keyError
-		if errors.As(err, &ke) {
-			bad(ke.key, ke.err)
-		} else {
-			bad("admin", err)
-		}
-	} else {
-		s.adminKey = key
-	}
-	s.statusPath = cfg.Admin.StatusPage
-	if cfg.Dev {
-		// wasmsock dev: the status page is on, and without a configured key the admin side is
-		// open to this machine only (see authorized).
-		s.devMode = true
-		s.statusPath = cmp.Or(s.statusPath, "/status")
-	}
 	if cfg.TLS != nil {
 		if s.tls, err = newCertificate(cfg.TLS); err != nil {
 			bad(certKey(err), err)
@@ -125,8 +124,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if s.proxies, err = newTrustedProxies(cfg.TrustedProxies); err != nil {
 		bad("trusted_proxies", err)
 	}
-	cache, err := compilationCache(cfg)
-	if err != nil {
+	if s.cache, err = compilationCache(cfg); err != nil {
 		bad("compilation_cache", err)
 	}
 	s.hub, s.ids = hub.New[*Conn](nil, groupLimits(cfg)), hub.NewIDs(0)
@@ -138,39 +136,116 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 				key, msg = "cluster", err.Error()
 			}
 			bad(key, errors.New(msg))
-		} else if err := s.joinCluster(s.cluster); err != nil {
+		} else if err := s.joinCluster(s.cluster, cfg); err != nil {
 			bad("cluster", err)
 		} else {
 			s.metrics.reg.MustRegister(clusterCollector{s})
 		}
-	}
-	for _, name := range slices.Sorted(maps.Keys(cfg.Plugins)) {
-		pc := cfg.Plugins[name]
-		b, err := s.newBus(pc)
-		if err != nil {
-			bad(config.PluginKey(name)+".bus", err)
-			continue
-		}
-		var pb plugin.Bus
-		if b != nil {
-			s.buses[name] = b
-			pb = b
-		}
-		p, err := loadPlugin(ctx, pc, &pluginHost{s: s, plugin: name}, pb, cache, log, s.metrics.observer(name))
-		if err != nil {
-			bad(config.PluginKey(name)+".module", err)
-			continue
-		}
-		s.plugins[name] = p
-		log.Info("plugin loaded", "plugin", name, "module", pc.Module, "sha256", p.Hash()[:12], "instances", pc.Instances)
 	}
 	l := cfg.Limits
 	s.limits = newIPLimits(*l.MaxConnections, *l.MaxConnectionsPerIP, float64(*l.ConnectionsPerSecondPerIP))
 	s.limits.exempt = s.proxies.contains
 	s.httpLimits = newIPLimits(*l.MaxConnections, *l.MaxConnectionsPerIP, 0)
 	s.httpLimits.exempt = s.proxies.contains
+
+	// What a reload rebuilds.
+	st, _, more := s.build(ctx, cfg, nil)
+	problems = append(problems, more...)
+	if len(problems) > 0 {
+		if st != nil {
+			for _, lp := range st.plugins {
+				lp.Close()
+			}
+		}
+		if s.cluster != nil {
+			s.cluster.Close()
+		}
+		slices.SortStableFunc(problems, func(a, b config.Problem) int { return cmp.Compare(a.Line, b.Line) })
+		return nil, &config.Error{Problems: problems}
+	}
+	s.cur.Store(st)
+	s.httpLn = newChanListener()
+	s.http = &http.Server{
+		// The handler of the state serving now: a reload changes the routes and pages too.
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.cur.Load().handler.ServeHTTP(w, r) }),
+		ReadHeaderTimeout: cfg.HandshakeTimeout.D,
+		IdleTimeout:       cfg.HandshakeTimeout.D, // a keep-alive connection waiting for its next request
+		MaxHeaderBytes:    int(cfg.MaxHeaderBytes),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	go func() { _ = s.http.Serve(s.httpLn) }()
+	return s, nil
+}
+
+// build makes the state cfg describes: the one construction path of New (so of wasmsock serve and
+// check) and of a config reload. It collects every problem, each naming file:line:key.
+//
+// With prev (a reload), a plugin whose module bytes, config and instance settings are all
+// unchanged is prev's own, kept as it is; one whose instance settings are unchanged but whose
+// module bytes or config changed is kept too, and returned in reloads for the caller to reload
+// in place (plugin.ReloadWith) once everything else is built; any other plugin is loaded anew.
+// On problems nothing of prev was touched and what build loaded is closed again (the returned
+// state, if any, holds only prev's plugins then).
+func (s *Server) build(ctx context.Context, cfg *config.Config, prev *state) (*state, []pendingReload, []config.Problem) {
+	st := &state{cfg: cfg, routes: map[string]*route{}, plugins: map[string]*loadedPlugin{}, statusPath: cfg.Admin.StatusPage}
+	var reloads []pendingReload
+	var problems []config.Problem
+	bad := func(key string, err error) { problems = append(problems, cfg.Problem(key, err.Error())) }
+
+	if key, err := loadAdminKey(cfg.Admin); err != nil {
+		var ke *keyError
+		if errors.As(err, &ke) {
+			bad(ke.key, ke.err)
+		} else {
+			bad("admin", err)
+		}
+	} else {
+		st.adminKey = key
+	}
+	if cfg.Dev {
+		// wasmsock dev: the status page is on, and without a configured key the admin side is
+		// open to this machine only (see authorized).
+		st.statusPath = cmp.Or(st.statusPath, "/status")
+	}
+	for _, name := range slices.Sorted(maps.Keys(cfg.Plugins)) {
+		pc := cfg.Plugins[name]
+		if prev != nil && prev.plugins[name] != nil && sameInstances(prev.cfg.Plugins[name], pc) {
+			old := prev.plugins[name]
+			wasm, conf, err := readPlugin(pc)
+			if err != nil {
+				bad(config.PluginKey(name)+".module", err)
+				continue
+			}
+			st.plugins[name] = old
+			if plugin.HashOf(wasm) != old.Hash() || !bytes.Equal(conf, old.Config()) || old.Disabled() {
+				reloads = append(reloads, pendingReload{name: name, lp: old, wasm: wasm, conf: conf})
+			}
+			continue
+		}
+		b, err := s.newBus(cfg, pc)
+		if err != nil {
+			bad(config.PluginKey(name)+".bus", err)
+			continue
+		}
+		var pb plugin.Bus
+		if b != nil {
+			pb = b
+		}
+		lp, err := loadPlugin(ctx, pc, &pluginHost{s: s, plugin: name}, pb, s.cache, s.log, s.metrics.observer(name))
+		if err != nil {
+			if b != nil {
+				b.Close()
+			}
+			bad(config.PluginKey(name)+".module", err)
+			continue
+		}
+		lp.bus = b
+		st.plugins[name] = lp
+		s.log.Info("plugin loaded", "plugin", name, "module", pc.Module, "sha256", lp.Hash()[:12], "instances", pc.Instances)
+	}
 	var shared *auth.Authenticator // the top-level [auth], built once for every route using it
 	if cfg.Auth != nil {
+		var err error
 		if shared, err = auth.New(*cfg.Auth, cfg.Dir); err != nil {
 			problems = append(problems, authProblems(cfg, "auth", err)...)
 		}
@@ -181,26 +256,41 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 			problems = append(problems, authProblems(cfg, config.RouteKey(i), err)...)
 			continue
 		}
-		s.routes[rc.Path] = &route{cfg: rc, plugin: s.plugins[rc.Plugin], guard: g, m: s.metrics.forRoute(rc.Path)}
+		st.routes[rc.Path] = &route{cfg: rc, plugin: st.plugins[rc.Plugin], guard: g, m: s.routeMetricsFor(rc.Path)}
 	}
 	// Paths are checked even when something above failed, so that check lists every problem.
-	handler, conflicts := s.httpHandler()
+	var conflicts []config.Problem
+	st.handler, conflicts = s.httpHandler(st)
 	problems = append(problems, conflicts...)
 	if len(problems) > 0 {
-		s.closePlugins()
-		slices.SortStableFunc(problems, func(a, b config.Problem) int { return cmp.Compare(a.Line, b.Line) })
-		return nil, &config.Error{Problems: problems}
+		for name, lp := range st.plugins {
+			if prev == nil || prev.plugins[name] != lp {
+				lp.Close()
+				delete(st.plugins, name)
+			}
+		}
+		return nil, nil, problems
 	}
-	s.httpLn = newChanListener()
-	s.http = &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: cfg.HandshakeTimeout.D,
-		IdleTimeout:       cfg.HandshakeTimeout.D, // a keep-alive connection waiting for its next request
-		MaxHeaderBytes:    int(cfg.MaxHeaderBytes),
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	return st, reloads, nil
+}
+
+// routeMetricsFor returns the metrics of the route at path, the same for every generation of it.
+// Only New and reloads (one at a time) call it.
+func (s *Server) routeMetricsFor(path string) *routeMetrics {
+	m := s.routeMetrics[path]
+	if m == nil {
+		m = s.metrics.forRoute(path)
+		s.routeMetrics[path] = m
 	}
-	go func() { _ = s.http.Serve(s.httpLn) }()
-	return s, nil
+	return m
+}
+
+// sameInstances reports whether a and b run their instances alike: everything of a plugin's
+// config but the module, its config and the dev-mode build and watch (the bus grants included:
+// the plugin's bus is started with the plugin).
+func sameInstances(a, b *config.Plugin) bool {
+	return a.Instances == b.Instances && a.CallTimeout.D == b.CallTimeout.D && a.MemoryLimit == b.MemoryLimit &&
+		a.MaxCrashes == b.MaxCrashes && a.CrashWindow.D == b.CrashWindow.D && reflect.DeepEqual(a.Bus, b.Bus)
 }
 
 // authProblems turns the errors of auth.New (*auth.ConfigError values, joined) into problems
@@ -263,19 +353,26 @@ func compilationCache(cfg *config.Config) (wazero.CompilationCache, error) {
 	return c, nil
 }
 
+// readPlugin reads a plugin's module and encodes its config for on_start.
+func readPlugin(pc *config.Plugin) (wasm, conf []byte, err error) {
+	if wasm, err = os.ReadFile(pc.Module); err != nil {
+		return nil, nil, fmt.Errorf("plugin %s: %w", pc.Name, err)
+	}
+	if pc.Config != nil {
+		if conf, err = json.Marshal(pc.Config); err != nil {
+			return nil, nil, fmt.Errorf("plugin %s: config: %w", pc.Name, err)
+		}
+	}
+	return wasm, conf, nil
+}
+
 // loadPlugin reads, compiles, validates and starts the plugin pc for host h. When that fails,
 // the error says what the plugin itself logged while starting (on_start's reason for refusing
 // its config, typically).
-func loadPlugin(ctx context.Context, pc *config.Plugin, h plugin.Host, b plugin.Bus, cache wazero.CompilationCache, log *slog.Logger, observe func(string, time.Duration)) (*plugin.Plugin, error) {
-	wasm, err := os.ReadFile(pc.Module)
+func loadPlugin(ctx context.Context, pc *config.Plugin, h plugin.Host, b plugin.Bus, cache wazero.CompilationCache, log *slog.Logger, observe func(string, time.Duration)) (*loadedPlugin, error) {
+	wasm, conf, err := readPlugin(pc)
 	if err != nil {
-		return nil, fmt.Errorf("plugin %s: %w", pc.Name, err)
-	}
-	var conf []byte
-	if pc.Config != nil {
-		if conf, err = json.Marshal(pc.Config); err != nil {
-			return nil, fmt.Errorf("plugin %s: config: %w", pc.Name, err)
-		}
+		return nil, err
 	}
 	startLog := newCaptureHandler(log.Handler())
 	p, err := plugin.Load(ctx, plugin.Options{
@@ -296,18 +393,22 @@ func loadPlugin(ctx context.Context, pc *config.Plugin, h plugin.Host, b plugin.
 	})
 	startLog.stop()
 	if err != nil {
-		msg := fmt.Sprintf("plugin %s (%s): %v", pc.Name, pc.Module, err)
-		if lines := startLog.lines(); len(lines) > 0 {
-			msg += "; the plugin logged: " + strings.Join(lines, " | ")
-		}
-		return nil, errors.New(msg)
+		return nil, errors.New(withPluginLog(fmt.Sprintf("plugin %s (%s): %v", pc.Name, pc.Module, err), startLog))
 	}
-	return p, nil
+	return &loadedPlugin{Plugin: p, wasm: wasm, startLog: startLog}, nil
+}
+
+// withPluginLog adds to msg what the plugin logged while starting, if anything.
+func withPluginLog(msg string, startLog *captureHandler) string {
+	if lines := startLog.lines(); len(lines) > 0 {
+		msg += "; the plugin logged: " + strings.Join(lines, " | ")
+	}
+	return msg
 }
 
 // ListenAndServe listens on the configured address and serves until Shutdown.
 func (s *Server) ListenAndServe() error {
-	ln, err := net.Listen("tcp", s.cfg.Listen)
+	ln, err := net.Listen("tcp", s.cur.Load().cfg.Listen)
 	if err != nil {
 		return err
 	}
@@ -387,13 +488,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// closePlugins stops the plugins and then leaves the cluster (on_close handlers may still
+// closePlugins stops the plugins (and their buses) and then leaves the cluster (on_close handlers may still
 // broadcast to other nodes).
 func (s *Server) closePlugins() {
-	for _, p := range s.plugins {
+	for _, p := range s.cur.Load().plugins {
 		p.Close()
 	}
-	s.closeBuses()
 	if s.cluster != nil {
 		s.cluster.Close()
 	}
@@ -403,8 +503,17 @@ func (s *Server) closePlugins() {
 // nil when the config has no [cluster] table.
 func (s *Server) Cluster() *cluster.Node { return s.cluster }
 
-// Plugins returns the loaded plugins by name.
-func (s *Server) Plugins() map[string]*plugin.Plugin { return s.plugins }
+// Plugins returns the plugins serving now, by name.
+func (s *Server) Plugins() map[string]*plugin.Plugin {
+	out := map[string]*plugin.Plugin{}
+	for name, lp := range s.cur.Load().plugins {
+		out[name] = lp.Plugin
+	}
+	return out
+}
+
+// Config is the config serving now.
+func (s *Server) Config() *config.Config { return s.cur.Load().cfg }
 
 // Connections is the number of open WebSocket connections.
 func (s *Server) Connections() int { return s.hub.Len() }

@@ -70,6 +70,16 @@ func (h *captureHandler) stop() {
 	h.buf.mu.Unlock()
 }
 
+// resume captures again, from nothing (a reload starting new instances): what the plugin's
+// instances log meanwhile is kept too.
+func (h *captureHandler) resume() {
+	h.buf.mu.Lock()
+	h.buf.stopped = false
+	h.buf.done.Store(false)
+	h.buf.msgs = nil
+	h.buf.mu.Unlock()
+}
+
 // lines returns the captured messages, quoted.
 func (h *captureHandler) lines() []string {
 	h.buf.mu.Lock()

@@ -137,14 +137,17 @@ func printProblems(w io.Writer, err error) {
 
 func cmdServe(args []string, stderr io.Writer, dev bool) int {
 	name, summary := "serve", `Serves the WebSocket routes of a config until SIGINT or SIGTERM, which drain: clients get
-close code 1001 and plugins see on_close for every connection. SIGHUP reloads every plugin whose
-module changed, without dropping a connection. Logs are JSON unless the config says otherwise.`
+close code 1001 and plugins see on_close for every connection. SIGHUP (or POST /api/reload)
+reloads the config: routes, plugins, limits and auth change live, without dropping a connection
+the change does not concern, and one log line says what changed or why the new config was
+refused (the running one keeps serving). Logs are JSON unless the config says otherwise.`
 	if dev {
-		name, summary = "dev", `Serves like "serve", and watches: a plugin is reloaded when its module file changes, or
-rebuilt (its "build" command) when one of its "watch" sources changes; a failed build or a module
-that does not load is reported and the old one keeps serving. The status page is at /status;
-without an admin key, it and the admin API answer requests from this machine only.
-Logs are text at debug level unless the config says otherwise.`
+		name, summary = "dev", `Serves like "serve", and watches: the config is reloaded when its file is saved (as on
+SIGHUP), a plugin is reloaded when its module file changes, or rebuilt (its "build" command) when
+one of its "watch" sources changes; a failed build, a module that does not load or a config that
+is refused is reported and the old one keeps serving. The status page is at /status; without an
+admin key, it and the admin API answer requests from this machine only. Logs are text at debug
+level unless the config says otherwise.`
 	}
 	fs := newFlags(name, summary, stderr)
 	configPath := configFlag(fs)
@@ -158,15 +161,23 @@ Logs are text at debug level unless the config says otherwise.`
 		fs.Usage()
 		return 2
 	}
-	cfg, err := config.Load(path)
+	// load reads the config as the flags say, at start and on every reload.
+	load := func() (*config.Config, error) {
+		cfg, err := config.Load(path)
+		if err != nil {
+			return nil, err
+		}
+		if *listen != "" {
+			cfg.Listen = *listen
+		}
+		cfg.Dev = dev
+		return cfg, nil
+	}
+	cfg, err := load()
 	if err != nil {
 		printProblems(stderr, err)
 		return 1
 	}
-	if *listen != "" {
-		cfg.Listen = *listen
-	}
-	cfg.Dev = dev
 	log := newLogger(cfg.Log, dev, stderr)
 	host.Version = versionString()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -181,12 +192,13 @@ Logs are text at debug level unless the config says otherwise.`
 		printProblems(stderr, err)
 		return 1
 	}
+	srv.SetConfigLoader(load)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	if dev {
 		go func() {
 			if err := srv.Watch(ctx); err != nil {
-				log.Error("cannot watch plugin files: reload with SIGHUP or POST /api/reload", "error", err)
+				log.Error("cannot watch the config and plugin files: reload with SIGHUP or POST /api/reload", "error", err)
 			}
 		}()
 	}
@@ -194,13 +206,11 @@ Logs are text at debug level unless the config says otherwise.`
 		select {
 		case err := <-errc:
 			log.Error("serve", "error", err)
-			_ = shutdown(srv, cfg)
+			_ = shutdown(srv)
 			return 1
 		case <-hup:
-			log.Info("SIGHUP: reloading plugins")
-			for _, rep := range srv.Reload(context.Background()) {
-				log.Info(rep.String())
-			}
+			log.Info("SIGHUP: reloading the config and the TLS certificate")
+			srv.ReloadConfig(context.Background()) // logs what changed, or why it refused
 			if err := srv.ReloadTLS(); err != nil {
 				log.Error("SIGHUP: TLS certificate not reloaded", "error", err)
 			}
@@ -210,16 +220,17 @@ Logs are text at debug level unless the config says otherwise.`
 		break
 	}
 	stop()
-	log.Info("signal received: draining", "timeout", cfg.DrainTimeout.D.String())
-	if err := shutdown(srv, cfg); err != nil {
+	log.Info("signal received: draining", "timeout", srv.Config().DrainTimeout.D.String())
+	if err := shutdown(srv); err != nil {
 		log.Warn("drain timed out: remaining connections dropped", "error", err)
 	}
 	log.Info("stopped")
 	return 0
 }
 
-func shutdown(srv *host.Server, cfg *config.Config) error {
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout.D)
+// shutdown drains srv within the drain_timeout of the config serving now (a reload changes it).
+func shutdown(srv *host.Server) error {
+	ctx, cancel := context.WithTimeout(context.Background(), srv.Config().DrainTimeout.D)
 	defer cancel()
 	return srv.Shutdown(ctx)
 }

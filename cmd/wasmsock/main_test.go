@@ -101,6 +101,26 @@ func TestServeReloadDrain(t *testing.T) {
 	if got != "b:2" {
 		t.Fatalf("after SIGHUP the same connection got %q, want b:2\n%s", got, logs.String())
 	}
+	// SIGHUP reads the config again: a route added to the file serves, the connection stays.
+	if _, err := wstest.TryDial(t, "ws://"+addr+"/t2", nil); err == nil {
+		t.Fatal("/t2 answered before it was configured")
+	}
+	os.WriteFile(cfg+".new", []byte("drain_timeout = \"5s\"\n[plugin.tag]\nmodule = \"tag.wasm\"\n[[route]]\npath = \"/t\"\nplugin = \"tag\"\n[[route]]\npath = \"/t2\"\nplugin = \"tag\"\n"), 0o644)
+	os.Rename(cfg+".new", cfg)
+	_ = cmd.Process.Signal(syscall.SIGHUP)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		c2, err := wstest.TryDial(t, "ws://"+addr+"/t2", nil)
+		if err == nil {
+			c2.Conn.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/t2 after SIGHUP: %v\n%s", err, logs.String())
+		}
+	}
+	if got := roundTrip("3"); got != "b:3" {
+		t.Fatalf("after the second SIGHUP the same connection got %q", got)
+	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	if code, _ := c.ExpectClose(5 * time.Second); code != 1001 {
 		t.Errorf("drain: close %d, want 1001", code)
@@ -116,7 +136,7 @@ func TestServeReloadDrain(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("did not exit after SIGTERM\n%s", logs.String())
 	}
-	for _, want := range []string{"plugin reloaded", "draining", "stopped"} {
+	for _, want := range []string{"plugins ~tag(module)", "routes +/t2", "draining", "stopped"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, logs.String())
 		}

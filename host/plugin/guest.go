@@ -23,6 +23,7 @@ type module struct {
 	hash     string // hex SHA-256 of the bytes
 	loadedAt time.Time
 	log      *slog.Logger // the plugin's logger, tagged with this module's hash
+	config   []byte       // handed to on_start of every guest of this module (nil: "{}")
 }
 
 func (m *module) close() {
@@ -82,7 +83,6 @@ func newGuest(p *Plugin, m *module, index int, callStart *atomic.Int64) (*guest,
 }
 
 func (g *guest) boot(m *module) error {
-	p := g.plugin
 	cfg := wazero.NewModuleConfig().
 		WithName("").
 		WithStartFunctions().
@@ -108,7 +108,7 @@ func (g *guest) boot(m *module) error {
 		}
 	}
 	if g.fns.onStart != nil {
-		conf := p.opts.Config
+		conf := m.config
 		if conf == nil {
 			conf = []byte("{}")
 		}

@@ -152,6 +152,7 @@ func Load(ctx context.Context, opts Options) (*Plugin, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.config = opts.Config
 	p.module.Store(m)
 	// Every instance exists before the first guest boots: a guest's on_start may subscribe, and
 	// deliveries go to its instance's mailbox.
@@ -231,6 +232,14 @@ func (p *Plugin) compile(ctx context.Context, wasm []byte) (*module, error) {
 // the new module between two events and replays its connections to it as on_connect(RESUMED): no
 // event is lost, duplicated or reordered. A disabled plugin is enabled again by a good reload.
 func (p *Plugin) Reload(ctx context.Context, wasm []byte) (res ReloadResult) {
+	return p.ReloadWith(ctx, wasm, p.Config())
+}
+
+// ReloadWith is Reload with a new config for on_start (JSON; nil for "{}"): the new module's
+// instances start with it, and the connections are replayed to them, so every connection sees
+// the new config from its next event on. A config that on_start refuses fails the reload like a
+// broken module: the old module and config keep serving.
+func (p *Plugin) ReloadWith(ctx context.Context, wasm, config []byte) (res ReloadResult) {
 	p.reloadMu.Lock()
 	defer p.reloadMu.Unlock()
 	start := time.Now()
@@ -249,6 +258,7 @@ func (p *Plugin) Reload(ctx context.Context, wasm []byte) (res ReloadResult) {
 		res.Err = err
 		return res
 	}
+	m.config = config
 	guests := make([]*guest, len(p.pool))
 	for i := range p.pool {
 		// Booted with a clock of its own: the instance's belongs to the guest still serving.
@@ -283,6 +293,9 @@ func (p *Plugin) Name() string { return p.opts.Name }
 
 // Hash is the hex SHA-256 of the module serving now.
 func (p *Plugin) Hash() string { return p.module.Load().hash }
+
+// Config is the config the serving module's instances started with.
+func (p *Plugin) Config() []byte { return p.module.Load().config }
 
 // LoadedAt is when the module serving now was loaded.
 func (p *Plugin) LoadedAt() time.Time { return p.module.Load().loadedAt }
