@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,7 +22,11 @@ func TestDevAdminLocalOnly(t *testing.T) {
 	abs, _ := filepath.Abs(probe)
 	build := func(top string, dev bool) string {
 		src := fmt.Sprintf("listen = \"127.0.0.1:0\"\ncompilation_cache = %q\n%s\n[plugin.p]\nmodule = %q\n[[route]]\npath = \"/ws\"\nplugin = \"p\"\n", testCache, top, abs)
-		cfg, err := config.Parse(filepath.Join(t.TempDir(), "host.toml"), []byte(src))
+		file := filepath.Join(t.TempDir(), "host.toml") // written: POST /api/reload reads it again
+		if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Load(file)
 		if err != nil {
 			t.Fatal(err)
 		}
