@@ -350,9 +350,12 @@ func TestReloadLimitsAndAuth(t *testing.T) {
 	a := wstest.Dial(t, ls.base+"/a", nil)
 	b := wstest.Dial(t, ls.base+"/a", nil)
 
-	rep := ls.mustReload("[limits]\nmax_connections = 2\n" + route)
+	rep := ls.mustReload("handshake_timeout = \"3s\"\n[limits]\nmax_connections = 2\nmax_groups = 7\n" + route)
 	if fmt.Sprint(rep.Settings) != "[limits.max_connections]" {
 		t.Errorf("settings changed: %v", rep.Settings)
+	}
+	if fmt.Sprint(rep.Restart) != "[handshake_timeout limits.max_groups]" || ls.srv.Config().HandshakeTimeout.D != 10*time.Second {
+		t.Errorf("restart-only keys: %v, handshake_timeout serving: %s", rep.Restart, ls.srv.Config().HandshakeTimeout.D)
 	}
 	if got := ls.status("/a"); got != 503 {
 		t.Errorf("a third connection over max_connections = 2: %d, want 503", got)
