@@ -3,6 +3,8 @@ package host_test
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +13,9 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/wasmsock/wasmsock/abi"
 	"github.com/wasmsock/wasmsock/host"
+	"github.com/wasmsock/wasmsock/host/wstest"
 )
 
 const testAdminKey = "test-admin-key-0123456789abcdef"
@@ -280,4 +284,162 @@ func settle(t testing.TB, nodes ...*host.Server) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestClusterNATSRestart: NATS goes away in the middle of a steady stream and comes back. Local
+// delivery never stops; what was published to other nodes during the outage is lost and
+// counted; once NATS is back every node delivers again by itself, and nothing of the outage
+// arrives late.
+func TestClusterNATSRestart(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	ns := runNATS(t, port, 0)
+	a, baseA := startNode(t, ns.ClientURL(), "")
+	b, baseB := startNode(t, ns.ClientURL(), "")
+	waitPeers(t, a, b)
+	sender := chatDial(t, baseA, "sender", "")
+	local := chatDial(t, baseA, "local", "")
+	remote := chatDial(t, baseB, "remote", "")
+	joinSettled(t, sender, a, "stream")
+	joinSettled(t, local, a, "stream")
+	sender.next(t, "user_joined")
+	joinSettled(t, remote, b, "stream")
+	sender.next(t, "user_joined")
+	local.next(t, "user_joined")
+	send := func(text string) {
+		sender.do(t, map[string]any{"action": "send_message", "room": "stream", "text": text})
+	}
+	expect := func(c *chatClient, text string) {
+		t.Helper()
+		if m := c.next(t, "receive_message"); m["text"] != text {
+			t.Fatalf("%s: got %v, want %q", c.name, m, text)
+		}
+	}
+	for i := range 30 {
+		send(fmt.Sprint("before ", i))
+		expect(local, fmt.Sprint("before ", i))
+		expect(remote, fmt.Sprint("before ", i))
+	}
+
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	waitState(t, "reconnecting", a, b)
+	if code := get(t, httpBase(baseA)+"/readyz"); code != 503 {
+		t.Errorf("/readyz while NATS is lost: %d", code)
+	}
+	lostBefore := metric(scrape(t, baseA), "wasmsock_cluster_publications_lost_total", "reason", "disconnected")
+	for i := range 20 {
+		send(fmt.Sprint("during ", i))
+		expect(local, fmt.Sprint("during ", i)) // local delivery goes on
+	}
+	if lost := metric(scrape(t, baseA), "wasmsock_cluster_publications_lost_total", "reason", "disconnected") - lostBefore; lost != 20 {
+		t.Errorf("lost publications counted: %v, want 20", lost)
+	}
+
+	runNATS(t, port, 0)
+	waitState(t, "connected", a, b)
+	// Deliveries resume as soon as the remote node has subscribed again: probe until one
+	// arrives, then the stream is whole again.
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; ; i++ {
+		send(fmt.Sprint("probe ", i))
+		expect(local, fmt.Sprint("probe ", i))
+		settle(t, a)
+		if m, ok := poll(remote, 50*time.Millisecond); ok {
+			if text, _ := m["text"].(string); !strings.HasPrefix(text, "probe ") {
+				t.Fatalf("remote received %v after the outage", m)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no delivery to the other node after NATS came back")
+		}
+	}
+	for i := range 30 {
+		send(fmt.Sprint("after ", i))
+		expect(local, fmt.Sprint("after ", i))
+		for {
+			m := remote.next(t, "receive_message")
+			if text := m["text"].(string); strings.HasPrefix(text, "probe ") {
+				continue // probes sent before the first one arrived may arrive as well
+			} else if text != fmt.Sprint("after ", i) {
+				t.Fatalf("remote: got %q, want %q", text, fmt.Sprint("after ", i))
+			}
+			break
+		}
+	}
+	if code := get(t, httpBase(baseA)+"/readyz"); code != 200 {
+		t.Errorf("/readyz after NATS came back: %d", code)
+	}
+	if n := metric(scrape(t, baseA), "wasmsock_cluster_reconnects_total"); n < 1 {
+		t.Errorf("reconnects: %v", n)
+	}
+}
+
+// TestClusterTooLarge: a message NATS cannot carry goes nowhere, with a clear status to the
+// plugin and the backend, and is counted.
+func TestClusterTooLarge(t *testing.T) {
+	ns := runNATS(t, 0, 64<<10)
+	top := fmt.Sprintf("[admin]\nkey_env = %q\n[cluster]\nurls = [%q]", "WASMSOCK_TEST_ADMIN_KEY", ns.ClientURL())
+	t.Setenv("WASMSOCK_TEST_ADMIN_KEY", testAdminKey)
+	srv, base := startConfigTop(t, top, probe, "[[route]]\npath = \"/ws\"\nplugin = \"p\"\nmax_message_bytes = \"1MiB\"")
+	_ = srv
+	member := wstest.Dial(t, base+"/ws", nil)
+	sender := wstest.Dial(t, base+"/ws", nil)
+	command(t, member, "join g")
+	big := strings.Repeat("x", 100<<10)
+	if got := command(t, sender, "bcast g "+big); got != fmt.Sprintf("ERR %d", abi.ErrTooLarge) {
+		t.Fatalf("broadcast over max_payload: %q", got)
+	}
+	if got := command(t, sender, "bcast g small"); got != "sent 1" {
+		t.Fatalf("small broadcast: %q", got)
+	}
+	if _, m := member.Read(); string(m) != "small" {
+		t.Fatalf("member got %q first: the large message reached it", m)
+	}
+	code, resp := api(t, base, testAdminKey, "POST", "/api/publish", map[string]any{"group": "g", "text": big})
+	if code != 413 || !strings.Contains(fmt.Sprint(resp["error"]), "max_payload") {
+		t.Fatalf("publish over max_payload: %d %v", code, resp)
+	}
+	if n := metric(scrape(t, base), "wasmsock_cluster_publications_lost_total", "reason", "too_large"); n != 2 {
+		t.Errorf("too_large counted: %v", n)
+	}
+}
+
+// waitState waits until every node's NATS connection is in state.
+func waitState(t *testing.T, state string, nodes ...*host.Server) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for _, n := range nodes {
+		for n.Status().Cluster.State != state {
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d: NATS %s, want %s", n.Status().Cluster.Node, n.Status().Cluster.State, state)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// poll returns the next message of c if one comes within d.
+func poll(c *chatClient, d time.Duration) (map[string]any, bool) {
+	select {
+	case m, ok := <-c.in:
+		return m, ok
+	case <-time.After(d):
+		return nil, false
+	}
+}
+
+func get(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
