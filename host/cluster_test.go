@@ -15,6 +15,7 @@ import (
 
 	"github.com/wasmsock/wasmsock/abi"
 	"github.com/wasmsock/wasmsock/host"
+	"github.com/wasmsock/wasmsock/host/config"
 	"github.com/wasmsock/wasmsock/host/wstest"
 )
 
@@ -442,4 +443,66 @@ func get(t *testing.T, url string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// TestClusterExampleConfigs runs the committed two-node chat of testdata/cluster (on random
+// ports instead of :8081, :8082 and 4222): a message on node A reaches node B, a private message
+// crosses too, and both serve the chat page.
+func TestClusterExampleConfigs(t *testing.T) {
+	load := func(name string) *config.Config {
+		cfg, err := config.Load(filepath.Join("..", "testdata", "cluster", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Listen, cfg.CompilationCache = "127.0.0.1:0", testCache
+		return cfg
+	}
+	cfgA := load("a.toml")
+	if !cfgA.Cluster.Embedded || cfgA.Cluster.EmbeddedListen != "127.0.0.1:4222" {
+		t.Fatalf("a.toml: %+v", cfgA.Cluster)
+	}
+	cfgA.Cluster.EmbeddedListen = "127.0.0.1:0"
+	a, baseA := serveNode(t, cfgA)
+	cfgB := load("b.toml")
+	if len(cfgB.Cluster.URLs) != 1 || cfgB.Cluster.URLs[0] != "nats://127.0.0.1:4222" {
+		t.Fatalf("b.toml: %+v", cfgB.Cluster)
+	}
+	cfgB.Cluster.URLs = []string{a.Cluster().Embedded()}
+	b, baseB := serveNode(t, cfgB)
+	waitPeers(t, a, b)
+
+	alice := chatDial(t, baseA, "alice", "demo")
+	bob := chatDial(t, baseB, "bob", "demo")
+	joinSettled(t, alice, a, "general")
+	joinSettled(t, bob, b, "general")
+	alice.next(t, "user_joined")
+	alice.do(t, map[string]any{"action": "send_message", "room": "general", "text": "hello from A"})
+	if m := bob.next(t, "receive_message"); m["from"] != "alice" || m["text"] != "hello from A" {
+		t.Errorf("bob: %v", m)
+	}
+	bob.do(t, map[string]any{"action": "send_to_user", "user": "alice", "text": "hi A, B here"})
+	if m := alice.next(t, "receive_message"); m["from"] != "bob" || m["text"] != "hi A, B here" {
+		t.Errorf("alice: %v", m)
+	}
+	for _, base := range []string{baseA, baseB} {
+		if code := get(t, httpBase(base)+"/"); code != 200 {
+			t.Errorf("chat page on %s: %d", base, code)
+		}
+	}
+}
+
+// serveNode serves cfg on a random loopback port until the test ends.
+func serveNode(t *testing.T, cfg *config.Config) (*host.Server, string) {
+	t.Helper()
+	srv, err := host.New(context.Background(), cfg, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { shutdown(t, srv) })
+	return srv, "ws://" + ln.Addr().String()
 }
