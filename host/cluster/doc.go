@@ -16,12 +16,19 @@
 //  4. It says it is alive on NAME.nodes every second; a node not heard of for three seconds is
 //     gone from Peers (and from cluster-wide answers such as /api/groups).
 //
-// While it runs, the connection reconnects by itself, forever, when NATS is lost (State is
-// Reconnecting meanwhile). Nothing is buffered while disconnected: a publication then fails at
-// once and its sender counts it as lost. Delivery across nodes is at most once.
+// Then the host builds its hub (package host/hub) on a Broker: a group's messages travel on
+// NAME.g.NAMESPACE.GROUP, which the node subscribes to while the group has members on it, and the
+// node answers the others' requests (Handle) on NAME.all (backend commands that every node
+// carries out: Gather) and NAME.node.ID (a send or close to one of its connections: Ask).
 //
-// Close (at the end of the host's drain, after the plugins' on_close) flushes and closes the
-// connection and stops the embedded server.
+// While it runs, the connection reconnects by itself, forever, when NATS is lost (State is
+// Reconnecting meanwhile, and the host's /readyz answers 503). Subscriptions are renewed on
+// reconnection. Nothing is buffered while disconnected: a publication then fails at once and the
+// broker counts it as lost. Delivery across nodes is at most once (RATIONALE.md, "The cluster").
+//
+// Close (at the end of the host's drain, after the plugins' on_close, so their last broadcasts
+// still leave) flushes and closes the connection and stops the embedded server; the other nodes
+// stop hearing its heartbeat and drop it from their answers within three seconds.
 //
 // # Subjects
 //
