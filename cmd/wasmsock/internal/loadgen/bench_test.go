@@ -199,6 +199,11 @@ func BenchmarkBroadcast(b *testing.B) {
 // reaches every other), sends from the first and measures the deliveries to the others.
 func runBroadcast(b *testing.B, url string) {
 	r, clients := dialBench(b, url, bcastClients)
+	measureBroadcast(b, r, clients)
+}
+
+// measureBroadcast runs the broadcast load on clients, whose first one sends.
+func measureBroadcast(b *testing.B, r *run, clients []*client) {
 	st := newBcastState(r, clients)
 	defer st.stopReaders()
 
