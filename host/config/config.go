@@ -28,6 +28,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/wasmsock/wasmsock/host/auth"
+	"github.com/wasmsock/wasmsock/host/hub"
 )
 
 // Defaults. README.md and the commented host.toml document the same values.
@@ -49,8 +50,8 @@ const (
 	DefaultMaxConnsPerIP    = 1000
 	DefaultConnRatePerIP    = 200
 	DefaultMessagesPerSec   = 1000
-	DefaultMaxGroupsPerConn = 128
-	DefaultMaxGroups        = 100000
+	DefaultMaxGroupsPerConn = hub.DefaultPerMember
+	DefaultMaxGroups        = hub.DefaultTotal
 	DefaultMaxCrashes       = 5
 	DefaultCrashWindow      = "1m"
 )

@@ -34,6 +34,12 @@ type Group struct {
 	Size      int    `json:"size"`
 }
 
+// Default limits (the [limits] keys max_groups_per_connection and max_groups).
+const (
+	DefaultPerMember = 128
+	DefaultTotal     = 100000
+)
+
 // Limits bound the groups clients can make a plugin create. 0 is no limit.
 type Limits struct {
 	PerMember int // groups one member may be in (the host's own user: group not counted)
@@ -233,6 +239,13 @@ func (h *Hub[M]) Groups() []Group {
 		out = append(out, Group{Namespace: k.Namespace, Name: k.Name, Size: len(g.members)})
 	}
 	return out
+}
+
+// GroupsOf returns the names of the groups m is in, in the order it joined them.
+func (h *Hub[M]) GroupsOf(m M) []string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return append([]string(nil), m.Memberships().names...)
 }
 
 // InGroups returns how many groups m is in.

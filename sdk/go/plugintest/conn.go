@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wasmsock/wasmsock/abi"
+	"github.com/wasmsock/wasmsock/host/hub"
 	"github.com/wasmsock/wasmsock/host/plugin"
 	wasmsock "github.com/wasmsock/wasmsock/sdk/go"
 )
@@ -80,8 +81,18 @@ type Conn struct {
 	closeReason string    // of the close, once closing
 	received    []Message // every message the plugin sent to it
 	read        int       // how many of received Next has returned
-	groups      map[string]bool
+	m           *member   // its membership of groups, held by the harness's hub
 }
+
+// member is a Conn as the hub (host/hub) holds it.
+type member struct {
+	c  *Conn
+	ms hub.Memberships
+}
+
+func (m *member) ID() uint64                    { return m.c.id }
+func (m *member) Namespace() string             { return m.c.info.Namespace }
+func (m *member) Memberships() *hub.Memberships { return &m.ms }
 
 // Rejected is the error of a connection the plugin did not let through.
 //
@@ -137,7 +148,8 @@ func (h *Harness) Connect(info ConnInfo) (*Conn, error) {
 	// on_connect, and joins its user group only once accepted.
 	h.mu.Lock()
 	h.nextID++
-	c := &Conn{h: h, id: h.nextID, info: info.withDefaults(h.nextID), groups: map[string]bool{}}
+	c := &Conn{h: h, id: h.nextID, info: info.withDefaults(h.nextID)}
+	c.m = &member{c: c}
 	h.conns[c.id] = c
 	h.mu.Unlock()
 	v := h.p.Connect(c.id, 0)
@@ -146,7 +158,7 @@ func (h *Harness) Connect(info ConnInfo) (*Conn, error) {
 		h.mu.Lock()
 		c.accepted = true
 		if c.info.User != "" {
-			h.join(c, plugin.UserGroupPrefix+c.info.User)
+			_ = h.groups.Join(c.m, plugin.UserGroupPrefix+c.info.User, true) // the host's own: no limit
 		}
 		if code := v.CloseCode(); code != 0 && !c.closing { // a close during on_connect wins
 			h.startClose(c, code, "")
@@ -188,7 +200,7 @@ func (h *Harness) reject(c *Conn) {
 	defer h.mu.Unlock()
 	c.rejected = true
 	c.received, c.read = nil, 0
-	h.leaveAll(c)
+	h.groups.LeaveAll(c.m)
 	delete(h.conns, c.id)
 	h.pending = slices.DeleteFunc(h.pending, func(p *Conn) bool { return p == c })
 }
@@ -319,14 +331,10 @@ func (c *Conn) Closed() (code int, reason string, closed bool) {
 }
 
 // Groups returns the groups the connection is in, sorted, including its "user:" group. A
-// closing connection is in no group.
+// connection stays in its groups until it has finished closing, just before its on_close (a
+// closing member receives no broadcast); after that it is in none.
 func (c *Conn) Groups() []string {
-	c.h.mu.Lock()
-	defer c.h.mu.Unlock()
-	groups := make([]string, 0, len(c.groups))
-	for g := range c.groups {
-		groups = append(groups, g)
-	}
+	groups := c.h.groups.GroupsOf(c.m)
 	slices.Sort(groups)
 	return groups
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 
+	"github.com/wasmsock/wasmsock/host/hub"
 	"github.com/wasmsock/wasmsock/host/plugin"
 )
 
@@ -54,18 +55,15 @@ type Harness struct {
 	// plugin.
 	mu          sync.Mutex
 	closed      bool
-	conns       map[uint64]*Conn            // open for the plugin: fresh on_connect to Released
-	groups      map[groupKey]map[*Conn]bool // members of each group
-	pending     []*Conn                     // closing; their on_close is still to be delivered
-	barriers    map[uint64]chan struct{}    // barrier ids not yet released (see barrier)
-	waitLimit   time.Duration               // the longest a barrier waits (see barrier)
-	nextID      uint64                      // the last connection id given out
-	nextBarrier uint64                      // where the next barrier ids start
+	conns       map[uint64]*Conn         // open for the plugin: fresh on_connect to Released
+	groups      *hub.Hub[*member]        // the server's groups (host/hub), as the server runs them
+	pending     []*Conn                  // closing; their on_close is still to be delivered
+	barriers    map[uint64]chan struct{} // barrier ids not yet released (see barrier)
+	waitLimit   time.Duration            // the longest a barrier waits (see barrier)
+	nextID      uint64                   // the last connection id given out
+	nextBarrier uint64                   // where the next barrier ids start
 	broadcasts  []Broadcast
 }
-
-// groupKey names a group: groups are scoped by namespace.
-type groupKey struct{ ns, name string }
 
 // Broadcast is a successful broadcast call by the plugin, as the host saw it.
 type Broadcast struct {
@@ -101,7 +99,7 @@ func Load(wasm []byte, opts Options) (*Harness, error) {
 	h := &Harness{
 		logs:        &logStore{},
 		conns:       map[uint64]*Conn{},
-		groups:      map[groupKey]map[*Conn]bool{},
+		groups:      hub.New[*member](nil, hub.Limits{PerMember: hub.DefaultPerMember, Total: hub.DefaultTotal}),
 		barriers:    map[uint64]chan struct{}{},
 		nextBarrier: 1 << 63,
 	}
@@ -266,6 +264,9 @@ func (h *Harness) settle() error {
 			return nil
 		}
 		for _, c := range pending {
+			// As in the server: the connection has finished closing, it leaves its groups
+			// (from now on it can join none), and then the plugin sees on_close.
+			h.groups.LeaveAll(c.m)
 			h.p.Closed(c.id, c.closeCode, c.closeReason)
 		}
 	}

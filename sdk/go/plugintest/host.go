@@ -8,11 +8,12 @@ import (
 	"strings"
 
 	"github.com/wasmsock/wasmsock/abi"
+	"github.com/wasmsock/wasmsock/host/hub"
 	"github.com/wasmsock/wasmsock/host/plugin"
 )
 
 // fakeHost is the plugin.Host of a harness: the server's connection and group semantics (see
-// host/hostapi.go and host/groups.go) over the harness's in-memory state. The plugin runtime has
+// host/hostapi.go, and host/hub for groups, the very code the server runs) over the harness's in-memory state. The plugin runtime has
 // already checked every argument it can check alone (kinds, close codes, pointers, UTF-8, group
 // names, and that join and leave do not name a "user:" group); what is left is what depends on
 // the connections. The plugin's instances call these methods from their goroutines.
@@ -128,8 +129,14 @@ func (f *fakeHost) Join(current, conn uint64, group string) abi.Status {
 	case c.closing:
 		return abi.ErrClosed
 	}
-	(*Harness)(f).join(c, group)
-	return abi.OK
+	switch err := f.groups.Join(c.m, group, false); err {
+	case nil:
+		return abi.OK
+	case hub.ErrMemberLimit, hub.ErrTotalLimit:
+		return abi.ErrLimit
+	default: // hub.ErrGone: the connection finished closing
+		return abi.ErrClosed
+	}
 }
 
 // Leave implements plugin.Host. Leaving a group one is not in, or leaving while closing (when
@@ -141,7 +148,7 @@ func (f *fakeHost) Leave(current, conn uint64, group string) abi.Status {
 	if c == nil {
 		return abi.ErrUnknownConn
 	}
-	(*Harness)(f).leave(c, group)
+	f.groups.Leave(c.m, group, false)
 	return abi.OK
 }
 
@@ -158,7 +165,8 @@ func (f *fakeHost) Broadcast(current uint64, group string, kind int32, data []by
 	}
 	m := Message{Kind: Kind(kind), Data: bytes.Clone(data)}
 	n := 0
-	for c := range f.groups[groupKey{ns, group}] {
+	for _, member := range f.groups.Members(ns, group) {
+		c := member.c
 		if c.id == except || c.closing {
 			continue
 		}
@@ -185,37 +193,12 @@ func (f *fakeHost) Released(conn uint64) {
 	}
 }
 
-// The group and close helpers below are called with mu held.
-
-func (h *Harness) join(c *Conn, group string) {
-	k := groupKey{c.info.Namespace, group}
-	if h.groups[k] == nil {
-		h.groups[k] = map[*Conn]bool{}
-	}
-	h.groups[k][c] = true
-	c.groups[group] = true
-}
-
-func (h *Harness) leave(c *Conn, group string) {
-	k := groupKey{c.info.Namespace, group}
-	delete(h.groups[k], c)
-	if len(h.groups[k]) == 0 {
-		delete(h.groups, k)
-	}
-	delete(c.groups, group)
-}
-
-func (h *Harness) leaveAll(c *Conn) {
-	for g := range c.groups {
-		h.leave(c, g)
-	}
-}
-
 // startClose starts c's closing handshake with a code and reason (the server sends the close
-// frame). c leaves its groups, and its on_close is owed: settle delivers it, playing a client
-// that answers the close frame at once. The caller has checked that c is not closing yet.
+// frame), with mu held. Its on_close is owed: settle delivers it, playing a client that answers
+// the close frame at once, after taking c out of its groups as the server does when a
+// connection has finished closing. Meanwhile c is still a member but receives no broadcast.
+// The caller has checked that c is not closing yet.
 func (h *Harness) startClose(c *Conn, code int, reason string) {
 	c.closing, c.closeCode, c.closeReason = true, code, reason
-	h.leaveAll(c)
 	h.pending = append(h.pending, c)
 }

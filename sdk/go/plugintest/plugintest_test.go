@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/wasmsock/wasmsock/abi"
 	"github.com/wasmsock/wasmsock/sdk/go/plugintest"
 )
 
@@ -431,5 +432,26 @@ func TestClosedHarness(t *testing.T) {
 	}
 	if _, err := plugintest.Load([]byte("\x00asm\x01\x00\x00\x00"), plugintest.Options{}); err == nil || !strings.Contains(err.Error(), "wasmsock_abi_v1") {
 		t.Fatalf("empty module: %v", err)
+	}
+}
+
+// The harness runs the server's own groups (host/hub), limits included: a connection may be in
+// 128 groups besides its user: group, and the next join gets ErrLimit, as on the server.
+func TestGroupLimitAsOnTheServer(t *testing.T) {
+	h := plugintest.New(t, probeWasm, plugintest.Options{})
+	c := connect(t, h, plugintest.ConnInfo{User: "bob"})
+	for i := range 128 {
+		if got := ask(t, c, fmt.Sprintf("join g%d", i)); got != "ok" {
+			t.Fatalf("join %d: %q", i, got)
+		}
+	}
+	if got := ask(t, c, "join one-more"); got != fmt.Sprintf("ERR %d", abi.ErrLimit) {
+		t.Fatalf("join over the limit: %q", got)
+	}
+	if got := ask(t, c, "join g0"); got != "ok" {
+		t.Fatalf("join again: %q", got)
+	}
+	if n := len(c.Groups()); n != 129 {
+		t.Fatalf("%d groups, want 128 and user:bob", n)
 	}
 }
