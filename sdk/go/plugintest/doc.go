@@ -13,10 +13,13 @@
 //     it is accepted; the plugin cannot join or leave such groups, but may broadcast to them;
 //   - broadcast skips its except connection and connections that are closing, and counts the
 //     others;
+//   - groups are the server's own code (host/hub), limits included: a join over 128 groups per
+//     connection gets ErrLimit;
 //   - once a close has started (by the plugin, by on_connect's verdict, by a fault or by the
-//     client), send, close and join return ErrClosed and the connection is in no group; the
-//     harness then answers the closing handshake at once, as a prompt client would, and the
-//     plugin gets on_close; after on_close the id is unknown.
+//     client), send, close and join return ErrClosed and broadcasts skip the connection; the
+//     harness then answers the closing handshake at once, as a prompt client would, the
+//     connection leaves its groups, and the plugin gets on_close; after on_close the id is
+//     unknown.
 //
 // What the fake host does not model: route modes (receive-only routes), message size limits,
 // outgoing queue limits (slow consumers), heartbeats, compression and time-outs of the closing

@@ -139,8 +139,8 @@ func (f *fakeHost) Join(current, conn uint64, group string) abi.Status {
 	}
 }
 
-// Leave implements plugin.Host. Leaving a group one is not in, or leaving while closing (when
-// one is in no group), is not an error.
+// Leave implements plugin.Host. Leaving a group one is not in, or leaving while closing, is not
+// an error.
 func (f *fakeHost) Leave(current, conn uint64, group string) abi.Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()

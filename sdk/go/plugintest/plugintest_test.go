@@ -318,7 +318,7 @@ func TestNamespacesAndGroups(t *testing.T) {
 	if last := bc[len(bc)-1]; last.Namespace != "acme" || last.Group != "room" || last.Except != a.ID() || last.Count != 0 {
 		t.Fatalf("last broadcast = %+v", last)
 	}
-	// A closing connection is in no group and is not counted.
+	// A closed connection is in no group and is not counted.
 	if err := b.Close(1000, ""); err != nil {
 		t.Fatal(err)
 	}
