@@ -182,9 +182,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux, st *state) {
 	mux.HandleFunc("GET /api/status", s.requireKey(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Status())
 	}))
-	if st.statusPath != "" {
-		mux.HandleFunc("GET "+st.statusPath, s.requireKey(s.statusPage))
-	}
+	// The status page is registered by httpHandler, which reports a path the host serves already.
 }
 
 // POST /api/reload: reload the config (ReloadConfig: routes, plugins and their modules, limits,

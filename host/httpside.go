@@ -30,23 +30,29 @@ func (s *Server) httpHandler(st *state) (http.Handler, []config.Problem) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	s.adminRoutes(mux, st)
 	var problems []config.Problem
+	if st.statusPath != "" {
+		if err := register(mux, http.MethodGet, st.statusPath, s.requireKey(s.statusPage)); err != nil {
+			problems = append(problems, st.cfg.Problem("admin.status_page", err.Error()))
+		}
+	}
 	if st.cfg.ChatPage {
-		if err := register(mux, "/", chatPage()); err != nil {
+		if err := register(mux, "", "/", chatPage()); err != nil {
 			problems = append(problems, st.cfg.Problem("chat_page", err.Error()))
 		}
 	}
 	for i, rc := range st.cfg.Routes {
-		if err := register(mux, rc.Path, s.routeFallback(st.routes[rc.Path])); err != nil {
+		if err := register(mux, "", rc.Path, s.routeFallback(st.routes[rc.Path])); err != nil {
 			problems = append(problems, st.cfg.Problem(config.RouteKey(i)+".path", err.Error()))
 		}
 	}
 	return mux, problems
 }
 
-// register adds a handler for the exact path (or, ending in '/', the subtree) to mux, or says why
+// register adds a handler for the exact path (or, ending in '/', the subtree) to mux, for method
+// ("" for any), or says why
 // it cannot: the host serves the path already (for some method), or net/http refuses the path as
 // a pattern (it would panic).
-func register(mux *http.ServeMux, path string, h http.Handler) (err error) {
+func register(mux *http.ServeMux, method, path string, h http.Handler) (err error) {
 	for _, method := range []string{http.MethodGet, http.MethodPost} {
 		req := &http.Request{Method: method, URL: &url.URL{Path: path}, Host: "localhost"}
 		if _, pat := mux.Handler(req); pat != "" {
@@ -60,7 +66,11 @@ func register(mux *http.ServeMux, path string, h http.Handler) (err error) {
 			err = fmt.Errorf("%q cannot be served: %v", path, v)
 		}
 	}()
-	mux.Handle(path, h)
+	if method != "" {
+		mux.Handle(method+" "+path, h)
+	} else {
+		mux.Handle(path, h)
+	}
 	return nil
 }
 

@@ -78,6 +78,12 @@ var checkCases = []checkCase{
 		wants: []string{"host.toml:4: route[0].path: \"/healthz\" is served by the host already (GET /healthz)"},
 	},
 	{
+		name:  "status page on a path the host serves",
+		toml:  "[admin]\nkey_file = \"admin.key\"\nstatus_page = \"/api/status\"\n" + echoRoute,
+		files: map[string]string{"admin.key": "0123456789abcdef0123456789abcdef\n"},
+		wants: []string{"host.toml:3: admin.status_page: \"/api/status\" is served by the host already (the admin API, GET /api/status)"},
+	},
+	{
 		name:  "route that net/http cannot take",
 		toml:  "[plugin.e]\nmodule = \"%[1]s/echo.wasm\"\n[[route]]\npath = \"/rooms/{id\"\nplugin = \"e\"\n",
 		wants: []string{"host.toml:4: route[0].path: \"/rooms/{id\" cannot be served"},
