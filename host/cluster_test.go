@@ -506,3 +506,55 @@ func serveNode(t *testing.T, cfg *config.Config) (*host.Server, string) {
 	t.Cleanup(func() { shutdown(t, srv) })
 	return srv, "ws://" + ln.Addr().String()
 }
+
+// TestClusterBadConfig: what check and serve (both host.New) say about a [cluster] table they
+// cannot start: the file, the line and the key, and what is wrong.
+func TestClusterBadConfig(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unreachable := free.Addr().String()
+	free.Close()
+	dir := t.TempDir()
+	creds := filepath.Join(dir, "node.creds")
+	if err := os.WriteFile(creds, []byte("-----BEGIN NATS USER JWT-----\nnot a jwt\n------END NATS USER JWT------\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	module, _ := filepath.Abs(probe)
+	tests := []struct {
+		name, table string
+		want        []string
+	}{
+		{"embedded port taken", "embedded = true\nembedded_listen = \"" + busy.Addr().String() + "\"",
+			[]string{":4: cluster.embedded_listen: ", "address already in use"}},
+		{"unreachable", "urls = [\"nats://" + unreachable + "\"]\nconnect_timeout = \"300ms\"",
+			[]string{":3: cluster.urls: ", "cannot connect to NATS at nats://" + unreachable}},
+		{"bad credentials", "urls = [\"nats://" + unreachable + "\"]\ncredentials_file = \"" + creds + "\"",
+			[]string{":4: cluster.credentials_file: ", "not a NATS credentials file"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "host.toml")
+			src := fmt.Sprintf("compilation_cache = %q\n[cluster]\n%s\n[plugin.p]\nmodule = %q\n[[route]]\npath = \"/ws\"\nplugin = \"p\"\n", testCache, tc.table, module)
+			cfg, err := config.Parse(path, []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = host.Check(context.Background(), cfg, nil)
+			if err == nil {
+				t.Fatal("check passed")
+			}
+			for _, w := range append([]string{path}, tc.want...) {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}

@@ -143,3 +143,27 @@ func FuzzToken(f *testing.F) {
 		}
 	})
 }
+
+// An embedded server with a token asks it of every client: the nodes that have it connect,
+// others are refused with a clear error.
+func TestEmbeddedToken(t *testing.T) {
+	dir := t.TempDir()
+	tok := filepath.Join(dir, "nats.token")
+	if err := os.WriteFile(tok, []byte("s3cret-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err := Start(context.Background(), conf(t, "embedded = true\nembedded_listen = \"127.0.0.1:0\"\ntoken_file = \""+tok+"\""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Start(context.Background(), conf(t, "urls = [\""+a.Embedded()+"\"]\ntoken_file = \""+tok+"\""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	err = Check(context.Background(), conf(t, "urls = [\""+a.Embedded()+"\"]\nconnect_timeout = \"1s\""))
+	if err == nil || !strings.Contains(err.Error(), "cluster.urls") || !strings.Contains(strings.ToLower(err.Error()), "authorization") {
+		t.Fatalf("no token: %v", err)
+	}
+}
