@@ -3,6 +3,7 @@ package host_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobwas/ws"
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/wasmsock/wasmsock/abi"
@@ -557,4 +559,72 @@ func TestClusterBadConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestClusterPluginSend: a plugin's send reaches a connection on another node, with the same
+// rules as on one node (same plugin, same namespace), and broadcast counts this node's members.
+func TestClusterPluginSend(t *testing.T) {
+	ns := runNATS(t, 0, 0)
+	route := "[[route]]\npath = \"/ws\"\nplugin = \"p\"\nnamespace_from = \"query:ns\""
+	t.Setenv("WASMSOCK_TEST_ADMIN_KEY", testAdminKey)
+	top := fmt.Sprintf("[admin]\nkey_env = \"WASMSOCK_TEST_ADMIN_KEY\"\nstatus_page = \"/status\"\n[cluster]\nurls = [%q]", ns.ClientURL())
+	a, baseA := startConfigTop(t, top, probe, route)
+	b, baseB := startConfigTop(t, top, probe, route)
+	waitPeers(t, a, b)
+	x := wstest.Dial(t, baseA+"/ws?ns=acme", nil)
+	y := wstest.Dial(t, baseB+"/ws?ns=acme", nil)
+	z := wstest.Dial(t, baseB+"/ws?ns=globex", nil)
+	yID, zID := command(t, y, "id"), command(t, z, "id")
+	var yNum uint64
+	fmt.Sscan(yID, &yNum)
+	tests := []struct{ cmd, want string }{
+		{"send " + yID + " across", "ok"},
+		{"send " + zID + " other tenant", fmt.Sprintf("ERR %d", abi.ErrUnknownConn)},
+		{fmt.Sprintf("send %d nobody", yNum+1000), fmt.Sprintf("ERR %d", abi.ErrUnknownConn)},
+		{fmt.Sprintf("send %d no such node", uint64(1023)<<43|1), fmt.Sprintf("ERR %d", abi.ErrUnknownConn)},
+	}
+	for _, tc := range tests {
+		if got := command(t, x, tc.cmd); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.cmd, got, tc.want)
+		}
+	}
+	if _, m := y.Read(); string(m) != "across" {
+		t.Fatalf("y got %q", m)
+	}
+	// broadcast returns this node's recipients; the other node's members get it too.
+	command(t, x, "join g")
+	command(t, y, "join g")
+	settle(t, a, b)
+	// x is a member too: the message reaches it before the reply.
+	x.Send(ws.OpText, []byte("bcastall g to all"))
+	if _, m := x.Read(); string(m) != "to all" {
+		t.Fatalf("x got %q", m)
+	}
+	if _, got := x.Read(); string(got) != "sent 1" {
+		t.Fatalf("bcastall: %q, want the one member of this node", got)
+	}
+	if _, m := y.Read(); string(m) != "to all" {
+		t.Fatalf("y got %q", m)
+	}
+	if got := command(t, z, "echo quiet"); got != "quiet" {
+		t.Fatalf("z: %q", got)
+	}
+	// The status page shows the cluster.
+	if code, body := status(t, baseA); code != 200 || !strings.Contains(body, `id="cluster"`) || !strings.Contains(body, fmt.Sprintf(`<span class="peer">%d</span>`, b.Status().Cluster.Node)) {
+		t.Errorf("status page: %d\n%s", code, body)
+	}
+}
+
+// status fetches the status page with the admin key.
+func status(t *testing.T, base string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", httpBase(base)+"/status", nil)
+	req.Header.Set("Authorization", "Bearer "+testAdminKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

@@ -123,12 +123,7 @@ func (b *Broker) Publish(k hub.Key, msg hub.Message) error {
 		b.Stats.TooLarge.Add(1)
 		return ErrTooLarge
 	}
-	env := make([]byte, size)
-	env[0] = envVersion
-	binary.BigEndian.PutUint16(env[1:], uint16(b.n.id))
-	binary.BigEndian.PutUint64(env[3:], msg.Except)
-	env[11] = byte(msg.Kind)
-	copy(env[envHeader:], msg.Data)
+	env := encodeEnvelope(b.n.id, msg)
 	if err := nc.Publish(b.subject(k), env); err != nil {
 		if errors.Is(err, nats.ErrMaxPayload) {
 			b.Stats.TooLarge.Add(1)
@@ -143,13 +138,31 @@ func (b *Broker) Publish(k hub.Key, msg hub.Message) error {
 }
 
 func (b *Broker) receive(k hub.Key, env []byte) {
-	if len(env) < envHeader || env[0] != envVersion {
-		return
-	}
-	if int(binary.BigEndian.Uint16(env[1:])) == b.n.id {
-		return // our own: delivered locally when it was published
+	origin, msg, ok := decodeEnvelope(env)
+	if !ok || origin == b.n.id {
+		return // not ours to read, or our own: delivered locally when it was published
 	}
 	b.Stats.Received.Add(1)
 	b.Stats.ReceivedBytes.Add(int64(len(env)))
-	b.deliver(k, hub.Message{Kind: int32(env[11]), Except: binary.BigEndian.Uint64(env[3:]), Data: env[envHeader:]})
+	b.deliver(k, msg)
+}
+
+func encodeEnvelope(origin int, msg hub.Message) []byte {
+	env := make([]byte, envHeader+len(msg.Data))
+	env[0] = envVersion
+	binary.BigEndian.PutUint16(env[1:], uint16(origin))
+	binary.BigEndian.PutUint64(env[3:], msg.Except)
+	env[11] = byte(msg.Kind)
+	copy(env[envHeader:], msg.Data)
+	return env
+}
+
+// decodeEnvelope reads a publication; ok is false for anything that is not a version 1
+// envelope of a text or binary message (another version's node, or not a node at all).
+func decodeEnvelope(env []byte) (origin int, msg hub.Message, ok bool) {
+	if len(env) < envHeader || env[0] != envVersion || (env[11] != 1 && env[11] != 2) {
+		return 0, hub.Message{}, false
+	}
+	msg = hub.Message{Kind: int32(env[11]), Except: binary.BigEndian.Uint64(env[3:]), Data: env[envHeader:]}
+	return int(binary.BigEndian.Uint16(env[1:])), msg, true
 }
