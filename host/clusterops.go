@@ -79,7 +79,7 @@ func (s *Server) local(r clusterReq) clusterResp {
 		if c == nil {
 			return clusterResp{Status: http.StatusNotFound, Error: "no such connection"}
 		}
-		if st := c.send(r.Kind, r.Data); st != abi.OK {
+		if st := c.send(r.Kind, r.Data, false); st != abi.OK {
 			return clusterResp{Status: http.StatusConflict, Error: "not sent: " + st.String()}
 		}
 		return clusterResp{Status: http.StatusOK, Delivered: 1}
@@ -99,7 +99,7 @@ func (s *Server) local(r clusterReq) clusterResp {
 			return clusterResp{ABI: int32(abi.ErrUnknownConn)}
 		}
 		if r.Op == "plugin_send" {
-			return clusterResp{ABI: int32(c.send(r.Kind, r.Data))}
+			return clusterResp{ABI: int32(c.send(r.Kind, r.Data, false))}
 		}
 		return clusterResp{ABI: int32(h.closeConn(c, r.Code, r.Reason))}
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/wasmsock/wasmsock/abi"
@@ -29,6 +30,7 @@ type Conn struct {
 	srv   *Server
 	route *route
 	nc    net.Conn
+	raw   syscall.RawConn // nc's descriptor, for writes that must not block; nil without one
 	log   *slog.Logger
 
 	// Handshake facts, fixed after the upgrade.
@@ -74,11 +76,17 @@ type Conn struct {
 	closeCode       int // the code we sent, when we started the closing handshake
 	closeReason     string
 	closeTimer      *time.Timer
+	writeDeadline   time.Time // the socket's write deadline; only the one writing touches it
 }
 
 // enqueue adds a frame to the outbound queue and starts the writer if needed. It never blocks: a
 // connection whose queue is full is a slow consumer and is closed with 1008.
-func (c *Conn) enqueue(frame []byte) abi.Status {
+//
+// With inline, a frame that finds nothing queued and no writer running is written at once by the
+// caller with one non-blocking write; only what the socket does not take goes to a writer
+// goroutine. That saves a goroutine start and a wake-up per reply. Broadcasts pass false: their
+// writers, started later, coalesce the frames of many messages into one writev.
+func (c *Conn) enqueue(frame []byte, inline bool) abi.Status {
 	c.mu.Lock()
 	if c.closeSent {
 		c.mu.Unlock()
@@ -91,6 +99,34 @@ func (c *Conn) enqueue(frame []byte) abi.Status {
 		c.log.Warn("slow consumer: outbound queue full, closing", "queued_messages", len(c.queue), "queued_bytes", c.queued)
 		c.startClose(wsproto.ClosePolicyViolation, "slow consumer: outbound queue full", true)
 		return abi.ErrClosed
+	}
+	if inline && c.upgraded && c.raw != nil && !c.writing && !c.tcpClosed {
+		c.writing = true // others queue behind this write
+		c.mu.Unlock()
+		n, err := tryWrite(c.raw, frame)
+		c.mu.Lock()
+		if err != nil {
+			c.writing = false
+			c.mu.Unlock()
+			c.writeFailed()
+			return abi.OK // as a queued frame whose write fails: the reader ends the connection
+		}
+		if n < len(frame) {
+			// The socket is full: the rest goes first in the queue, to the writer.
+			c.queue = append(c.queue, nil)
+			copy(c.queue[1:], c.queue)
+			c.queue[0] = frame[n:]
+			c.queued += len(frame) - n
+		}
+		start := len(c.queue) > 0 || c.closeAfterFlush || c.shutAfterFlush
+		if !start {
+			c.writing = false
+		}
+		c.mu.Unlock()
+		if start {
+			go c.writeLoop()
+		}
+		return abi.OK
 	}
 	start := c.pushLocked(frame)
 	c.mu.Unlock()
@@ -222,7 +258,6 @@ func (c *Conn) closeTCP() {
 // writeLoop writes queued frames until the queue is empty, each batch with one writev.
 func (c *Conn) writeLoop() {
 	timeout := c.route.cfg.CloseTimeout.D
-	var deadline time.Time
 	var written [][]byte // the batch just written: its array becomes the next queue
 	for {
 		c.mu.Lock()
@@ -249,25 +284,31 @@ func (c *Conn) writeLoop() {
 		c.mu.Unlock()
 
 		// The deadline bounds how long a peer that stops reading holds the writer; it is moved
-		// when half of it has passed rather than for every batch (a timer update each time).
-		if now := time.Now(); deadline.Sub(now) < timeout/2 {
-			deadline = now.Add(timeout)
-			_ = c.nc.SetWriteDeadline(deadline)
+		// when half of it has passed rather than for every batch (a timer update each time),
+		// and it outlives the writer goroutine: the next burst's writer finds it set.
+		if now := time.Now(); c.writeDeadline.Sub(now) < timeout/2 {
+			c.writeDeadline = now.Add(timeout)
+			_ = c.nc.SetWriteDeadline(c.writeDeadline)
 		}
 		bufs := net.Buffers(batch)
 		_, err := bufs.WriteTo(c.nc)
 		clear(batch)
 		written = batch
 		if err != nil {
-			c.mu.Lock()
-			c.closeSent = true
-			clear(c.queue)
-			c.queue, c.queued = c.queue[:0], 0
-			c.mu.Unlock()
-			c.closeTCP()
-			// The reader sees the closed socket and finishes the connection.
+			c.writeFailed()
 		}
 	}
+}
+
+// writeFailed ends a connection whose socket refused a write: nothing more is queued, and the
+// reader sees the closed socket and finishes the connection.
+func (c *Conn) writeFailed() {
+	c.mu.Lock()
+	c.closeSent = true
+	clear(c.queue)
+	c.queue, c.queued = c.queue[:0], 0
+	c.mu.Unlock()
+	c.closeTCP()
 }
 
 // serve runs the read loop until the connection ends, then delivers on_close.
@@ -325,7 +366,7 @@ func (c *Conn) readLoop(rd *wsproto.Reader) (int, string) {
 			c.unsettled = true
 			c.route.plugin.Message(c.id, int32(m.Op), m.Payload)
 		case wsproto.OpPing:
-			c.enqueue(wsproto.Frame(wsproto.OpPong, m.Payload))
+			c.enqueue(wsproto.Frame(wsproto.OpPong, m.Payload), true)
 		case wsproto.OpPong:
 			// Heartbeat bookkeeping is done above for every frame.
 		case wsproto.OpClose:
@@ -361,7 +402,7 @@ func (c *Conn) heartbeat() {
 		next = cfg.PongTimeout.D - time.Duration(now-sent)
 	} else if idle := time.Duration(now - c.lastRead.Load()); idle >= cfg.PingInterval.D {
 		c.pingSent.Store(now)
-		if c.enqueue(pingFrame) != abi.OK {
+		if c.enqueue(pingFrame, false) != abi.OK {
 			return
 		}
 		next = cfg.PongTimeout.D

@@ -227,6 +227,9 @@ func (s *Server) upgrade(nc net.Conn, head []byte, rest func() []byte, r *route)
 		return
 	}
 	_ = nc.SetDeadline(time.Time{})
+	if tc, ok := nc.(*net.TCPConn); ok {
+		c.raw, _ = tc.SyscallConn() // inline writes (TLS connections go through the writer)
+	}
 	r.m.connections.Inc()
 	r.m.open.Add(1)
 	c.mu.Lock()

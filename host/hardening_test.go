@@ -206,6 +206,12 @@ func TestStalledFrameDropped(t *testing.T) {
 	if _, got := c.Read(); string(got) != strings.Repeat("s", 30) {
 		t.Errorf("slow sender: %q", got)
 	}
+	// Idle for longer than pong_timeout after a frame that came in pieces: between frames there
+	// is no deadline, the connection stays.
+	time.Sleep(1500 * time.Millisecond)
+	if got := command(t, c, "echo after a pause"); got != "after a pause" {
+		t.Errorf("after an idle pause: %q", got)
+	}
 }
 
 // permessage-deflate offers that limit the server's window are accepted with that window; such a

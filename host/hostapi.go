@@ -48,17 +48,18 @@ func (h *pluginHost) Send(current, conn uint64, kind int32, data []byte) abi.Sta
 		}
 		return abi.ErrUnknownConn
 	}
-	return c.send(kind, data)
+	// A reply to the connection whose event is being handled is written inline when it can be.
+	return c.send(kind, data, current == conn)
 }
 
-// send queues one data message to c.
-func (c *Conn) send(kind int32, data []byte) abi.Status {
+// send queues one data message to c (see enqueue for inline).
+func (c *Conn) send(kind int32, data []byte, inline bool) abi.Status {
 	if st := c.canReceive(len(data)); st != abi.OK {
 		return st
 	}
 	f := frames{op: byte(kind), data: data}
 	frame := f.forConn(c)
-	st := c.enqueue(frame)
+	st := c.enqueue(frame, inline)
 	if st == abi.OK {
 		c.route.m.messagesOut.Inc()
 		c.route.m.bytesOut.Add(float64(len(frame)))
@@ -166,7 +167,7 @@ func (s *Server) fanOut(members []*Conn, kind int32, data []byte, except uint64)
 		if m.id == except || m.canReceive(len(data)) != abi.OK {
 			continue
 		}
-		if frame := f.forConn(m); m.enqueue(frame) == abi.OK {
+		if frame := f.forConn(m); m.enqueue(frame, false) == abi.OK {
 			if m.route != r {
 				flush()
 				r = m.route

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -25,7 +26,14 @@ failed, messages sent and received, the rate, latency percentiles, errors and cl
 
 Messages are text, -size bytes (at least 32: a sequence number and a timestamp). The exit
 status is 0 for a clean run, 1 when a connection failed, an error occurred, a message was
-lost or the server closed a connection with a code other than 1000, 2 for bad flags.`
+lost or the server closed a connection with a code other than 1000, 2 for bad flags.
+
+A tcp://HOST:PORT URL loads a plain TCP echo (echo mode only): the same messages without
+WebSocket framing, the floor under any WebSocket server.
+
+  -serve gobwas    instead of loading a server, run a reference one on -listen until SIGINT:
+  -serve tcp       a plain gobwas/ws echo server (ws://ADDR/) or a plain TCP echo (tcp://ADDR),
+                   to compare with wasmsock side by side on the same machine.`
 
 // cmdBench runs "wasmsock bench".
 func cmdBench(args []string, stdout, stderr io.Writer) int {
@@ -40,12 +48,17 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", loadgen.DefaultTimeout, "longest wait for a dial, a write or a frame")
 	dialRate := fs.Float64("dial-rate", 0, "connections opened per second; 0 is as fast as possible (a server limiting new connections per IP answers 429 beyond its limit)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	serve := fs.String("serve", "", "run a reference server instead: gobwas or tcp")
+	listen := fs.String("listen", "127.0.0.1:9001", "with -serve: the `address` to listen on")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "wasmsock bench: unexpected argument %q\n", fs.Arg(0))
 		return 2
+	}
+	if *serve != "" {
+		return serveReference(*serve, *listen, stdout, stderr)
 	}
 	cfg := loadgen.Config{
 		URL:      *url,
@@ -87,5 +100,29 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
+	return 0
+}
+
+// serveReference runs "wasmsock bench -serve": a reference server until SIGINT or SIGTERM.
+func serveReference(kind, addr string, stdout, stderr io.Writer) int {
+	scheme := "ws://"
+	switch kind {
+	case loadgen.ServeGobwas:
+	case loadgen.ServeTCP:
+		scheme = "tcp://"
+	default:
+		fmt.Fprintf(stderr, "wasmsock bench: -serve %q: must be %s or %s\n", kind, loadgen.ServeGobwas, loadgen.ServeTCP)
+		return 2
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "wasmsock bench: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "wasmsock bench: serving a plain %s echo on %s%s\n", kind, scheme, ln.Addr())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() { <-ctx.Done(); _ = ln.Close() }()
+	_ = loadgen.Serve(ln, kind)
 	return 0
 }

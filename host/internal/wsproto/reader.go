@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"os"
 	"sync"
 	"time"
 
@@ -32,6 +33,7 @@ const (
 	MaxControlPayload = 125
 
 	readBufferSize = 4096
+	smallSize      = 128
 	// chunk is how much of a large payload is read (and validated) at a time, so invalid UTF-8
 	// is seen before the rest of a big frame arrives.
 	chunk = 64 << 10
@@ -68,11 +70,15 @@ type Reader struct {
 	// gets a deadline of frameTimeout (0: none). deadline is the one set, zero when none is.
 	frameTimeout time.Duration
 	deadline     time.Time
+	dl           interface{ SetReadDeadline(time.Time) error } // src's, if it has one
 
-	buf  *[]byte // pooled; nil while idle
-	r, w int     // buf[r:w] is unread
+	b    []byte  // what is being parsed: nil while idle, else small[:] or *buf
+	buf  *[]byte // pooled; nil unless a frame needs more than small
+	r, w int     // b[r:w] is unread
 
-	small   [16]byte  // what an idle connection reads into before it takes a buffer
+	// small is what an idle connection reads into: a frame that arrives whole in it (a message
+	// of up to ~120 bytes) is parsed there, with one read and no pooled buffer.
+	small   [smallSize]byte
 	control [125]byte // payload of the latest control frame
 
 	deflate bool // permessage-deflate was negotiated: RSV1 marks a compressed message
@@ -98,7 +104,10 @@ func (r *Reader) SetPrefix(b []byte) { r.pre = b }
 // rest of a partly received frame must return within d, else Next returns the timeout error. src
 // must have a SetReadDeadline method (a net.Conn) for this to take effect. Waiting for the first
 // byte of a frame has no deadline (an idle peer is the heartbeat's business).
-func (r *Reader) SetFrameTimeout(d time.Duration) { r.frameTimeout = d }
+func (r *Reader) SetFrameTimeout(d time.Duration) {
+	r.frameTimeout = d
+	r.dl, _ = r.src.(interface{ SetReadDeadline(time.Time) error })
+}
 
 // SetDeflate says whether permessage-deflate (RFC 7692) was negotiated, allowing compressed
 // messages (RSV1 on their first frame).
@@ -128,7 +137,7 @@ func (r *Reader) frame() (Message, bool, error) {
 	if err := r.fill(2); err != nil {
 		return Message{}, false, err
 	}
-	b := *r.buf
+	b := r.b
 	b0, b1 := b[r.r], b[r.r+1]
 	fin := b0&bitFin != 0
 	op := b0 & 0x0f
@@ -158,7 +167,7 @@ func (r *Reader) frame() (Message, bool, error) {
 	if err := r.fill(hdr); err != nil {
 		return Message{}, false, err
 	}
-	b = *r.buf
+	b = r.b
 	p := r.r + 2
 	switch length {
 	case 126:
@@ -275,7 +284,7 @@ func (r *Reader) readPayload(dst []byte, mask [4]byte, offset int, v *utf8Valida
 	for len(dst) > 0 {
 		var n int
 		if r.r < r.w {
-			n = copy(dst, (*r.buf)[r.r:r.w])
+			n = copy(dst, r.b[r.r:r.w])
 			r.r += n
 		} else {
 			// The buffer is drained: read straight into dst, a chunk at a time.
@@ -299,7 +308,7 @@ func (r *Reader) fill(n int) error {
 	if r.w-r.r >= n {
 		return nil
 	}
-	if r.buf == nil {
+	if r.b == nil {
 		// Idle: wait for the first bytes without holding a buffer.
 		k, err := r.read(r.small[:], false)
 		if k == 0 {
@@ -308,13 +317,18 @@ func (r *Reader) fill(n int) error {
 			}
 			return err
 		}
-		r.buf = bufPool.Get().(*[]byte)
-		r.r, r.w = 0, copy(*r.buf, r.small[:k])
+		r.b, r.r, r.w = r.small[:], 0, k
 		if r.w >= n {
 			return nil
 		}
 	}
-	b := *r.buf
+	if r.buf == nil {
+		// More than what small holds is needed: move to a pooled buffer.
+		r.buf = bufPool.Get().(*[]byte)
+		r.w = copy(*r.buf, r.b[r.r:r.w])
+		r.b, r.r = *r.buf, 0
+	}
+	b := r.b
 	if r.r > 0 {
 		r.w = copy(b, b[r.r:r.w])
 		r.r = 0
@@ -336,7 +350,11 @@ func (r *Reader) fill(n int) error {
 }
 
 // read reads from the prefix, then from src. mid says a frame is partly received: the read then
-// has the frame deadline; a read between frames has none.
+// has the frame deadline. The deadline is moved only when less than half of it is left (not at
+// every read), and not lifted between frames until it fires: a read between frames that meets
+// it lifts it and waits on. So a busy connection sets it about once per half frame timeout, and
+// a frame that stops arriving is dropped within the frame timeout (a pause of half of it may
+// already be).
 func (r *Reader) read(p []byte, mid bool) (int, error) {
 	if len(r.pre) > 0 {
 		n := copy(p, r.pre)
@@ -345,26 +363,34 @@ func (r *Reader) read(p []byte, mid bool) (int, error) {
 		}
 		return n, nil
 	}
-	if r.frameTimeout > 0 {
-		if d, ok := r.src.(interface{ SetReadDeadline(time.Time) error }); ok {
-			switch {
-			case mid:
-				r.deadline = time.Now().Add(r.frameTimeout)
-				_ = d.SetReadDeadline(r.deadline)
-			case !r.deadline.IsZero():
-				r.deadline = time.Time{}
-				_ = d.SetReadDeadline(r.deadline)
-			}
-		}
+	if r.frameTimeout <= 0 || r.dl == nil {
+		return r.src.Read(p)
 	}
-	return r.src.Read(p)
+	if mid {
+		if now := time.Now(); r.deadline.Sub(now) < r.frameTimeout/2 {
+			r.deadline = now.Add(r.frameTimeout)
+			_ = r.dl.SetReadDeadline(r.deadline)
+		}
+		return r.src.Read(p)
+	}
+	for {
+		n, err := r.src.Read(p)
+		if n == 0 && !r.deadline.IsZero() && errors.Is(err, os.ErrDeadlineExceeded) {
+			r.deadline = time.Time{}
+			_ = r.dl.SetReadDeadline(r.deadline)
+			continue
+		}
+		return n, err
+	}
 }
 
-// release returns the read buffer to the pool when nothing in it is unread.
+// release drops the read buffer (back to the pool if it is one) when nothing in it is unread.
 func (r *Reader) release() {
-	if r.buf != nil && r.r == r.w {
-		bufPool.Put(r.buf)
-		r.buf, r.r, r.w = nil, 0, 0
+	if r.b != nil && r.r == r.w {
+		if r.buf != nil {
+			bufPool.Put(r.buf)
+		}
+		r.b, r.buf, r.r, r.w = nil, nil, 0, 0
 	}
 }
 

@@ -409,7 +409,7 @@ func TestReader(t *testing.T) {
 				} else if !errors.Is(got.err, wantErr) {
 					t.Errorf("%s: error %v, want %v", src.name, got.err, wantErr)
 				}
-				if r.buf != nil && r.Buffered() == 0 {
+				if r.b != nil && r.Buffered() == 0 {
 					t.Errorf("%s: read buffer held after the final error with nothing buffered", src.name)
 				}
 			}
@@ -510,14 +510,14 @@ func TestReaderReleasesBuffer(t *testing.T) {
 
 	// One Read returns all of a, b and p: after a, the rest is still buffered.
 	r := NewReader(bytes.NewReader(cat(a, b, p)), 1<<20)
-	if r.buf != nil || r.Buffered() != 0 {
+	if r.b != nil || r.Buffered() != 0 {
 		t.Fatal("new reader holds a buffer")
 	}
 	if m, err := r.Next(); err != nil || string(m.Payload) != "first" {
 		t.Fatalf("Next = %q, %v", m.Payload, err)
 	}
-	if r.Buffered() == 0 || r.buf == nil {
-		t.Fatalf("after the first of three pipelined frames: Buffered() = %d, buf held %v", r.Buffered(), r.buf != nil)
+	if r.Buffered() == 0 || r.b == nil {
+		t.Fatalf("after the first of three pipelined frames: Buffered() = %d, buf held %v", r.Buffered(), r.b != nil)
 	}
 	if m, err := r.Next(); err != nil || !bytes.Equal(m.Payload, filled(300)) {
 		t.Fatalf("Next = %d bytes, %v", len(m.Payload), err)
@@ -525,8 +525,8 @@ func TestReaderReleasesBuffer(t *testing.T) {
 	if m, err := r.Next(); err != nil || m.Op != OpPing {
 		t.Fatalf("Next = %v, %v", m, err)
 	}
-	if r.Buffered() != 0 || r.buf != nil {
-		t.Fatalf("after the last frame: Buffered() = %d, buf held %v", r.Buffered(), r.buf != nil)
+	if r.Buffered() != 0 || r.b != nil {
+		t.Fatalf("after the last frame: Buffered() = %d, buf held %v", r.Buffered(), r.b != nil)
 	}
 
 	// Through every source, after each complete message of a stream read frame by frame.
@@ -536,8 +536,8 @@ func TestReaderReleasesBuffer(t *testing.T) {
 			if _, err := r.Next(); err != nil {
 				t.Fatalf("%s: %v", src.name, err)
 			}
-			if r.Buffered() != 0 || r.buf != nil {
-				t.Errorf("%s: after a complete message: Buffered() = %d, buf held %v", src.name, r.Buffered(), r.buf != nil)
+			if r.Buffered() != 0 || r.b != nil {
+				t.Errorf("%s: after a complete message: Buffered() = %d, buf held %v", src.name, r.Buffered(), r.b != nil)
 			}
 			if _, err := r.Next(); err != io.EOF {
 				t.Errorf("%s: then %v, want io.EOF", src.name, err)
@@ -863,6 +863,28 @@ func TestReaderPrefix(t *testing.T) {
 		got := readAll(r, 3)
 		if want := []msg{{OpText, "one"}, {OpText, "two"}}; !equalMsgs(got.msgs, want) || got.err != io.EOF {
 			t.Fatalf("prefix of %d bytes: %s, %v", cut, showMsgs(got.msgs), got.err)
+		}
+	}
+}
+
+type countingReader struct {
+	io.Reader
+	reads int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) { c.reads++; return c.Reader.Read(p) }
+
+// A frame that arrives whole in the small array is parsed there: one read, no pooled buffer.
+func TestReaderSmallFrameOneRead(t *testing.T) {
+	for _, size := range []int{0, 64, smallSize - 6} {
+		src := &countingReader{Reader: bytes.NewReader(frame(true, 0, OpText, filled(size), true))}
+		r := NewReader(src, 1<<20)
+		m, err := r.Next()
+		if err != nil || !bytes.Equal(m.Payload, filled(size)) {
+			t.Fatalf("%d bytes: %v", size, err)
+		}
+		if src.reads != 1 || r.buf != nil {
+			t.Errorf("%d-byte message: %d reads, pooled buffer held %v; want 1 read and none", size, src.reads, r.buf != nil)
 		}
 	}
 }

@@ -158,30 +158,10 @@ func (c *client) roundTrip(p []byte) error {
 	return nil
 }
 
-// startPlainEcho serves a plain Go echo server, with no plugin: gobwas/ws's ws.Upgrade on the
-// raw connection, then wsutil's read and write helpers, one goroutine per connection. Messages
-// are written through a bufio.Writer flushed after each: wsutil.WriteServerMessage writes the
-// header and the payload separately, which is two syscalls on a bare net.Conn.
+// startPlainEcho serves the plain gobwas/ws echo server of "wasmsock bench -serve gobwas"
+// (plainEcho).
 func startPlainEcho(tb testing.TB) string {
-	return startPlainServer(tb, func(nc net.Conn) {
-		bw := bufio.NewWriter(nc)
-		rw := struct {
-			io.Reader
-			io.Writer // ReadClientData answers pings and close frames here
-		}{bufio.NewReader(nc), nc}
-		for {
-			data, op, err := wsutil.ReadClientData(rw)
-			if err != nil {
-				return
-			}
-			if err := wsutil.WriteServerMessage(bw, op, data); err != nil {
-				return
-			}
-			if err := bw.Flush(); err != nil {
-				return
-			}
-		}
-	})
+	return startPlainServer(tb, plainEcho)
 }
 
 // ---- BenchmarkBroadcast ----

@@ -29,6 +29,11 @@ type client struct {
 
 	lost atomic.Bool // the connection failed or the server closed it: nothing more to send
 
+	// raw is a plain TCP connection (a tcp:// URL): messages are the payload bytes alone, and a
+	// reply is the next rawSize bytes. It is the baseline under every WebSocket server.
+	raw     bool
+	rawSize int
+
 	wbuf          []byte
 	rbuf          []byte
 	recvAt        time.Time // when the bytes being parsed were read from the socket
@@ -59,7 +64,15 @@ func (e closeFrameError) Error() string {
 	return fmt.Sprintf("closed by the server: %d %s", e.code, e.reason)
 }
 
-func dial(ctx context.Context, id int, url string, timeout time.Duration) (*client, error) {
+func dial(ctx context.Context, id int, url string, timeout time.Duration, size int) (*client, error) {
+	if addr, ok := strings.CutPrefix(url, "tcp://"); ok {
+		d := net.Dialer{Timeout: timeout}
+		nc, err := d.DialContext(ctx, "tcp", strings.TrimSuffix(addr, "/"))
+		if err != nil {
+			return nil, err
+		}
+		return &client{id: id, nc: nc, br: bufio.NewReaderSize(nc, 32<<10), timeout: timeout, raw: true, rawSize: size}, nil
+	}
 	d := ws.Dialer{Timeout: timeout}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -87,6 +100,13 @@ func (c *client) send(op ws.OpCode, p []byte) error {
 }
 
 func (c *client) writeFrame(op ws.OpCode, p []byte) error {
+	if c.raw {
+		if op == ws.OpClose {
+			return nil // no closing handshake on plain TCP
+		}
+		_, err := c.nc.Write(p)
+		return err
+	}
 	b := append(c.wbuf[:0], 0x80|byte(op))
 	switch n := len(p); {
 	case n < 126:
@@ -135,6 +155,16 @@ func (c *client) next() (ws.OpCode, []byte, error) {
 				return 0, nil, err
 			}
 			c.recvAt = time.Now()
+		}
+		if c.raw {
+			if cap(c.rbuf) < c.rawSize {
+				c.rbuf = make([]byte, c.rawSize)
+			}
+			p := c.rbuf[:c.rawSize]
+			if _, err := io.ReadFull(c.br, p); err != nil {
+				return 0, nil, err
+			}
+			return ws.OpText, p, nil
 		}
 		var hdr [2]byte
 		if _, err := io.ReadFull(c.br, hdr[:]); err != nil {

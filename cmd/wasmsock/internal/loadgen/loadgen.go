@@ -52,7 +52,7 @@ const (
 
 // Config is one load run.
 type Config struct {
-	URL      string        // ws:// or wss:// URL of the route
+	URL      string        // ws:// or wss:// URL of the route; tcp://host:port for a plain TCP echo (the baseline)
 	Conns    int           // connections to open
 	Duration time.Duration // how long to send
 	Mode     string        // ModeEcho or ModeBroadcast
@@ -235,8 +235,12 @@ func (r *Result) Text() string {
 // Validate checks cfg and fills in the defaults.
 func (cfg *Config) Validate() error {
 	var errs []error
-	if !strings.HasPrefix(cfg.URL, "ws://") && !strings.HasPrefix(cfg.URL, "wss://") {
-		errs = append(errs, fmt.Errorf("url %q: must start with ws:// or wss://", cfg.URL))
+	tcp := strings.HasPrefix(cfg.URL, "tcp://")
+	if !strings.HasPrefix(cfg.URL, "ws://") && !strings.HasPrefix(cfg.URL, "wss://") && !tcp {
+		errs = append(errs, fmt.Errorf("url %q: must start with ws://, wss:// or tcp://", cfg.URL))
+	}
+	if tcp && cfg.Mode != ModeEcho {
+		errs = append(errs, fmt.Errorf("url %q: a tcp:// URL (plain TCP echo) is for echo mode only", cfg.URL))
 	}
 	switch cfg.Mode {
 	case ModeEcho:
@@ -374,7 +378,7 @@ func (r *run) dialAll(ctx context.Context) []*client {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			c, err := dial(ctx, i, r.cfg.URL, r.cfg.Timeout)
+			c, err := dial(ctx, i, r.cfg.URL, r.cfg.Timeout, r.cfg.Size)
 			if err != nil {
 				r.addError(step("dial", err))
 				return
@@ -511,7 +515,7 @@ func (r *run) connLost(c *client, err error) {
 // recorded) and for the end of the TCP connection. With wait false, it only closes the socket.
 func (r *run) closeConn(c *client, wait bool) {
 	defer c.nc.Close()
-	if !wait {
+	if !wait || c.raw {
 		return
 	}
 	if err := c.sendClose(); err != nil {
