@@ -326,3 +326,18 @@ func TestHTTPConnectionsBounded(t *testing.T) {
 		_ = conns
 	})
 }
+
+// A reply written inline after a writer goroutine ran (here for a heartbeat ping) and the
+// connection stayed idle past the write deadline that writer set (close_timeout): the reply still
+// goes out, through the writer, instead of failing the connection.
+func TestInlineWriteAfterWriterDeadline(t *testing.T) {
+	_, url := startServer(t, "../plugins/echo/echo.wasm", "", "close_timeout = \"300ms\"\nping_interval = \"100ms\"\npong_timeout = \"30s\"")
+	c := wstest.Dial(t, url, nil)
+	time.Sleep(800 * time.Millisecond) // a ping goes out at 100 ms; its write deadline passes at 400 ms
+	for _, m := range []string{"after", "the", "deadline"} {
+		c.Send(ws.OpText, []byte(m))
+		if _, got := c.Read(); string(got) != m {
+			t.Fatalf("echo %q, want %q", got, m)
+		}
+	}
+}
