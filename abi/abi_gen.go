@@ -184,10 +184,10 @@ var HostFunctions = []Func{
 	{Name: "close", Params: []Param{{"conn", "conn"}, {"code", "i32"}, {"reason_ptr", "ptr"}, {"reason_len", "len"}}, Results: []ValueType{I32}, Stability: Final},
 	{Name: "conn_get", Params: []Param{{"conn", "conn"}, {"key_ptr", "ptr"}, {"key_len", "len"}, {"dst", "out"}, {"cap", "len"}}, Results: []ValueType{I32}, Stability: Final},
 	{Name: "log", Params: []Param{{"level", "i32"}, {"ptr", "ptr"}, {"len", "len"}}, Results: []ValueType{I32}, Stability: Final},
-	{Name: "publish", Params: []Param{{"subject_ptr", "ptr"}, {"subject_len", "len"}, {"ptr", "ptr"}, {"len", "len"}}, Results: []ValueType{I32}, Stability: Draft},
-	{Name: "subscribe", Params: []Param{{"subject_ptr", "ptr"}, {"subject_len", "len"}, {"queue_ptr", "ptr"}, {"queue_len", "len"}}, Results: []ValueType{I32}, Stability: Draft},
-	{Name: "unsubscribe", Params: []Param{{"id", "i32"}}, Results: []ValueType{I32}, Stability: Draft},
-	{Name: "request", Params: []Param{{"subject_ptr", "ptr"}, {"subject_len", "len"}, {"ptr", "ptr"}, {"len", "len"}, {"timeout_ms", "i32"}}, Results: []ValueType{I32}, Stability: Draft},
+	{Name: "publish", Params: []Param{{"subject_ptr", "ptr"}, {"subject_len", "len"}, {"ptr", "ptr"}, {"len", "len"}}, Results: []ValueType{I32}, Stability: Final},
+	{Name: "subscribe", Params: []Param{{"subject_ptr", "ptr"}, {"subject_len", "len"}, {"queue_ptr", "ptr"}, {"queue_len", "len"}}, Results: []ValueType{I32}, Stability: Final},
+	{Name: "unsubscribe", Params: []Param{{"id", "i32"}}, Results: []ValueType{I32}, Stability: Final},
+	{Name: "request", Params: []Param{{"subject_ptr", "ptr"}, {"subject_len", "len"}, {"ptr", "ptr"}, {"len", "len"}, {"timeout_ms", "i32"}}, Results: []ValueType{I32}, Stability: Final},
 }
 
 // Exports are the guest exports the host looks for: each Required one must be there, and each
@@ -199,5 +199,5 @@ var Exports = []Func{
 	{Name: "on_close", Params: []Param{{"conn", "conn"}, {"code", "i32"}, {"reason_len", "len"}}, Results: []ValueType{}, Stability: Final, Required: true},
 	{Name: "on_start", Params: []Param{{"config_len", "len"}}, Results: []ValueType{I32}, Stability: Final},
 	{Name: "_initialize", Params: []Param{}, Results: []ValueType{}, Stability: Final},
-	{Name: "on_event", Params: []Param{{"id", "i32"}, {"kind", "i32"}, {"subject_len", "len"}, {"data_len", "len"}}, Results: []ValueType{}, Stability: Draft},
+	{Name: "on_event", Params: []Param{{"id", "i32"}, {"kind", "i32"}, {"subject_len", "len"}, {"data_len", "len"}}, Results: []ValueType{}, Stability: Final},
 }

@@ -47,11 +47,12 @@ type SendRequest struct {
 	Payload
 }
 
-// CloseRequest closes one connection.
+// CloseRequest closes one connection (of Namespace, when given).
 type CloseRequest struct {
-	Conn   uint64 `json:"conn"`
-	Code   int    `json:"code"`
-	Reason string `json:"reason"`
+	Namespace string `json:"namespace"`
+	Conn      uint64 `json:"conn"`
+	Code      int    `json:"code"`
+	Reason    string `json:"reason"`
 }
 
 // GroupsRequest lists every group and its size, or, with Group set, one group's members.
@@ -113,6 +114,20 @@ func (s *Server) MaxCommandBytes() int64 { return 2*s.maxMessage() + 1<<20 }
 // It returns an HTTP status and the answer to encode as JSON: 200 with the command's answer, or
 // an error status with an APIError.
 func (s *Server) Command(ctx context.Context, name string, body []byte) (int, any) {
+	return s.command(ctx, name, body, nil)
+}
+
+// CommandIn is Command for a backend that acts for namespace ns only (the tenant subjects of the
+// backend API over NATS): a "namespace" in the body must be ns (or absent), a connection id must
+// be one of ns, "all_namespaces" is refused, and groups lists ns's groups only.
+func (s *Server) CommandIn(ctx context.Context, name string, body []byte, ns string) (int, any) {
+	return s.command(ctx, name, body, &ns)
+}
+
+func (s *Server) command(ctx context.Context, name string, body []byte, scope *string) (int, any) {
+	if scope != nil {
+		ctx = context.WithValue(ctx, scopedKey{}, true)
+	}
 	if int64(len(body)) > s.MaxCommandBytes() {
 		return http.StatusRequestEntityTooLarge, APIError{"request over " + strconv.FormatInt(s.MaxCommandBytes(), 10) + " bytes"}
 	}
@@ -125,11 +140,25 @@ func (s *Server) Command(ctx context.Context, name string, body []byte) (int, an
 		return nil
 	}
 	bad := func(err error) (int, any) { return http.StatusBadRequest, APIError{err.Error()} }
+	// inScope checks the namespace a scoped request names and fills it in.
+	inScope := func(ns *string) (int, any, bool) {
+		if scope == nil {
+			return 0, nil, true
+		}
+		if *ns != "" && *ns != *scope {
+			return http.StatusForbidden, APIError{"namespace " + strconv.Quote(*ns) + " is not this subject's namespace " + strconv.Quote(*scope)}, false
+		}
+		*ns = *scope
+		return 0, nil, true
+	}
 	switch name {
 	case "publish":
 		var req PublishRequest
 		if err := decode(&req); err != nil {
 			return bad(err)
+		}
+		if st, resp, ok := inScope(&req.Namespace); !ok {
+			return st, resp
 		}
 		return s.cmdPublish(ctx, req)
 	case "send":
@@ -137,11 +166,17 @@ func (s *Server) Command(ctx context.Context, name string, body []byte) (int, an
 		if err := decode(&req); err != nil {
 			return bad(err)
 		}
+		if st, resp, ok := inScope(&req.Namespace); !ok {
+			return st, resp
+		}
 		return s.cmdSend(ctx, req)
 	case "close":
 		var req CloseRequest
 		if err := decode(&req); err != nil {
 			return bad(err)
+		}
+		if st, resp, ok := inScope(&req.Namespace); !ok {
+			return st, resp
 		}
 		return s.cmdClose(ctx, req)
 	case "groups":
@@ -151,11 +186,23 @@ func (s *Server) Command(ctx context.Context, name string, body []byte) (int, an
 				return bad(err)
 			}
 		}
+		if st, resp, ok := inScope(&req.Namespace); !ok {
+			return st, resp
+		}
+		if scope != nil && req.Group == "" {
+			return s.groupsOf(ctx, *scope)
+		}
 		return s.cmdGroups(ctx, req)
 	case "broadcast":
 		var req BroadcastRequest
 		if err := decode(&req); err != nil {
 			return bad(err)
+		}
+		if st, resp, ok := inScope(&req.Namespace); !ok {
+			return st, resp
+		}
+		if scope != nil && req.AllNamespaces {
+			return http.StatusForbidden, APIError{`"all_namespaces" needs the admin subject, not a namespace's`}
 		}
 		return s.cmdBroadcast(ctx, req)
 	}
@@ -212,7 +259,9 @@ func (s *Server) cmdSend(ctx context.Context, req SendRequest) (int, any) {
 	if req.User != "" {
 		return s.deliverEverywhere(ctx, clusterReq{Op: "publish", Namespace: req.Namespace, Group: plugin.UserGroupPrefix + req.User, Kind: kind, Data: data})
 	}
-	return s.onNodeOf(ctx, req.Conn, clusterReq{Op: "send", Conn: req.Conn, Kind: kind, Data: data})
+	// A namespace given with a connection id is checked: a connection of another namespace is
+	// no connection (as for plugins).
+	return s.onNodeOf(ctx, req.Conn, clusterReq{Op: "send", Conn: req.Conn, Namespace: req.Namespace, CheckNS: req.Namespace != "" || s.scoped(ctx), Kind: kind, Data: data})
 }
 
 func (s *Server) cmdClose(ctx context.Context, req CloseRequest) (int, any) {
@@ -222,7 +271,7 @@ func (s *Server) cmdClose(ctx context.Context, req CloseRequest) (int, any) {
 	if !abi.ValidCloseCode(req.Code) {
 		return http.StatusBadRequest, APIError{"invalid close code " + strconv.Itoa(req.Code)}
 	}
-	return s.onNodeOf(ctx, req.Conn, clusterReq{Op: "close", Conn: req.Conn, Code: req.Code, Reason: req.Reason})
+	return s.onNodeOf(ctx, req.Conn, clusterReq{Op: "close", Conn: req.Conn, Namespace: req.Namespace, CheckNS: req.Namespace != "" || s.scoped(ctx), Code: req.Code, Reason: req.Reason})
 }
 
 func (s *Server) cmdBroadcast(ctx context.Context, req BroadcastRequest) (int, any) {

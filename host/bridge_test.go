@@ -20,19 +20,23 @@ import (
 	"github.com/wasmsock/wasmsock/host/wstest"
 )
 
-// startNATS runs a NATS server in the test process on a random port and returns its URL.
-func startNATS(t testing.TB) string {
+// startNATS runs a NATS server in the test process on a random port.
+func startNATS(t testing.TB) *natsserver.Server {
 	t.Helper()
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
+	return startNATSWith(t, &natsserver.Options{})
+}
+
+// waitInterest waits until at least n subscriptions on the NATS server match subject: the host
+// sends a plugin's SUB asynchronously, and a publication before it arrives would reach nobody.
+func waitInterest(t testing.TB, ns *natsserver.Server, subject string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for ns.GlobalAccount().Interest(subject) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d subscriptions match %s, want %d", ns.GlobalAccount().Interest(subject), subject, n)
+		}
+		time.Sleep(time.Millisecond)
 	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns.ClientURL()
 }
 
 // natsConn connects to the NATS server at u.
@@ -81,6 +85,7 @@ func bridgeConfig(t testing.TB) string {
 	return fmt.Sprintf(`
 [plugin.bridge]
 module = %q
+call_timeout = "10s" # _initialize of a Go module can take long on a loaded test machine
 
 [plugin.bridge.config]
 onconnect = { publish = "socket:connection" }
@@ -201,13 +206,13 @@ func expectOnly(t *testing.T, c *wstest.Client, wantType string) envelope {
 // TestBridgeSeedRound plays the socket-container seed's full round through plugins/bridge on two
 // hosts sharing a real NATS server, with the backend a separate NATS client.
 func TestBridgeSeedRound(t *testing.T) {
-	natsURL := startNATS(t)
+	ns := startNATS(t)
+	natsURL := ns.ClientURL()
 	be := natsConn(t, natsURL)
 	events := backend(t, be)
-	_, a := startBusHost(t, natsURL, bridgeConfig(t))
-	// One host until the cluster's broker makes send and broadcast reach every node: the bridge
-	// takes each command on one node (a queue group) and relies on that.
-	b := a
+	srvA, a := startBusHost(t, natsURL, bridgeConfig(t))
+	srvB, b := startBusHost(t, natsURL, bridgeConfig(t))
+	waitPeers(t, srvA, srvB)
 
 	// connect -> the backend gets socket:connection with user, namespace and id -> its reply
 	// reaches the client as {type: "onconnect", payload}.
@@ -230,6 +235,11 @@ func TestBridgeSeedRound(t *testing.T) {
 		t.Fatalf("connect event %+v", e)
 	}
 	expectOnly(t, carol, "onconnect")
+	// Every (host, namespace) pair with a connection subscribes to send and broadcast.
+	for _, s := range []string{"socket:send", "socket:broadcast"} {
+		waitInterest(t, ns, "wasmsock.bus.acme."+s, 2)
+		waitInterest(t, ns, "wasmsock.bus.globex."+s, 1)
+	}
 
 	// A typed message goes to its own subject; the reply's type is that subject.
 	alice.Send(ws.OpText, []byte(`{"type":"message_type_one","text":"hi"}`))
@@ -298,6 +308,35 @@ func TestBridgeSeedRound(t *testing.T) {
 				t.Fatalf("close event %+v", e)
 			}
 			break
+		}
+	}
+}
+
+// TestBridgeConfigErrors: a bridge config that does not express a socket.yaml is refused by
+// check (and serve), naming the key.
+func TestBridgeConfigErrors(t *testing.T) {
+	abs, err := filepath.Abs("../plugins/bridge/bridge.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ config, want string }{
+		{`onmesage = { publish = "x" }`, `unknown field "onmesage"`},
+		{`onconnect = { publish = "x", subscribe = "y" }`, `unknown field "subscribe"`},
+		{`onmessage = { types = [{ type = "a", publish = "x" }, { type = "a", publish = "y" }] }`, `onmessage.types[1].type: "a" is listed twice`},
+		{`onmessage = { types = [{ publish = "x" }] }`, `onmessage.types[0].type: missing`},
+		{`onconnect = { publish = "socket connection" }`, `onconnect.publish: "socket connection" is not a subject`},
+		{`send = { subscribe = "socket.*" }`, `send.subscribe: "socket.*" is not a subject`},
+		{`onclose = { publish = "" }`, `onclose.publish: "" is not a subject`},
+		{`timeout_ms = -5`, `timeout_ms: must be between`},
+	} {
+		src := fmt.Sprintf("listen = \"127.0.0.1:0\"\ncompilation_cache = %q\n[plugin.bridge]\nmodule = %q\n[plugin.bridge.config]\n%s\n[[route]]\npath = \"/connect\"\nplugin = \"bridge\"\n", testCache, abs, tc.config)
+		cfg, err := config.Parse(filepath.Join(t.TempDir(), "host.toml"), []byte(src))
+		if err != nil {
+			t.Fatalf("config: %v", err)
+		}
+		err = host.Check(context.Background(), cfg, nil)
+		if err == nil || !strings.Contains(strings.ReplaceAll(err.Error(), `\"`, `"`), tc.want) || !strings.Contains(err.Error(), "host.toml:5: plugin.bridge.config:") {
+			t.Errorf("%s: check says %v, want %q", tc.config, err, tc.want)
 		}
 	}
 }

@@ -24,7 +24,8 @@ func probeBusConfig(t testing.TB, pluginExtra string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fmt.Sprintf("[plugin.p]\nmodule = %q\n%s\n[[route]]\npath = \"/ws\"\nplugin = \"p\"\nnamespace_from = \"query:ns\"\n", abs, pluginExtra)
+	// A generous call_timeout: _initialize of a Go module can take long on a loaded machine.
+	return fmt.Sprintf("[plugin.p]\nmodule = %q\ncall_timeout = \"10s\"\n%s\n[[route]]\npath = \"/ws\"\nplugin = \"p\"\nnamespace_from = \"query:ns\"\n", abs, pluginExtra)
 }
 
 // ask sends a probe command and returns its reply.
@@ -53,7 +54,8 @@ func flushed(t *testing.T, nc *nats.Conn) {
 }
 
 func TestBusTenancy(t *testing.T) {
-	natsURL := startNATS(t)
+	ns := startNATS(t)
+	natsURL := ns.ClientURL()
 	be := natsConn(t, natsURL)
 	_, base := startBusHost(t, natsURL, probeBusConfig(t, "[plugin.p.bus]\nshared = [\"global.>\"]"))
 	acme := wstest.Dial(t, base+"/ws?ns=acme", nil)
@@ -73,6 +75,9 @@ func TestBusTenancy(t *testing.T) {
 			t.Fatalf("sub shared: %s", r)
 		}
 	}
+	waitInterest(t, ns, "wasmsock.bus.acme.x", 1)
+	waitInterest(t, ns, "wasmsock.bus.globex.x", 1)
+	waitInterest(t, ns, "global.news", 2)
 	seen := make(chan *nats.Msg, 10)
 	if _, err := be.ChanSubscribe("wasmsock.bus.*.orders.paid", seen); err != nil {
 		t.Fatal(err)
@@ -146,7 +151,7 @@ func TestBusTenancy(t *testing.T) {
 }
 
 func TestBusBadInput(t *testing.T) {
-	natsURL := startNATSWith(t, &natsserver.Options{MaxPayload: 4096})
+	natsURL := startNATSWith(t, &natsserver.Options{MaxPayload: 4096}).ClientURL()
 	_, base := startBusHost(t, natsURL, probeBusConfig(t, ""))
 	c := wstest.Dial(t, base+"/ws?ns=acme", nil)
 	for _, tc := range []struct{ cmd, want string }{
@@ -190,7 +195,7 @@ func TestBusOffWithoutNATS(t *testing.T) {
 }
 
 func TestBusRequest(t *testing.T) {
-	natsURL := startNATS(t)
+	natsURL := startNATS(t).ClientURL()
 	be := natsConn(t, natsURL)
 	_, _ = be.Subscribe("wasmsock.bus.acme.svc.upper", func(m *nats.Msg) { _ = m.Respond([]byte(strings.ToUpper(string(m.Data)))) })
 	_, _ = be.Subscribe("wasmsock.bus.acme.svc.fail", func(m *nats.Msg) {
@@ -223,13 +228,15 @@ func TestBusRequest(t *testing.T) {
 // TestBusBackpressure floods a plugin's subscription and fills its publish queue: the host never
 // blocks, every message is either handled or counted as dropped, and the plugin is told ErrBusy.
 func TestBusBackpressure(t *testing.T) {
-	natsURL := startNATS(t)
+	ns := startNATS(t)
+	natsURL := ns.ClientURL()
 	be := natsConn(t, natsURL)
 	srv, base := startBusHost(t, natsURL, probeBusConfig(t, "[plugin.p.bus]\nevent_queue = 4\nqueue_bytes = 64"))
 	c := wstest.Dial(t, base+"/ws?ns=acme", nil)
 	if r := ask(t, c, "sub flood"); r != "sub 1" {
 		t.Fatalf("sub: %s", r)
 	}
+	waitInterest(t, ns, "wasmsock.bus.acme.flood", 1)
 	const n = 2000
 	for i := 0; i < n; i++ {
 		_ = be.Publish("wasmsock.bus.acme.flood", []byte("x"))
@@ -273,7 +280,7 @@ func TestBusBackpressure(t *testing.T) {
 	_ = json.Valid
 }
 
-func startNATSWith(t testing.TB, opts *natsserver.Options) string {
+func startNATSWith(t testing.TB, opts *natsserver.Options) *natsserver.Server {
 	t.Helper()
 	opts.Host, opts.Port, opts.NoLog, opts.NoSigs = "127.0.0.1", -1, true, true
 	ns, err := natsserver.NewServer(opts)
@@ -285,5 +292,5 @@ func startNATSWith(t testing.TB, opts *natsserver.Options) string {
 		t.Fatal("nats-server did not start")
 	}
 	t.Cleanup(ns.Shutdown)
-	return ns.ClientURL()
+	return ns
 }

@@ -29,6 +29,8 @@ type clusterReq struct {
 	Data      []byte `json:"data,omitempty"`
 	Code      int    `json:"code,omitempty"`
 	Reason    string `json:"reason,omitempty"`
+	// CheckNS: send and close find Conn only among the connections of Namespace.
+	CheckNS bool `json:"check_ns,omitempty"`
 }
 
 // clusterResp is a node's answer.
@@ -76,8 +78,8 @@ func (s *Server) local(r clusterReq) clusterResp {
 		return s.localGroups(r)
 	case "send":
 		c := s.conn(r.Conn)
-		if c == nil {
-			return clusterResp{Status: http.StatusNotFound, Error: "no such connection"}
+		if c == nil || r.CheckNS && c.namespace != r.Namespace {
+			return clusterResp{Status: http.StatusNotFound, Error: noConn(r)}
 		}
 		if st := c.send(r.Kind, r.Data, false); st != abi.OK {
 			return clusterResp{Status: http.StatusConflict, Error: "not sent: " + st.String()}
@@ -86,8 +88,8 @@ func (s *Server) local(r clusterReq) clusterResp {
 	case "close":
 		c := s.conn(r.Conn)
 		switch {
-		case c == nil:
-			return clusterResp{Status: http.StatusNotFound, Error: "no such connection"}
+		case c == nil || r.CheckNS && c.namespace != r.Namespace:
+			return clusterResp{Status: http.StatusNotFound, Error: noConn(r)}
 		case !c.startClose(r.Code, r.Reason, false):
 			return clusterResp{Status: http.StatusConflict, Error: "already closing"}
 		}

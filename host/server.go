@@ -28,6 +28,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasmsock/wasmsock/host/auth"
+	"github.com/wasmsock/wasmsock/host/busapi"
 	"github.com/wasmsock/wasmsock/host/cluster"
 	"github.com/wasmsock/wasmsock/host/config"
 	"github.com/wasmsock/wasmsock/host/hub"
@@ -46,6 +47,7 @@ type Server struct {
 	httpLimits *ipLimits
 	cluster    *cluster.Node           // nil without a [cluster] table
 	broker     *cluster.Broker         // the hub's broker in a cluster
+	backendAPI *busapi.Server          // the backend API over NATS; nil without a cluster
 	cache      wazero.CompilationCache // every plugin compiles through it, reloads included
 
 	tls     *certificate    // nil: plain ws:// and http://
@@ -164,6 +166,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		return nil, &config.Error{Problems: problems}
 	}
 	s.cur.Store(st)
+	if err := s.serveBackendAPI(cfg); err != nil {
+		s.closePlugins()
+		return nil, &config.Error{Problems: []config.Problem{cfg.Problem("cluster", "backend API over NATS: "+err.Error())}}
+	}
 	s.httpLn = newChanListener()
 	s.http = &http.Server{
 		// The handler of the state serving now: a reload changes the routes and pages too.
@@ -236,7 +242,11 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, prev *state) (*s
 			if b != nil {
 				b.Close()
 			}
-			bad(config.PluginKey(name)+".module", err)
+			key := config.PluginKey(name) + ".module"
+			if _, ok := err.(configRefused); ok && pc.Config != nil {
+				key = config.PluginKey(name) + ".config" // on_start refused its config table
+			}
+			bad(key, err)
 			continue
 		}
 		lp.bus = b
@@ -393,7 +403,11 @@ func loadPlugin(ctx context.Context, pc *config.Plugin, h plugin.Host, b plugin.
 	})
 	startLog.stop()
 	if err != nil {
-		return nil, errors.New(withPluginLog(fmt.Sprintf("plugin %s (%s): %v", pc.Name, pc.Module, err), startLog))
+		msg := withPluginLog(fmt.Sprintf("plugin %s (%s): %v", pc.Name, pc.Module, err), startLog)
+		if errors.Is(err, plugin.ErrConfigRefused) {
+			return nil, configRefused{msg}
+		}
+		return nil, errors.New(msg)
 	}
 	return &loadedPlugin{Plugin: p, wasm: wasm, startLog: startLog}, nil
 }
@@ -494,6 +508,9 @@ func (s *Server) closePlugins() {
 	for _, p := range s.cur.Load().plugins {
 		p.Close()
 	}
+	if s.backendAPI != nil {
+		s.backendAPI.Stop()
+	}
 	if s.cluster != nil {
 		s.cluster.Close()
 	}
@@ -523,3 +540,9 @@ func (s *Server) conn(id uint64) *Conn {
 	c, _ := s.hub.Get(id)
 	return c
 }
+
+// configRefused is the error of a plugin whose on_start refused its config: the problem is in
+// the plugin's config table, not its module.
+type configRefused struct{ msg string }
+
+func (e configRefused) Error() string { return e.msg }

@@ -89,9 +89,9 @@ var checkCases = []checkCase{
 		wants: []string{"host.toml:4: route[0].path: \"/rooms/{id\" cannot be served"},
 	},
 	{
-		name:  "on_start refuses its config: the plugin's reason is shown",
+		name:  "on_start refuses its config: the config line and the plugin's reason are shown",
 		toml:  "[plugin.chat]\nmodule = \"%[2]s/chat/chat.wasm\"\nconfig = { colour = \"red\" }\n[[route]]\npath = \"/chat\"\nplugin = \"chat\"\n",
-		wants: []string{"host.toml:2: plugin.chat.module:", "on_start returned 1", `unknown field \"colour\"`},
+		wants: []string{"host.toml:3: plugin.chat.config:", "on_start returned 1", `unknown field \"colour\"`},
 	},
 	{
 		name:  "a module problem points at its module line",

@@ -7,7 +7,7 @@
 //
 //	plugin subject S in namespace N  ->  NATS subject <prefix>.<token(N)>.S
 //
-// where token(N) is NamespaceToken(N). Subjects that match one of the plugin's shared patterns
+// where token(N) is cluster.Token(N): the namespace escaped into one literal token. Subjects that match one of the plugin's shared patterns
 // (granted by the operator in host.toml) are used as they are, in every namespace.
 //
 // Nothing here blocks a plugin: publications go through a bounded queue drained by the Bus's own
@@ -26,6 +26,8 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/wasmsock/wasmsock/abi"
+	"github.com/wasmsock/wasmsock/host/cluster"
+	"github.com/wasmsock/wasmsock/host/config"
 	"github.com/wasmsock/wasmsock/host/plugin"
 )
 
@@ -114,7 +116,7 @@ func New(nc *nats.Conn, opts Options) (*Bus, error) {
 		inbox:    nc.NewRespInbox(),
 	}
 	for _, p := range opts.Shared {
-		if err := ValidPattern(p); err != nil {
+		if err := config.ValidSharedPattern(p); err != nil {
 			return nil, err
 		}
 		b.shared = append(b.shared, strings.Split(p, "."))
@@ -127,17 +129,6 @@ func New(nc *nats.Conn, opts Options) (*Bus, error) {
 	b.inboxSub = sub
 	go b.publisher()
 	return b, nil
-}
-
-// ValidPattern checks a shared pattern from host.toml.
-func ValidPattern(p string) error {
-	if !abi.ValidSubject(p, true) {
-		return errors.New(strconv.Quote(p) + " is not a NATS subject pattern (tokens separated by '.', no spaces, '*' or a final '>' as wildcards, at most 256 bytes)")
-	}
-	if strings.HasPrefix(p, "_INBOX") || strings.HasPrefix(p, "$") || p == ">" || strings.HasPrefix(p, "*.") || p == "*" {
-		return errors.New(strconv.Quote(p) + " would share system, reply or every subject: grant a pattern that starts with a literal token of your own")
-	}
-	return nil
 }
 
 // Close stops the Bus: pending requests are dropped (without an answer), the queue is flushed.
@@ -157,29 +148,6 @@ func (b *Bus) Close() {
 
 // Stats returns the Bus's counters.
 func (b *Bus) Stats() *Stats { return &b.stats }
-
-// NamespaceToken encodes a namespace as one NATS subject token: ASCII letters, digits, '-' and
-// '_' stay as they are, every other byte becomes %XX (upper-case hex), and the default namespace
-// "" becomes "~" (which the encoding never produces otherwise). No token contains '.', '*', '>'
-// or whitespace, so a namespace can never become a wildcard or span tokens.
-func NamespaceToken(ns string) string {
-	if ns == "" {
-		return "~"
-	}
-	var b strings.Builder
-	for i := 0; i < len(ns); i++ {
-		c := ns[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' {
-			b.WriteByte(c)
-			continue
-		}
-		const hex = "0123456789ABCDEF"
-		b.WriteByte('%')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&15])
-	}
-	return b.String()
-}
 
 // isShared reports whether every subject matching pattern (tokens) also matches a shared grant.
 func (b *Bus) isShared(tokens []string) bool {
@@ -217,7 +185,7 @@ func (b *Bus) Subject(ns, subject string) (string, bool) {
 	if len(b.shared) > 0 && b.isShared(strings.Split(subject, ".")) {
 		return subject, true
 	}
-	return b.prefix + "." + NamespaceToken(ns) + "." + subject, false
+	return b.prefix + "." + cluster.Token(ns) + "." + subject, false
 }
 
 // Publish implements plugin.Bus.

@@ -1,9 +1,12 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
-	"github.com/wasmsock/wasmsock/host/bus"
+	"github.com/wasmsock/wasmsock/abi"
 )
 
 // PluginBus is a plugin's [plugin.NAME.bus] table: what the operator grants it on the event bus
@@ -27,7 +30,7 @@ func (c *Config) validatePluginBus(v *validator, key string, b *PluginBus) {
 		return
 	}
 	for i, p := range b.Shared {
-		if err := bus.ValidPattern(p); err != nil {
+		if err := ValidSharedPattern(p); err != nil {
 			v.add(fmt.Sprintf("%s.bus.shared[%d]", key, i), err.Error())
 		}
 	}
@@ -46,4 +49,15 @@ func (c *Config) validatePluginBus(v *validator, key string, b *PluginBus) {
 			v.add(q.key, q.msg)
 		}
 	}
+}
+
+// ValidSharedPattern checks a pattern of [plugin.NAME.bus] shared.
+func ValidSharedPattern(p string) error {
+	if !abi.ValidSubject(p, true) {
+		return errors.New(strconv.Quote(p) + " is not a NATS subject pattern (tokens separated by '.', no spaces, '*' or a final '>' as wildcards, at most 256 bytes)")
+	}
+	if strings.HasPrefix(p, "_INBOX") || strings.HasPrefix(p, "$") || p == ">" || strings.HasPrefix(p, "*.") || p == "*" {
+		return errors.New(strconv.Quote(p) + " would share system, reply or every subject: grant a pattern that starts with a literal token of your own")
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -65,6 +66,9 @@ type guestFuncs struct {
 
 type guestKey struct{}
 
+// ErrConfigRefused is wrapped by the error of a plugin whose on_start returned non-zero.
+var ErrConfigRefused = errors.New("the plugin refused its config")
+
 // newGuest instantiates m and runs _initialize and on_start, all within the plugin's call
 // timeout.
 func newGuest(p *Plugin, m *module, index int, callStart *atomic.Int64) (*guest, error) {
@@ -120,7 +124,7 @@ func (g *guest) boot(m *module) error {
 			return fmt.Errorf("on_start: %s", describeFault(err))
 		}
 		if rc := int32(g.stack[0]); rc != 0 {
-			return fmt.Errorf("on_start returned %d: the plugin refused its config", rc)
+			return fmt.Errorf("on_start returned %d: %w", rc, ErrConfigRefused)
 		}
 	}
 	return nil

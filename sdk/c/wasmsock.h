@@ -258,26 +258,23 @@ int32_t wasmsock_conn_get(uint64_t conn, const uint8_t *key_ptr, int32_t key_len
 WASMSOCK_IMPORT("log")
 int32_t wasmsock_log(int32_t level, const uint8_t *ptr, int32_t len);
 
-/* Queues a message to a bus subject (no wildcards) of the current namespace; returns 0. DRAFT:
- * its behaviour may still be refined. */
+/* Queues a message to a bus subject (no wildcards) of the current namespace; returns 0. */
 WASMSOCK_IMPORT("publish")
 int32_t wasmsock_publish(const uint8_t *subject_ptr, int32_t subject_len, const uint8_t *ptr,
                          int32_t len);
 
 /* Subscribes to a bus subject pattern of the current namespace, in a queue group unless
- * queue_len is 0; returns the subscription's id (> 0), whose messages come to on_event. DRAFT:
- * its behaviour may still be refined. */
+ * queue_len is 0; returns the subscription's id (> 0), whose messages come to on_event. */
 WASMSOCK_IMPORT("subscribe")
 int32_t wasmsock_subscribe(const uint8_t *subject_ptr, int32_t subject_len,
                            const uint8_t *queue_ptr, int32_t queue_len);
 
-/* Ends a subscription of the current namespace; returns 0. DRAFT: its behaviour may still be
- * refined. */
+/* Ends a subscription of the current namespace; returns 0. */
 WASMSOCK_IMPORT("unsubscribe")
 int32_t wasmsock_unsubscribe(int32_t id);
 
 /* Queues a request to a bus subject of the current namespace; returns its id (> 0); the reply
- * or the failure comes to on_event, exactly once. DRAFT: its behaviour may still be refined. */
+ * or the failure comes to on_event, exactly once. */
 WASMSOCK_IMPORT("request")
 int32_t wasmsock_request(const uint8_t *subject_ptr, int32_t subject_len, const uint8_t *ptr,
                          int32_t len, int32_t timeout_ms);
@@ -378,6 +375,32 @@ static inline int32_t wasmsock_broadcast_str(const char *group, int32_t kind, co
 /* Writes a NUL-terminated string to the host's log at level. */
 static inline int32_t wasmsock_log_str(int32_t level, const char *msg) {
     return wasmsock_log(level, (const uint8_t *)msg, (int32_t)strlen(msg));
+}
+
+/* ---- The bus (abi/ABI.md, "Bus"). Subjects are relative to the namespace being
+ * handled; the events come to the plugin's own on_event export, whose payload is the subject
+ * (subject_len bytes) followed by the data (data_len bytes): read both at once with
+ * wasmsock_read_alloc(subject_len + data_len, &n). ---- */
+
+/* Publishes len bytes at data to a subject named by a NUL-terminated string. */
+static inline int32_t wasmsock_publish_str(const char *subject, const void *data, size_t len) {
+    return wasmsock_publish((const uint8_t *)subject, (int32_t)strlen(subject),
+                            (const uint8_t *)data, (int32_t)len);
+}
+
+/* Subscribes to a subject pattern, in the queue group queue unless queue is NULL or "".
+ * Returns the subscription's id (> 0) or a negative status. */
+static inline int32_t wasmsock_subscribe_str(const char *subject, const char *queue) {
+    return wasmsock_subscribe((const uint8_t *)subject, (int32_t)strlen(subject),
+                              (const uint8_t *)queue, queue != NULL ? (int32_t)strlen(queue) : 0);
+}
+
+/* Requests with len bytes at data; the reply or the failure comes to on_event with the returned
+ * id (> 0), or a negative status. timeout_ms 0 means WASMSOCK_DEFAULT_REQUEST_TIMEOUT_MS. */
+static inline int32_t wasmsock_request_str(const char *subject, const void *data, size_t len,
+                                           int32_t timeout_ms) {
+    return wasmsock_request((const uint8_t *)subject, (int32_t)strlen(subject),
+                            (const uint8_t *)data, (int32_t)len, timeout_ms);
 }
 
 #ifdef __cplusplus

@@ -4,6 +4,7 @@ import * as env from "./env";
 import { Conn, Message, log, errorText } from "./conn";
 import { Kind, Level, FLAG_RESUMED } from "./abi";
 import { decodeUTF8 } from "./utf8";
+import { Event } from "./bus";
 
 /**
  * An `onConnect` handler's answer to a new connection: `ACCEPT`, or a rejection made by
@@ -36,6 +37,17 @@ let connectHandler: ((c: Conn, resumed: bool) => Verdict) | null = null;
 let messageHandler: ((c: Conn, m: Message) => void) | null = null;
 let closeHandler: ((c: Conn, code: i32, reason: string) => void) | null = null;
 let startHandler: ((config: Uint8Array) => string | null) | null = null;
+let eventHandler: ((e: Event) => void) | null = null;
+
+/**
+ * Sets the handler for bus events: messages on the plugin's subscriptions and the answers to its
+ * requests (see bus.ts). There is no current connection: the plugin acts in the namespace of the
+ * subscription or request, so `broadcast` and `Conn` methods reach that namespace's connections.
+ * Without a handler events are dropped.
+ */
+export function onEvent(handler: (e: Event) => void): void {
+  eventHandler = handler;
+}
 
 /**
  * Sets the handler for new connections; its `Verdict` decides whether to accept each one.
@@ -141,4 +153,14 @@ export function dispatchStart(configLen: i32): i32 {
     return 1;
   }
   return 0;
+}
+
+/** Handles `on_event`: the payload is the subject, then the data. */
+export function dispatchEvent(id: i32, kind: i32, subjectLen: i32, dataLen: i32): void {
+  let h = eventHandler;
+  if (h === null) return;
+  let b = readPayload(subjectLen + dataLen);
+  if (b === null || b.length < subjectLen) return;
+  let subject = decodeUTF8(b.dataStart, subjectLen);
+  h(new Event(id, kind, subject, b.subarray(subjectLen)));
 }

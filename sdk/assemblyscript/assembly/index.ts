@@ -6,7 +6,13 @@ import "./abort";
 export {
   ABI_VERSION, Kind, Status, Level, statusText, validCloseCode,
   FLAG_RESUMED, MAX_CLOSE_REASON, MAX_GROUP_NAME, MAX_CONN_GET_KEY, USER_GROUP_PREFIX,
+  EVENT_MESSAGE, EVENT_REPLY, EVENT_ERROR, MAX_SUBJECT, MAX_QUEUE_NAME,
+  DEFAULT_REQUEST_TIMEOUT_MS, MAX_REQUEST_TIMEOUT_MS,
 } from "./abi";
+
+export {
+  Event, publish, publishText, subscribe, unsubscribe, request, requestText,
+} from "./bus";
 
 export {
   Message, Conn,
@@ -17,7 +23,7 @@ export {
 
 export {
   Verdict, ACCEPT, rejectHTTP, rejectClose,
-  onConnect, onMessage, onClose, onStart,
+  onConnect, onMessage, onClose, onStart, onEvent,
 } from "./handlers";
 
 export { decodeUTF8, encodeUTF8, bytesToString, stringToBytes, validSequence } from "./utf8";

@@ -117,6 +117,32 @@ pub unsafe fn log(level: i32, ptr: *const u8, len: i32) -> i32 {
     0
 }
 
+pub unsafe fn publish(subject_ptr: *const u8, subject_len: i32, ptr: *const u8, len: i32) -> i32 {
+    let (subject, data) = (text(subject_ptr, subject_len), text(ptr, len));
+    with(|h| h.calls.push(format!("publish {} {}", subject, data)));
+    0
+}
+
+pub unsafe fn subscribe(subject_ptr: *const u8, subject_len: i32, queue_ptr: *const u8, queue_len: i32) -> i32 {
+    let (subject, queue) = (text(subject_ptr, subject_len), text(queue_ptr, queue_len));
+    with(|h| h.calls.push(format!("subscribe {} {}", subject, queue)));
+    7
+}
+
+pub unsafe fn unsubscribe(id: i32) -> i32 {
+    if id == 7 {
+        0
+    } else {
+        sys::ERR_NOT_FOUND
+    }
+}
+
+pub unsafe fn request(subject_ptr: *const u8, subject_len: i32, ptr: *const u8, len: i32, timeout_ms: i32) -> i32 {
+    let (subject, data) = (text(subject_ptr, subject_len), text(ptr, len));
+    with(|h| h.calls.push(format!("request {} {} {}", subject, data, timeout_ms)));
+    9
+}
+
 #[cfg(test)]
 mod tests {
     use super::{reset, with};
@@ -127,6 +153,7 @@ mod tests {
         got: Vec<(u64, Kind, Vec<u8>)>,
         closes: Vec<(u64, u16, String)>,
         config: Vec<u8>,
+        events: Vec<(i32, crate::EventKind, String, Vec<u8>)>,
     }
 
     impl Plugin for Recorder {
@@ -149,6 +176,9 @@ mod tests {
         fn on_message(&mut self, c: Conn, m: Message) {
             self.got.push((c.id(), m.kind, m.data.to_vec()));
             let _ = c.send(m.kind, m.data);
+        }
+        fn on_event(&mut self, e: crate::Event<'_>) {
+            self.events.push((e.id, e.kind, e.subject.to_string(), e.data.to_vec()));
         }
         fn on_close(&mut self, c: Conn, code: u16, reason: &str) {
             self.closes.push((c.id(), code, reason.to_string()));
@@ -242,5 +272,34 @@ mod tests {
         assert_eq!(Verdict::RejectHttp(200).raw(), 500);
         assert_eq!(Verdict::RejectHttp(403).raw(), 403);
         assert_eq!(Verdict::RejectClose(4999).raw(), 4999);
+    }
+
+    #[test]
+    fn bus_calls() {
+        use crate::{publish, queue_subscribe, request, subscribe, EventKind, Subscription};
+        reset();
+        assert_eq!(publish("orders.created", b"x"), Ok(()));
+        assert_eq!(queue_subscribe("orders.>", "workers"), Ok(Subscription(7)));
+        assert_eq!(subscribe("a").map(|s| s.0), Ok(7));
+        assert_eq!(Subscription(8).unsubscribe(), Err(Error::NotFound));
+        assert_eq!(request("billing.charge", b"{}", 1500).map(|r| r.0), Ok(9));
+        assert_eq!(request("x", b"", 60001).map(|r| r.0), Err(Error::InvalidArgument));
+        assert_eq!(
+            with(|h| h.calls.clone()),
+            ["publish orders.created x", "subscribe orders.> workers", "subscribe a ", "request billing.charge {} 1500"]
+        );
+        unsafe { *PLUGIN.ptr() = None };
+        with(|h| h.payload = b"orders.createdhello".to_vec());
+        crate::__private::on_event(plugin, 7, 1, 14, 5);
+        with(|h| h.payload = b"svcno responders".to_vec());
+        crate::__private::on_event(plugin, 9, 3, 3, 13);
+        crate::__private::on_event(plugin, 9, 8, 0, 0); // unknown kind: dropped
+        assert_eq!(
+            plugin().events,
+            vec![
+                (7, EventKind::Message, "orders.created".to_string(), b"hello".to_vec()),
+                (9, EventKind::Error, "svc".to_string(), b"no responders".to_vec())
+            ]
+        );
     }
 }

@@ -110,6 +110,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bus;
 mod conn;
 mod errors;
 mod logging;
@@ -120,6 +121,7 @@ pub mod sys;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod fake;
 
+pub use bus::{publish, queue_subscribe, request, subscribe, Event, EventKind, Request, Subscription};
 pub use conn::{broadcast, send_to_user, valid_close_code, Conn, Kind, Message, Verdict};
 pub use errors::{check, Error, Result};
 pub use logging::{log, Level};
@@ -171,6 +173,14 @@ pub trait Plugin: 'static {
     fn on_close(&mut self, conn: Conn, code: u16, reason: &str) {
         let _ = (conn, code, reason);
     }
+
+    /// Called for each bus event: a message on one of the plugin's subscriptions, or the reply
+    /// to (or failure of) one of its requests (see [`bus`]). There is no current connection: the
+    /// plugin acts in the namespace of the subscription or request, so [`broadcast`] and
+    /// [`Conn`] methods reach that namespace's connections. The default drops the event.
+    fn on_event(&mut self, event: Event<'_>) {
+        let _ = event;
+    }
 }
 
 /// Registers a [`Plugin`] type and writes the exports the host calls.
@@ -189,6 +199,7 @@ pub trait Plugin: 'static {
 /// | `on_connect` | `(conn i64, flags i32) -> i32` |
 /// | `on_message` | `(conn i64, kind i32, len i32) -> ()` |
 /// | `on_close` | `(conn i64, code i32, reason_len i32) -> ()` |
+/// | `on_event` | `(id i32, kind i32, subject_len i32, data_len i32) -> ()` |
 ///
 /// Use it once per crate, at module level.
 #[macro_export]
@@ -228,6 +239,11 @@ macro_rules! plugin {
             #[no_mangle]
             pub extern "C" fn on_close(conn: u64, code: i32, reason_len: i32) {
                 $crate::__private::on_close(wasmsock_plugin, conn, code, reason_len)
+            }
+
+            #[no_mangle]
+            pub extern "C" fn on_event(id: i32, kind: i32, subject_len: i32, data_len: i32) {
+                $crate::__private::on_event(wasmsock_plugin, id, kind, subject_len, data_len)
             }
         };
     };
@@ -378,5 +394,32 @@ pub mod __private {
         let reason = String::from_utf8_lossy(&reason);
         let code = u16::try_from(code).unwrap_or(0);
         plugin().on_close(Conn::from_id(conn), code, &reason);
+    }
+
+    /// The `on_event` export.
+    pub fn on_event<P: Plugin>(
+        plugin: fn() -> &'static mut P,
+        id: i32,
+        kind: i32,
+        subject_len: i32,
+        data_len: i32,
+    ) {
+        let kind = match crate::EventKind::from_raw(kind) {
+            Some(k) => k,
+            None => {
+                log(Level::Warn, &format!("wasmsock: bus event of unknown kind {} dropped", kind));
+                return;
+            }
+        };
+        let mut buf = Vec::new();
+        let total = subject_len.max(0).saturating_add(data_len.max(0));
+        if let Err(e) = read_payload(&mut buf, total) {
+            log(Level::Error, &format!("wasmsock: bus event dropped: reading it from the host: {}", e));
+            return;
+        }
+        let split = (subject_len.max(0) as usize).min(buf.len());
+        let (subject, data) = buf.split_at(split);
+        let subject = String::from_utf8_lossy(subject);
+        plugin().on_event(crate::Event { id, kind, subject: &subject, data });
     }
 }
