@@ -376,6 +376,13 @@ func (c *Conn) readLoop(rd *wsproto.Reader) (int, string) {
 	}
 }
 
+// alive records that bytes came from the peer: the heartbeat counts them as an answer, so a
+// message streaming in for longer than ping_interval + pong_timeout is not taken for a dead peer.
+func (c *Conn) alive() {
+	c.lastRead.Store(time.Now().UnixNano())
+	c.pingSent.Store(0)
+}
+
 // startHeartbeat pings an idle peer every ping_interval and drops it when nothing comes back within
 // pong_timeout.
 func (c *Conn) startHeartbeat() {

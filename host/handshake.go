@@ -246,6 +246,7 @@ func (s *Server) upgrade(nc net.Conn, head []byte, rest func() []byte, r *route)
 	rd.SetPrefix(pre)
 	rd.SetDeflate(c.deflate)
 	rd.SetFrameTimeout(r.cfg.PongTimeout.D)
+	rd.SetProgress(c.alive)
 	c.serve(rd)
 }
 

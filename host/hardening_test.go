@@ -341,3 +341,20 @@ func TestInlineWriteAfterWriterDeadline(t *testing.T) {
 		}
 	}
 }
+
+// A message that streams in for longer than ping_interval + pong_timeout is not taken for a dead
+// peer: bytes of a frame in progress count as an answer to the ping.
+func TestSlowMessageOutlivesHeartbeat(t *testing.T) {
+	_, url := startServer(t, probe, "", "ping_interval = \"200ms\"\npong_timeout = \"600ms\"")
+	c := wstest.Dial(t, url, nil)
+	want := strings.Repeat("z", 50)
+	msg := wstest.MaskedFrame(true, 0, ws.OpText, []byte("echo "+want))
+	start := time.Now()
+	for i := range msg { // 61 bytes, one every 40 ms: about 2.4 s for one frame
+		c.WriteRaw(msg[i : i+1])
+		time.Sleep(40 * time.Millisecond)
+	}
+	if _, got := c.Read(); string(got) != want {
+		t.Fatalf("after %v of streaming: %q", time.Since(start), got)
+	}
+}

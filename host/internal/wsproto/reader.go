@@ -71,6 +71,7 @@ type Reader struct {
 	frameTimeout time.Duration
 	deadline     time.Time
 	dl           interface{ SetReadDeadline(time.Time) error } // src's, if it has one
+	progress     func()                                        // called when bytes of a frame in progress arrive
 
 	b    []byte  // what is being parsed: nil while idle, else small[:] or *buf
 	buf  *[]byte // pooled; nil unless a frame needs more than small
@@ -108,6 +109,11 @@ func (r *Reader) SetFrameTimeout(d time.Duration) {
 	r.frameTimeout = d
 	r.dl, _ = r.src.(interface{ SetReadDeadline(time.Time) error })
 }
+
+// SetProgress sets a function called whenever bytes of a partly received frame arrive (a large
+// message streaming in), so a caller watching for dead peers can see that this one is alive
+// although no frame has completed. It runs on the goroutine calling Next.
+func (r *Reader) SetProgress(fn func()) { r.progress = fn }
 
 // SetDeflate says whether permessage-deflate (RFC 7692) was negotiated, allowing compressed
 // messages (RSV1 on their first frame).
@@ -363,14 +369,20 @@ func (r *Reader) read(p []byte, mid bool) (int, error) {
 		}
 		return n, nil
 	}
-	if r.frameTimeout <= 0 || r.dl == nil {
-		return r.src.Read(p)
-	}
 	if mid {
-		if now := time.Now(); r.deadline.Sub(now) < r.frameTimeout/2 {
-			r.deadline = now.Add(r.frameTimeout)
-			_ = r.dl.SetReadDeadline(r.deadline)
+		if r.frameTimeout > 0 && r.dl != nil {
+			if now := time.Now(); r.deadline.Sub(now) < r.frameTimeout/2 {
+				r.deadline = now.Add(r.frameTimeout)
+				_ = r.dl.SetReadDeadline(r.deadline)
+			}
 		}
+		n, err := r.src.Read(p)
+		if n > 0 && r.progress != nil {
+			r.progress()
+		}
+		return n, err
+	}
+	if r.frameTimeout <= 0 || r.dl == nil {
 		return r.src.Read(p)
 	}
 	for {
