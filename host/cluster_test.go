@@ -343,6 +343,10 @@ func TestClusterNATSRestart(t *testing.T) {
 		t.Errorf("lost publications counted: %v, want 20", lost)
 	}
 
+	// A room first joined on B while NATS is away is subscribed when it is back.
+	late := chatDial(t, baseB, "late", "")
+	late.join(t, "fresh")
+
 	runNATS(t, port, 0)
 	waitState(t, "connected", a, b)
 	// Deliveries resume as soon as the remote node has subscribed again: probe until one
@@ -378,6 +382,10 @@ func TestClusterNATSRestart(t *testing.T) {
 	if code := get(t, httpBase(baseA)+"/readyz"); code != 200 {
 		t.Errorf("/readyz after NATS came back: %d", code)
 	}
+	joinSettled(t, sender, a, "fresh")
+	late.next(t, "user_joined")
+	sender.do(t, map[string]any{"action": "send_message", "room": "fresh", "text": "new room"})
+	expect(late, "new room")
 	if n := metric(scrape(t, baseA), "wasmsock_cluster_reconnects_total"); n < 1 {
 		t.Errorf("reconnects: %v", n)
 	}

@@ -73,8 +73,13 @@ func (b *Broker) Subscribe(k hub.Key) error {
 }
 
 // Sync implements hub.Syncer: a round trip to the NATS server, which has then registered the
-// subscription (bounded by request_timeout; while disconnected it returns at once).
-func (b *Broker) Sync(hub.Key) { _ = b.n.nc.FlushTimeout(b.n.cfg.RequestTimeout.D) }
+// subscription (bounded by request_timeout; while disconnected it returns at once, and the
+// subscription is renewed on reconnection).
+func (b *Broker) Sync(hub.Key) {
+	if b.n.nc.IsConnected() { // else the subscription is made when NATS is back: nothing to wait for
+		_ = b.n.nc.FlushTimeout(b.n.cfg.RequestTimeout.D)
+	}
+}
 
 // Unsubscribe implements hub.Broker.
 func (b *Broker) Unsubscribe(k hub.Key) error {
