@@ -78,7 +78,7 @@ func TestBackendAPIOverNATS(t *testing.T) {
 	if err := os.WriteFile(keyFile, []byte(key), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := probeBusConfig(t, "") + "user_from = \"query:user\"\n[admin]\nkey_file = \"" + keyFile + "\"\n"
+	cfg := probeBusConfig(t, "") + "user_from = \"query:user\"\n[admin]\nstatus_page = \"/status\"\nkey_file = \"" + keyFile + "\"\n"
 	srvA, a := startBusHost(t, natsURL, cfg)
 	srvB, b := startBusHost(t, natsURL, cfg)
 	waitPeers(t, srvA, srvB)
@@ -180,5 +180,18 @@ func TestBackendAPIOverNATS(t *testing.T) {
 	}
 	if len(groups) == 0 {
 		t.Errorf("globex's groups: %v", out)
+	}
+
+	// The status page shows the plugin's bus.
+	req, _ := http.NewRequest("GET", httpBase(a)+"/status", nil)
+	req.SetBasicAuth("admin", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), `class="bus" title="published`) || !strings.Contains(string(page), " out / ") {
+		t.Errorf("status page %d without the bus column:\n%s", resp.StatusCode, page)
 	}
 }
