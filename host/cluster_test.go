@@ -618,7 +618,7 @@ func TestClusterPluginSend(t *testing.T) {
 		t.Fatalf("z: %q", got)
 	}
 	// The status page shows the cluster.
-	if code, body := status(t, baseA); code != 200 || !strings.Contains(body, `id="cluster"`) || !strings.Contains(body, fmt.Sprintf(`<span class="peer">%d</span>`, b.Status().Cluster.Node)) {
+	if code, body := status(t, baseA); code != 200 || !strings.Contains(body, `id="cluster"`) || !strings.Contains(body, fmt.Sprintf(`<span class="peer">%d</span>`, b.Status().Cluster.Node)) || !strings.Contains(body, "Groups on this node") {
 		t.Errorf("status page: %d\n%s", code, body)
 	}
 }
