@@ -232,18 +232,22 @@ type RouteStatus struct {
 
 // PluginStatus is one plugin in a Status.
 type PluginStatus struct {
-	Name       string    `json:"name"`
-	Module     string    `json:"module"`
-	SHA256     string    `json:"sha256"`
-	LoadedAt   time.Time `json:"loaded_at"`
-	Instances  int       `json:"instances"`
-	Disabled   bool      `json:"disabled"`
-	Faults     int64     `json:"faults"`
-	Timeouts   int64     `json:"timeouts"`
-	Restarts   int64     `json:"restarts"`
-	Reloads    int64     `json:"reloads"`
-	LastReload string    `json:"last_reload,omitempty"`
-	Bus        BusStatus `json:"bus"`
+	Name      string    `json:"name"`
+	Module    string    `json:"module"`
+	SHA256    string    `json:"sha256"`
+	LoadedAt  time.Time `json:"loaded_at"`
+	Instances int       `json:"instances"`
+	Disabled  bool      `json:"disabled"`
+	// CrashLoopUntil is set while the plugin is in crash-loop backoff: when it boots again.
+	CrashLoopUntil *time.Time `json:"crash_loop_until,omitempty"`
+	Recycles       int64      `json:"recycles"`
+	LogDropped     int64      `json:"log_lines_dropped"`
+	Faults         int64      `json:"faults"`
+	Timeouts       int64      `json:"timeouts"`
+	Restarts       int64      `json:"restarts"`
+	Reloads        int64      `json:"reloads"`
+	LastReload     string     `json:"last_reload,omitempty"`
+	Bus            BusStatus  `json:"bus"`
 }
 
 // Version is reported in Status; the command sets it.
@@ -265,7 +269,11 @@ func (s *Server) Status() Status {
 			Instances: p.Instances(), Disabled: p.Disabled(),
 			Faults: p.Stats().Faults.Load(), Timeouts: p.Stats().Timeouts.Load(),
 			Restarts: p.Stats().Restarts.Load(), Reloads: p.Stats().Reloads.Load(),
-			Bus: s.busStatus(name),
+			Bus:      s.busStatus(name),
+			Recycles: p.Stats().Recycles.Load(), LogDropped: p.Stats().LogDropped.Load(),
+		}
+		if until := p.BackoffUntil(); !until.IsZero() {
+			ps.CrashLoopUntil = &until
 		}
 		if lr := p.LastReload(); lr != nil {
 			if lr.Err != nil {

@@ -137,8 +137,8 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		problems = append(problems, "draining")
 	}
 	for name, p := range s.cur.Load().plugins {
-		if p.Disabled() {
-			problems = append(problems, "plugin "+name+" disabled")
+		if until := p.BackoffUntil(); !until.IsZero() {
+			problems = append(problems, "plugin "+name+" in crash-loop backoff, retrying at "+until.UTC().Format(time.RFC3339Nano))
 		}
 	}
 	if s.cluster != nil && s.cluster.State() != cluster.Connected {

@@ -105,7 +105,11 @@ var (
 	descFaults   = prometheus.NewDesc("wasmsock_plugin_faults_total", "Plugin traps, exits and timeouts.", []string{"plugin"}, nil)
 	descTimeouts = prometheus.NewDesc("wasmsock_plugin_timeouts_total", "Plugin calls interrupted by call_timeout.", []string{"plugin"}, nil)
 	descRestarts = prometheus.NewDesc("wasmsock_plugin_restarts_total", "Plugin instances replaced after a fault.", []string{"plugin"}, nil)
-	descDisabled = prometheus.NewDesc("wasmsock_plugin_disabled", "1 when the plugin was disabled after faulting too often.", []string{"plugin"}, nil)
+	descDisabled = prometheus.NewDesc("wasmsock_plugin_disabled", "1 while the plugin is in crash-loop backoff (refusing connections; it retries by itself).", []string{"plugin"}, nil)
+	descLoops    = prometheus.NewDesc("wasmsock_plugin_crash_loops_total", "Times the plugin entered crash-loop backoff.", []string{"plugin"}, nil)
+	descRecycles = prometheus.NewDesc("wasmsock_plugin_recycles_total", "Plugin instances replaced because their memory passed memory_recycle.", []string{"plugin"}, nil)
+	descLogDrops = prometheus.NewDesc("wasmsock_plugin_log_dropped_total", "Plugin log lines dropped by log_lines_per_second.", []string{"plugin"}, nil)
+	descQueued   = prometheus.NewDesc("wasmsock_plugin_queued_bytes", "Inbound event bytes waiting in the plugin's mailboxes.", []string{"plugin"}, nil)
 )
 
 func (c pluginCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -113,6 +117,10 @@ func (c pluginCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descTimeouts
 	ch <- descRestarts
 	ch <- descDisabled
+	ch <- descLoops
+	ch <- descRecycles
+	ch <- descLogDrops
+	ch <- descQueued
 }
 
 func (c pluginCollector) Collect(ch chan<- prometheus.Metric) {
@@ -126,5 +134,10 @@ func (c pluginCollector) Collect(ch chan<- prometheus.Metric) {
 			disabled = 1
 		}
 		ch <- prometheus.MustNewConstMetric(descDisabled, prometheus.GaugeValue, disabled, name)
+		ch <- prometheus.MustNewConstMetric(descLoops, prometheus.CounterValue, float64(st.CrashLoops.Load()), name)
+		ch <- prometheus.MustNewConstMetric(descRecycles, prometheus.CounterValue, float64(st.Recycles.Load()), name)
+		ch <- prometheus.MustNewConstMetric(descLogDrops, prometheus.CounterValue, float64(st.LogDropped.Load()), name)
+		_, queued := p.Queued()
+		ch <- prometheus.MustNewConstMetric(descQueued, prometheus.GaugeValue, float64(queued), name)
 	}
 }

@@ -208,30 +208,8 @@ func TestMemoryLimit(t *testing.T) {
 	}
 }
 
-func TestCrashLoopDisablesPlugin(t *testing.T) {
-	_, base := startConfig(t, "../testdata/wasm/trap.wasm", "max_crashes = 2\ncrash_window = \"1m\"\n[[route]]\npath = \"/ws\"\nplugin = \"p\"")
-	for i := 0; i < 3; i++ {
-		c := wstest.Dial(t, base+"/ws", nil)
-		c.Send(ws.OpText, []byte("trap"))
-		if code, _ := c.ExpectClose(5 * time.Second); code != 1011 {
-			t.Fatalf("trap %d: close %d", i, code)
-		}
-	}
-	if got := dialStatus(t, base+"/ws", nil); got != 503 {
-		t.Errorf("disabled plugin: handshake %d, want 503", got)
-	}
-	resp, err := http.Get(httpBase(base) + "/readyz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 503 {
-		t.Errorf("/readyz with a disabled plugin: %d", resp.StatusCode)
-	}
-	if v := metric(scrape(t, base), "wasmsock_plugin_disabled", "plugin", "p"); v != 1 {
-		t.Errorf("wasmsock_plugin_disabled = %v", v)
-	}
-}
+// The crash-loop guard (backoff, then retry) and the fault that costs only its connection are
+// tested in runtime_test.go.
 
 func TestNoCrossNamespaceSend(t *testing.T) {
 	_, url := startServer(t, probe, "", "namespace_from = \"query:ns\"")

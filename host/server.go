@@ -126,7 +126,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if s.proxies, err = newTrustedProxies(cfg.TrustedProxies); err != nil {
 		bad("trusted_proxies", err)
 	}
-	if s.cache, err = compilationCache(cfg); err != nil {
+	if s.cache, err = compilationCache(cfg, log); err != nil {
 		bad("compilation_cache", err)
 	}
 	s.hub, s.ids = hub.New[*Conn](nil, groupLimits(cfg)), hub.NewIDs(0)
@@ -351,12 +351,13 @@ func (s *Server) Close() {
 }
 
 // compilationCache is the cache every plugin compiles through: in memory, or in the configured
-// directory so that a restart does not compile again.
-func compilationCache(cfg *config.Config) (wazero.CompilationCache, error) {
+// directory so that a restart does not compile again (entries that fail their checksum are
+// removed and compiled again, with a warning).
+func compilationCache(cfg *config.Config, log *slog.Logger) (wazero.CompilationCache, error) {
 	if cfg.CompilationCache == "" {
 		return wazero.NewCompilationCache(), nil
 	}
-	c, err := wazero.NewCompilationCacheWithDir(cfg.CompilationCache)
+	c, err := plugin.OpenCache(cfg.CompilationCache, log)
 	if err != nil {
 		return nil, err
 	}
@@ -400,6 +401,13 @@ func loadPlugin(ctx context.Context, pc *config.Plugin, h plugin.Host, b plugin.
 		CrashWindow: pc.CrashWindow.D,
 		Bus:         b,
 		EventQueue:  eventQueue(pc),
+
+		CrashBackoff:      pc.CrashBackoff.D,
+		CrashBackoffMax:   pc.CrashBackoffMax.D,
+		MailboxBytes:      int64(pc.MailboxBytes),
+		MemoryRecycle:     int64(pc.MemoryRecycle),
+		LogLineBytes:      int(pc.LogLineBytes),
+		LogLinesPerSecond: pc.LogLinesPerSecond,
 	})
 	startLog.stop()
 	if err != nil {
@@ -471,8 +479,11 @@ func (s *Server) Addr() net.Addr {
 }
 
 // Shutdown drains the server: it stops accepting, sends 1001 to every client, lets plugins see
-// on_close for each, and waits for the connections to end until ctx is done; then it drops what
-// is left and stops the plugins.
+// on_close for each, and waits for the connections to end and the plugins to handle what they
+// queued. ctx bounds all of it, whatever plugins do (an on_close that loops or sleeps): when it
+// is done, the connections left are dropped, the plugins' queued events discarded and their
+// running calls interrupted, a warning says what was cut short, and Shutdown returns ctx's error
+// without waiting further.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
 	s.mu.Lock()
@@ -489,16 +500,46 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() { s.handlers.Wait(); close(done) }()
 	var err error
+	var cut []any
 	select {
 	case <-done:
 	case <-ctx.Done():
 		err = ctx.Err()
-		for _, c := range s.hub.All() {
+		left := s.hub.All()
+		for _, c := range left {
 			c.closeTCP()
 		}
-		<-done
+		cut = append(cut, "connections_dropped", len(left))
 	}
-	s.closePlugins()
+	// The plugins handle what is queued (the drained connections' on_close) within what is left
+	// of ctx, then stop; past it they stop at once.
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for name, lp := range s.cur.Load().plugins {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rep := lp.Plugin.Shutdown(ctx)
+			if lp.bus != nil {
+				lp.bus.Close()
+			}
+			if rep.Dropped > 0 || rep.Interrupted > 0 {
+				mu.Lock()
+				cut = append(cut, slog.Group("plugin_"+name, "events_dropped", rep.Dropped, "calls_interrupted", rep.Interrupted))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if s.cluster != nil {
+		s.cluster.Close() // after the plugins: on_close handlers may still broadcast to other nodes
+	}
+	if err == nil && ctx.Err() != nil && len(cut) > 0 {
+		err = ctx.Err()
+	}
+	if err != nil {
+		s.log.Warn("drain cut short by drain_timeout: connections dropped and plugin events discarded", cut...)
+	}
 	return err
 }
 

@@ -46,6 +46,11 @@ const (
 	DefaultInstances        = 1
 	DefaultCallTimeout      = "1s"
 	DefaultMemoryLimit      = 128 << 20
+	DefaultMailboxBytes     = 16 << 20
+	DefaultCrashBackoff     = "1s"
+	DefaultCrashBackoffMax  = "1m"
+	DefaultLogLineBytes     = 4 << 10
+	DefaultLogLinesPerSec   = 100
 	DefaultMaxConnections   = 10000
 	DefaultMaxConnsPerIP    = 1000
 	DefaultConnRatePerIP    = 200
@@ -143,6 +148,14 @@ type Plugin struct {
 	Config      map[string]any `toml:"config"`       // handed to the plugin's on_start as JSON
 	MaxCrashes  int            `toml:"max_crashes"`  // faults tolerated within crash_window; default 5
 	CrashWindow Duration       `toml:"crash_window"` // default 1m
+	// Crash-loop backoff: first wait, doubled per loop up to the max (the plugin retries by itself).
+	CrashBackoff    Duration `toml:"crash_backoff"`
+	CrashBackoffMax Duration `toml:"crash_backoff_max"`
+	MailboxBytes    ByteSize `toml:"mailbox_bytes"`  // inbound event bytes queued per instance before readers wait
+	MemoryRecycle   ByteSize `toml:"memory_recycle"` // recycle an instance past this much linear memory; 0: never
+	// Guest log lines are cut at LogLineBytes and limited to LogLinesPerSecond per plugin.
+	LogLineBytes      ByteSize `toml:"log_line_bytes"`
+	LogLinesPerSecond int      `toml:"log_lines_per_second"`
 	// Build is a shell command (run in the config's directory) that rebuilds Module; Watch are
 	// globs of its sources. wasmsock dev runs Build when a source changes, then reloads.
 	Build string   `toml:"build"`
@@ -347,6 +360,11 @@ func (c *Config) applyDefaults(v *validator) {
 		def(key+".memory_limit", func() { p.MemoryLimit = DefaultMemoryLimit })
 		def(key+".max_crashes", func() { p.MaxCrashes = DefaultMaxCrashes })
 		def(key+".crash_window", func() { setDur(&p.CrashWindow, DefaultCrashWindow) })
+		def(key+".crash_backoff", func() { setDur(&p.CrashBackoff, DefaultCrashBackoff) })
+		def(key+".crash_backoff_max", func() { setDur(&p.CrashBackoffMax, DefaultCrashBackoffMax) })
+		def(key+".mailbox_bytes", func() { p.MailboxBytes = DefaultMailboxBytes })
+		def(key+".log_line_bytes", func() { p.LogLineBytes = DefaultLogLineBytes })
+		def(key+".log_lines_per_second", func() { p.LogLinesPerSecond = DefaultLogLinesPerSec })
 	}
 	for i, r := range c.Routes {
 		key := indexKey("route", i)
@@ -483,6 +501,18 @@ func (c *Config) validate(v *validator) {
 			v.add(key+".memory_limit", "must be between 64KiB (one wasm page) and 4GiB")
 		}
 		c.validatePluginBus(v, key, p.Bus)
+		if p.CrashBackoff.D <= 0 || p.CrashBackoffMax.D < p.CrashBackoff.D {
+			v.add(key+".crash_backoff", "must be positive and at most crash_backoff_max")
+		}
+		if p.MailboxBytes < 1 {
+			v.add(key+".mailbox_bytes", "must be positive")
+		}
+		if p.MemoryRecycle != 0 && (p.MemoryRecycle < 64<<10 || p.MemoryRecycle > p.MemoryLimit) {
+			v.add(key+".memory_recycle", "must be 0 (off) or between 64KiB and memory_limit")
+		}
+		if p.LogLineBytes < 64 || p.LogLinesPerSecond < 1 {
+			v.add(key+".log_line_bytes", "log_line_bytes must be at least 64 and log_lines_per_second at least 1")
+		}
 	}
 
 	quoted := make([]string, len(names))

@@ -130,17 +130,9 @@ func (g *guest) queueEvent(ev busEvent) {
 	in := p.pool[g.index]
 	if ev.done {
 		// A request's answer: bounded by MaxPendingRequests, never dropped (the guest would wait
-		// on the id forever), and never blocking the bus's goroutine.
-		select {
-		case in.mailbox <- event{kind: evBus, bus: &ev}:
-		default:
-			go func() {
-				select {
-				case in.mailbox <- event{kind: evBus, bus: &ev}:
-				case <-in.done:
-				}
-			}()
-		}
+		// on the id forever), and never blocking the bus's goroutine: queued whatever the
+		// mailbox's bounds.
+		in.control(event{kind: evBus, bus: &ev})
 		return
 	}
 	if in.busQueued.Add(1) > int64(p.opts.EventQueue) {
@@ -148,9 +140,7 @@ func (g *guest) queueEvent(ev busEvent) {
 		p.stats.EventsDropped.Add(1)
 		return
 	}
-	select {
-	case in.mailbox <- event{kind: evBus, bus: &ev}:
-	default:
+	if !in.offer(event{kind: evBus, bus: &ev}, nil) {
 		in.busQueued.Add(-1)
 		p.stats.EventsDropped.Add(1)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -27,9 +28,18 @@ type module struct {
 	config   []byte       // handed to on_start of every guest of this module (nil: "{}")
 }
 
+// close releases the module: its runtime, and its compiled code, which a shared compilation cache
+// would otherwise keep for the life of the process (the cache counts users: code another plugin
+// still runs stays).
 func (m *module) close() {
-	if m != nil && m.rt != nil {
+	if m == nil {
+		return
+	}
+	if m.rt != nil {
 		_ = m.rt.Close(context.Background())
+	}
+	if m.compiled != nil {
+		_ = m.compiled.Close(context.Background())
 	}
 }
 
@@ -73,7 +83,11 @@ var ErrConfigRefused = errors.New("the plugin refused its config")
 // timeout.
 func newGuest(p *Plugin, m *module, index int, callStart *atomic.Int64) (*guest, error) {
 	g := &guest{plugin: p, m: m, index: index, callStart: callStart}
-	g.ctx, g.cancel = context.WithCancel(context.WithValue(context.Background(), guestKey{}, g))
+	parent := p.stopCtx
+	if parent == nil {
+		parent = context.Background()
+	}
+	g.ctx, g.cancel = context.WithCancel(context.WithValue(parent, guestKey{}, g))
 	timer := time.AfterFunc(p.opts.CallTimeout, g.cancel)
 	err := g.boot(m)
 	if !timer.Stop() && err == nil {
@@ -92,7 +106,7 @@ func (g *guest) boot(m *module) error {
 		WithStartFunctions().
 		WithStdout(&logWriter{g: g, level: slog.LevelInfo}).
 		WithStderr(&logWriter{g: g, level: slog.LevelWarn}).
-		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
+		WithSysWalltime().WithSysNanotime().WithNanosleep(g.sleep).
 		WithRandSource(randReader)
 	mod, err := m.rt.InstantiateModule(g.ctx, m.compiled, cfg)
 	if err != nil {
@@ -140,6 +154,20 @@ func (g *guest) call(fn api.Function, conn uint64) error {
 	return err
 }
 
+// sleep is the guest's WASI sleep (poll_oneoff on a clock): it ends early when the guest is
+// interrupted, so a sleeping call is bounded by CallTimeout like a running one.
+func (g *guest) sleep(ns int64) {
+	if ns <= 0 {
+		return
+	}
+	t := time.NewTimer(time.Duration(ns))
+	select {
+	case <-t.C:
+	case <-g.ctx.Done():
+		t.Stop()
+	}
+}
+
 func (g *guest) setPayload(b []byte) { g.payload, g.cursor, g.hasPayload = b, 0, true }
 
 func (g *guest) clearPayload() { g.payload, g.cursor, g.hasPayload = nil, 0, false }
@@ -155,12 +183,45 @@ func (g *guest) close() {
 	}
 }
 
+// log writes a line of the host's about this guest.
 func (g *guest) log(level slog.Level, msg string) {
+	g.m.log.Log(context.Background(), level, msg, g.attrs()...)
+}
+
+func (g *guest) attrs() []any {
 	attrs := []any{"instance", g.index}
 	if g.current != 0 {
 		attrs = append(attrs, "conn", g.current)
 	}
-	g.m.log.Log(context.Background(), level, msg, attrs...)
+	return attrs
+}
+
+// guestLog writes a line the guest logged (the log host function, stdout, stderr): cut to
+// Options.LogLineBytes and rate-limited per plugin to Options.LogLinesPerSecond, the dropped lines
+// counted (Stats.LogDropped) and reported with the next line that passes. cut is the number of
+// bytes already cut off msg.
+func (g *guest) guestLog(level slog.Level, msg []byte, cut int) {
+	p := g.plugin
+	if !g.m.log.Enabled(context.Background(), level) {
+		return
+	}
+	ok, dropped := p.logs.allow(time.Now())
+	if !ok {
+		p.stats.LogDropped.Add(1)
+		return
+	}
+	if dropped > 0 {
+		g.m.log.Warn("plugin log lines dropped: more than log_lines_per_second", "dropped", dropped)
+	}
+	if limit := p.opts.LogLineBytes; len(msg) > limit {
+		cut += len(msg) - limit
+		msg = msg[:limit]
+	}
+	attrs := g.attrs()
+	if cut > 0 {
+		attrs = append(attrs, "cut_bytes", cut)
+	}
+	g.m.log.Log(context.Background(), level, strings.ToValidUTF8(string(msg), "\uFFFD"), attrs...)
 }
 
 func hashOf(wasm []byte) string {

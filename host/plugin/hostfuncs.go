@@ -10,6 +10,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmsock/wasmsock/abi"
 	"github.com/wasmsock/wasmsock/host/internal/wsproto"
@@ -49,6 +50,11 @@ func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
 			if g == nil {
 				stack[0] = api.EncodeI32(int32(abi.ErrNotSupported))
 				return
+			}
+			if g.ctx.Err() != nil {
+				// The call was interrupted (call_timeout, shutdown) while the guest slept or ran:
+				// it has no business acting any more. End it now, as proc_exit does.
+				panic(sys.NewExitError(sys.ExitCodeDeadlineExceeded))
 			}
 			stack[0] = api.EncodeI32(int32(fn(g, mod.Memory(), stack)))
 		}), valueTypes(f.ParamTypes()), valueTypes(f.Results)).Export(f.Name)
@@ -188,7 +194,7 @@ func hostLog(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	if !ok {
 		return abi.ErrBadPointer
 	}
-	g.log(logLevels[level], string(msg))
+	g.guestLog(logLevels[level], msg, 0)
 	return abi.OK
 }
 

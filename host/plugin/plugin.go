@@ -25,15 +25,28 @@ const (
 
 // Options configure a plugin.
 type Options struct {
-	Name        string
-	Wasm        []byte        // the module's bytes
-	Instances   int           // size of the instance pool; default 1
-	CallTimeout time.Duration // longest a guest call may run; default 1s
-	MemoryLimit int64         // bytes of linear memory per instance; default 128 MiB
-	Config      []byte        // handed to on_start (JSON); default "{}"
-	MaxCrashes  int           // faults tolerated within CrashWindow before disabling; default 5
-	CrashWindow time.Duration // default 1 minute
-	Mailbox     int           // events queued per instance before senders wait; default 1024
+	Name         string
+	Wasm         []byte        // the module's bytes
+	Instances    int           // size of the instance pool; default 1
+	CallTimeout  time.Duration // longest a guest call (or a guest's WASI sleep) may run; default 1s
+	MemoryLimit  int64         // bytes of linear memory per instance; default 128 MiB
+	Config       []byte        // handed to on_start (JSON); default "{}"
+	MaxCrashes   int           // failures to bring an instance back tolerated within CrashWindow; default 5
+	CrashWindow  time.Duration // default 1 minute
+	Mailbox      int           // events queued per instance before senders wait; default 1024
+	MailboxBytes int64         // payload bytes queued per instance before senders wait; default 16 MiB
+
+	// CrashBackoff is how long a plugin in crash loop waits before booting again; it doubles on
+	// each loop that follows within CrashWindow, up to CrashBackoffMax. Defaults 1s and 1m.
+	CrashBackoff    time.Duration
+	CrashBackoffMax time.Duration
+	// MemoryRecycle, when positive, is the linear memory (bytes) past which an instance is
+	// replaced by a fresh one between two events, its connections replayed as RESUMED.
+	MemoryRecycle int64
+	// LogLineBytes cuts longer log lines of the guest (default 4 KiB); LogLinesPerSecond bounds
+	// them per plugin, with a burst of as many (default 100). Dropped lines are counted.
+	LogLineBytes      int
+	LogLinesPerSecond int
 	// Bus is the plugin's event bus (ABI.md, "Bus"); nil: the bus functions return
 	// abi.ErrUnavailable.
 	Bus Bus
@@ -44,21 +57,28 @@ type Options struct {
 	Host   Host
 	Logger *slog.Logger
 	// Cache is a compilation cache shared by plugins (so reloading or checking a module compiled
-	// before is cheap); nil for none.
+	// before is cheap); nil for none. A cache from OpenCache is checked and repaired.
 	Cache wazero.CompilationCache
 	// Observe, when set, is told how long every guest call took (for metrics).
 	Observe func(event string, d time.Duration)
+
+	noInline  bool // benchmarks: always hand events to the worker goroutine
+	unbounded bool // benchmarks: no way to interrupt a call (compiled without termination checks)
 }
 
 // Stats are a plugin's counters.
 type Stats struct {
-	Faults         atomic.Int64 // traps, exits and timeouts
-	Timeouts       atomic.Int64 // calls interrupted by CallTimeout
-	Restarts       atomic.Int64 // guests replaced after a fault
-	Reloads        atomic.Int64 // successful reloads
-	ReloadFailures atomic.Int64 // reloads refused (the old module kept serving)
-	Events         atomic.Int64 // bus events handed to on_event
-	EventsDropped  atomic.Int64 // bus messages dropped: the instance's event queue was full, or the guest that subscribed is gone
+	Faults          atomic.Int64 // traps, exits and timeouts
+	Timeouts        atomic.Int64 // calls interrupted by CallTimeout
+	Restarts        atomic.Int64 // guests replaced after a fault
+	Recycles        atomic.Int64 // guests replaced because their memory passed MemoryRecycle
+	CrashLoops      atomic.Int64 // times the plugin entered crash-loop backoff
+	Reloads         atomic.Int64 // successful reloads
+	ReloadFailures  atomic.Int64 // reloads refused (the old module kept serving)
+	LogDropped      atomic.Int64 // guest log lines dropped by the rate limit
+	PeakQueuedBytes atomic.Int64 // the most payload bytes an instance's mailbox has held
+	Events          atomic.Int64 // bus events handed to on_event
+	EventsDropped   atomic.Int64 // bus messages dropped: the instance's event queue was full, or the guest that subscribed is gone
 }
 
 // Verdict is what on_connect decided.
@@ -88,17 +108,27 @@ type Plugin struct {
 	log      *slog.Logger // tagged with the plugin name
 	module   atomic.Pointer[module]
 	pool     []*instance
-	disabled atomic.Bool
+	down     atomic.Bool // in crash-loop backoff
+	stopping atomic.Bool // Close or Shutdown started: no more restarts
 	stats    Stats
+	logs     logLimiter
 
-	crashMu sync.Mutex
-	crashes []time.Time
+	crashMu      sync.Mutex
+	crashes      []time.Time
+	backoffUntil time.Time   // while down: when the next boot is tried
+	streak       int         // crash loops in a row (each within CrashWindow of the last recovery)
+	recoveredAt  time.Time   // when the plugin last came back from backoff
+	retryTimer   *time.Timer // while down
 
 	reloadMu   sync.Mutex // one reload at a time
 	lastReload atomic.Pointer[ReloadResult]
 
 	stopWatchdog chan struct{}
 	closeOnce    sync.Once
+	// stopCtx is the parent of every guest's context: cancelling it (stopAll) interrupts every
+	// call and boot at once, when a shutdown runs out of time.
+	stopCtx context.Context
+	stopAll context.CancelFunc
 }
 
 // ReloadResult is the outcome of the last reload.
@@ -133,6 +163,21 @@ func (o *Options) setDefaults() {
 		o.EventQueue = DefaultEventQueue
 	}
 	o.EventQueue = max(1, min(o.EventQueue, o.Mailbox/2))
+	if o.MailboxBytes <= 0 {
+		o.MailboxBytes = 16 << 20
+	}
+	if o.CrashBackoff <= 0 {
+		o.CrashBackoff = time.Second
+	}
+	if o.CrashBackoffMax < o.CrashBackoff {
+		o.CrashBackoffMax = max(time.Minute, o.CrashBackoff)
+	}
+	if o.LogLineBytes <= 0 {
+		o.LogLineBytes = 4 << 10
+	}
+	if o.LogLinesPerSecond <= 0 {
+		o.LogLinesPerSecond = 100
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -148,6 +193,8 @@ func Load(ctx context.Context, opts Options) (*Plugin, error) {
 		log:          opts.Logger.With("plugin", opts.Name),
 		stopWatchdog: make(chan struct{}),
 	}
+	p.logs.init(opts.LogLinesPerSecond)
+	p.stopCtx, p.stopAll = context.WithCancel(context.Background())
 	m, err := p.compile(ctx, opts.Wasm)
 	if err != nil {
 		return nil, err
@@ -157,7 +204,7 @@ func Load(ctx context.Context, opts Options) (*Plugin, error) {
 	// Every instance exists before the first guest boots: a guest's on_start may subscribe, and
 	// deliveries go to its instance's mailbox.
 	for i := 0; i < opts.Instances; i++ {
-		p.pool = append(p.pool, &instance{plugin: p, index: i, mailbox: make(chan event, opts.Mailbox), done: make(chan struct{}), conns: map[uint64]struct{}{}})
+		p.pool = append(p.pool, newInstance(p, i))
 	}
 	for i, in := range p.pool {
 		g, err := newGuest(p, m, i, &in.callStart)
@@ -193,15 +240,37 @@ func Check(ctx context.Context, wasm []byte, cache wazero.CompilationCache) erro
 	return nil
 }
 
-// compile builds a module in a fresh runtime with the plugin's limits and validates it.
+// compile builds a module in a fresh runtime with the plugin's limits and validates it. A compile
+// that fails on a bad compilation-cache entry is not the module's fault: the cache is checked (bad
+// entries removed) and the module compiled again, or else compiled without the cache.
 func (p *Plugin) compile(ctx context.Context, wasm []byte) (*module, error) {
 	if !bytes.HasPrefix(wasm, []byte("\x00asm")) {
 		return nil, errors.New("not a WebAssembly module (no \\0asm magic)")
 	}
+	cache := p.opts.Cache
+	dc := diskCacheOf(cache)
+	m, err := p.compileWith(ctx, wasm, cache)
+	if err != nil && dc != nil && errors.Is(err, errCompile) {
+		dc.verify()
+		if m, err = p.compileWith(ctx, wasm, cache); err != nil && errors.Is(err, errCompile) {
+			p.log.Warn("compilation cache unusable for this module: compiling without it", "error", err)
+			m, err = p.compileWith(ctx, wasm, nil)
+		}
+	}
+	if err == nil && dc != nil {
+		dc.seal()
+	}
+	return m, err
+}
+
+// errCompile marks a failure of wazero's CompileModule.
+var errCompile = errors.New("compile")
+
+func (p *Plugin) compileWith(ctx context.Context, wasm []byte, cache wazero.CompilationCache) (*module, error) {
 	pages := uint32((p.opts.MemoryLimit + 65535) / 65536)
-	cfg := wazero.NewRuntimeConfig().WithMemoryLimitPages(pages).WithCloseOnContextDone(true)
-	if p.opts.Cache != nil {
-		cfg = cfg.WithCompilationCache(p.opts.Cache)
+	cfg := wazero.NewRuntimeConfig().WithMemoryLimitPages(pages).WithCloseOnContextDone(!p.opts.unbounded)
+	if cache != nil {
+		cfg = cfg.WithCompilationCache(cache)
 	}
 	m := &module{rt: wazero.NewRuntimeWithConfig(ctx, cfg), hash: hashOf(wasm), loadedAt: time.Now()}
 	m.log = p.log.With("module", m.hash[:12])
@@ -217,12 +286,12 @@ func (p *Plugin) compile(ctx context.Context, wasm []byte) (*module, error) {
 	}
 	compiled, err := m.rt.CompileModule(ctx, wasm)
 	if err != nil {
-		return fail(fmt.Errorf("compile: %w", err))
+		return fail(fmt.Errorf("%w: %w", errCompile, err))
 	}
+	m.compiled = compiled
 	if err := validate(compiled); err != nil {
 		return fail(err)
 	}
-	m.compiled = compiled
 	return m, nil
 }
 
@@ -274,12 +343,18 @@ func (p *Plugin) ReloadWith(ctx context.Context, wasm, config []byte) (res Reloa
 	old := p.module.Swap(m)
 	p.crashMu.Lock()
 	p.crashes = nil
+	if p.retryTimer != nil {
+		p.retryTimer.Stop()
+	}
+	p.down.Store(false)
 	p.crashMu.Unlock()
-	p.disabled.Store(false)
 	for i, in := range p.pool {
 		done := make(chan struct{})
-		in.mailbox <- event{kind: evSwap, guest: guests[i], done: done}
-		<-done
+		if in.control(event{kind: evSwap, guest: guests[i], done: done}) {
+			<-done
+		} else {
+			guests[i].close()
+		}
 	}
 	old.close()
 	return res
@@ -309,8 +384,30 @@ func (p *Plugin) Instances() int { return len(p.pool) }
 // Stats returns the plugin's counters.
 func (p *Plugin) Stats() *Stats { return &p.stats }
 
-// Disabled reports whether the plugin was disabled after faulting too often.
-func (p *Plugin) Disabled() bool { return p.disabled.Load() }
+// Disabled reports whether the plugin is in crash-loop backoff: it refuses connections until a
+// guest boots again (see BackoffUntil) or a reload brings a module that works.
+func (p *Plugin) Disabled() bool { return p.down.Load() }
+
+// BackoffUntil is when a plugin in crash-loop backoff tries to boot again; zero when it serves.
+func (p *Plugin) BackoffUntil() time.Time {
+	p.crashMu.Lock()
+	defer p.crashMu.Unlock()
+	if !p.down.Load() {
+		return time.Time{}
+	}
+	return p.backoffUntil
+}
+
+// Queued returns the events and payload bytes waiting in the instances' mailboxes.
+func (p *Plugin) Queued() (events, bytes int) {
+	for _, in := range p.pool {
+		in.mb.mu.Lock()
+		events += in.mb.len()
+		bytes += in.mb.bytes
+		in.mb.mu.Unlock()
+	}
+	return events, bytes
+}
 
 func (p *Plugin) pick(conn uint64) *instance {
 	return p.pool[conn%uint64(len(p.pool))]
@@ -319,46 +416,99 @@ func (p *Plugin) pick(conn uint64) *instance {
 // Connect calls on_connect for a new connection and waits for the verdict. flags is 0 or
 // abi.FlagResumed.
 func (p *Plugin) Connect(conn uint64, flags int32) Verdict {
-	if p.disabled.Load() {
+	if p.down.Load() {
 		return Verdict{Fault: errDisabled}
 	}
 	reply := make(chan Verdict, 1)
-	p.pick(conn).mailbox <- event{kind: evConnect, conn: conn, arg: flags, reply: reply}
+	p.pick(conn).deliver(event{kind: evConnect, conn: conn, arg: flags, reply: reply})
 	return <-reply
 }
 
-// Message delivers a data message to on_message. It waits only when the instance's mailbox is
-// full, which slows the reading of the connection (TCP backpressure) instead of growing memory.
+// Message delivers a data message to on_message. It may run the guest on the caller's goroutine
+// (when the instance is idle), and it waits while the instance's mailbox is full (in events or
+// bytes), which slows the reading of the connection (TCP backpressure) instead of growing memory.
+// data must not be modified afterwards.
 func (p *Plugin) Message(conn uint64, kind int32, data []byte) {
-	p.pick(conn).mailbox <- event{kind: evMessage, conn: conn, arg: kind, data: data}
+	p.pick(conn).deliver(event{kind: evMessage, conn: conn, arg: kind, data: data})
+}
+
+// Offer is Message for a caller that must never block, such as a readiness-notification (epoll)
+// worker serving many connections: it queues the message and returns true, or, when the
+// instance's mailbox is full, returns false without queueing it. Then ready is called once, on
+// another goroutine, when space has freed; the caller should stop reading the connection until
+// then and offer the message again. ready must not block. A message is never run on the
+// caller's goroutine. For one connection, deliver its messages and its Closed in order: do not
+// call Closed while a refused message waits to be offered again.
+func (p *Plugin) Offer(conn uint64, kind int32, data []byte, ready func()) bool {
+	return p.pick(conn).offer(event{kind: evMessage, conn: conn, arg: kind, data: data}, ready)
 }
 
 // AfterEvents calls fn once the instance serving conn has handled every event delivered for conn
 // before this call (and whatever the guest did while handling them): the host uses it to write a
-// close frame after the replies to the messages that came before it. fn runs on the instance's
-// goroutine and must not block. Like Message, it waits only when the mailbox is full.
+// close frame after the replies to the messages that came before it. fn runs in the instance's
+// turn (on its worker, or at once on the caller's goroutine when the instance is idle; also when
+// the plugin is stopped) and must not block. Like Message, it waits only when the mailbox is full.
 func (p *Plugin) AfterEvents(conn uint64, fn func()) {
-	p.pick(conn).mailbox <- event{kind: evFunc, conn: conn, fn: fn}
+	p.pick(conn).deliver(event{kind: evFunc, conn: conn, fn: fn})
 }
 
 // Closed delivers on_close for a connection that on_connect accepted; the plugin calls
 // Host.Released once it is done with the connection.
 func (p *Plugin) Closed(conn uint64, code int, reason string) {
-	p.pick(conn).mailbox <- event{kind: evClose, conn: conn, arg: int32(code), data: []byte(reason)}
+	p.pick(conn).deliver(event{kind: evClose, conn: conn, arg: int32(code), data: []byte(reason)})
 }
 
-// Close stops the instances after they have handled every queued event.
-func (p *Plugin) Close() {
+// Close stops the instances after they have handled every queued event (each call still bounded
+// by CallTimeout).
+func (p *Plugin) Close() { _ = p.Shutdown(context.Background()) }
+
+// ShutdownReport says what a Shutdown cut short.
+type ShutdownReport struct {
+	Dropped     int // queued events that never ran
+	Interrupted int // guest calls interrupted
+}
+
+// Shutdown stops the instances after they have handled every queued event, or, when ctx is done
+// first, at once: queued events are dropped (connects refused, closes released) and running calls
+// interrupted. It returns what was cut short; it returns when every instance has stopped, which
+// after ctx is done takes no longer than an interrupted call needs to unwind.
+func (p *Plugin) Shutdown(ctx context.Context) (rep ShutdownReport) {
 	p.closeOnce.Do(func() {
-		close(p.stopWatchdog)
+		p.crashMu.Lock()
+		if p.retryTimer != nil {
+			p.retryTimer.Stop()
+		}
+		p.crashMu.Unlock()
 		for _, in := range p.pool {
-			in.mailbox <- event{kind: evStop}
+			in.control(event{kind: evStop})
 		}
 		for _, in := range p.pool {
-			<-in.done
+			select {
+			case <-in.done:
+				continue
+			case <-ctx.Done():
+			}
+			p.stopping.Store(true)
+			for _, in := range p.pool {
+				d, i := in.abort()
+				rep.Dropped += d
+				if i {
+					rep.Interrupted++
+				}
+			}
+			p.stopAll() // and any guest booting
+
+			for _, in := range p.pool {
+				<-in.done
+			}
+			break
 		}
+		p.stopping.Store(true)
+		close(p.stopWatchdog) // only now: a call of the drain may still need interrupting
+		p.stopAll()
 		p.module.Load().close()
 	})
+	return rep
 }
 
 // timed calls fn on g and reports the call's duration to Options.Observe.
@@ -372,7 +522,8 @@ func (p *Plugin) timed(kind eventKind, g *guest, fn api.Function, conn uint64) e
 	return err
 }
 
-// recordCrash notes a fault and reports whether the plugin is still within its crash budget.
+// recordCrash notes a failure to bring an instance back and reports whether the plugin is still
+// within its crash budget.
 func (p *Plugin) recordCrash() bool {
 	p.crashMu.Lock()
 	defer p.crashMu.Unlock()
@@ -385,6 +536,53 @@ func (p *Plugin) recordCrash() bool {
 	}
 	p.crashes = append(keep, now)
 	return len(p.crashes) <= p.opts.MaxCrashes
+}
+
+// trip puts the plugin in crash-loop backoff (or, when a retry failed, in a longer one) and
+// schedules the next boot. It does nothing while a backoff is pending.
+func (p *Plugin) trip() {
+	p.crashMu.Lock()
+	defer p.crashMu.Unlock()
+	now := time.Now()
+	if p.stopping.Load() || (p.down.Load() && now.Before(p.backoffUntil)) {
+		return
+	}
+	if p.down.Load() || (!p.recoveredAt.IsZero() && now.Sub(p.recoveredAt) < p.opts.CrashWindow) {
+		p.streak++
+	} else {
+		p.streak = 0
+	}
+	d := p.opts.CrashBackoff << min(p.streak, 20)
+	if d <= 0 || d > p.opts.CrashBackoffMax {
+		d = p.opts.CrashBackoffMax
+	}
+	p.backoffUntil = now.Add(d)
+	p.down.Store(true)
+	p.stats.CrashLoops.Add(1)
+	p.retryTimer = time.AfterFunc(d, p.retry)
+	p.module.Load().log.Error("plugin in crash loop: connections closed, new ones refused (503) until it boots again",
+		"max_crashes", p.opts.MaxCrashes, "crash_window", p.opts.CrashWindow.String(),
+		"retry_in", d.String(), "attempt", p.streak+1)
+}
+
+// retry ends a backoff: every instance without a guest boots one.
+func (p *Plugin) retry() {
+	p.crashMu.Lock()
+	p.crashes = nil
+	p.crashMu.Unlock()
+	for _, in := range p.pool {
+		in.control(event{kind: evRetry})
+	}
+}
+
+// recovered ends the crash-loop state once a guest booted after a backoff.
+func (p *Plugin) recovered() {
+	p.crashMu.Lock()
+	defer p.crashMu.Unlock()
+	if p.down.CompareAndSwap(true, false) {
+		p.recoveredAt = time.Now()
+		p.module.Load().log.Info("plugin recovered from crash-loop backoff: serving again")
+	}
 }
 
 // watchdog interrupts guest calls that run longer than CallTimeout. One goroutine per plugin
@@ -411,26 +609,62 @@ func (p *Plugin) watchdog() {
 	}
 }
 
-// logWriter turns a guest's stdout or stderr into log lines.
+// logWriter turns a guest's stdout or stderr into log lines, cut at Options.LogLineBytes (a line
+// is never held whole: a guest writing 50 MB without a newline costs the host one cut line).
 type logWriter struct {
 	g     *guest
 	level slog.Level
 	buf   []byte
+	cut   int // bytes of the current line beyond the limit
 }
 
 func (w *logWriter) Write(b []byte) (int, error) {
-	w.buf = append(w.buf, b...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
+	n := len(b)
+	limit := w.g.plugin.opts.LogLineBytes
+	for len(b) > 0 {
+		line, rest, eol := bytes.Cut(b, []byte{'\n'})
+		room := max(limit-len(w.buf), 0)
+		take := min(room, len(line))
+		w.buf = append(w.buf, line[:take]...)
+		w.cut += len(line) - take
+		if !eol {
 			break
 		}
-		w.g.log(w.level, string(w.buf[:i]))
-		w.buf = w.buf[i+1:]
+		w.g.guestLog(w.level, w.buf, w.cut)
+		w.buf, w.cut = w.buf[:0], 0
+		b = rest
 	}
-	if len(w.buf) > 4096 {
-		w.g.log(w.level, string(w.buf))
-		w.buf = w.buf[:0]
+	return n, nil
+}
+
+// logLimiter is a token bucket of log lines shared by a plugin's instances.
+type logLimiter struct {
+	mu      sync.Mutex
+	rate    float64
+	tokens  float64
+	last    time.Time
+	dropped int64 // since the last report
+}
+
+func (l *logLimiter) init(perSecond int) {
+	l.rate, l.tokens = float64(perSecond), float64(perSecond)
+}
+
+// allow takes a token; it returns whether the line may be logged and, if so, how many lines were
+// dropped since the last line logged.
+func (l *logLimiter) allow(now time.Time) (bool, int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.last.IsZero() {
+		l.tokens = min(l.rate, l.tokens+now.Sub(l.last).Seconds()*l.rate)
 	}
-	return len(b), nil
+	l.last = now
+	if l.tokens < 1 {
+		l.dropped++
+		return false, 0
+	}
+	l.tokens--
+	d := l.dropped
+	l.dropped = 0
+	return true, d
 }
