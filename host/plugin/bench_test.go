@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -92,3 +93,67 @@ func benchCall(b *testing.B, wasm []byte, ensureTermination, perCallTimeout bool
 		}
 	}
 }
+
+// countHost counts the messages the guest sends.
+type countHost struct {
+	nopHost
+	sent atomic.Int64
+}
+
+func (h *countHost) Send(uint64, uint64, int32, []byte) abi.Status {
+	h.sent.Add(1)
+	return abi.OK
+}
+
+// BenchmarkMessagePath measures one message through the plugin's whole delivery path
+// (Plugin.Message -> on_message -> msg_read + send -> Host.Send), for the WAT and the Go echo:
+//
+//   - armed / unbounded: call timeouts armed (wazero's termination checks and its per-call
+//     goroutine, what wasmsock runs) or not (no way to stop a runaway guest: the floor);
+//   - inline / handoff: the guest called on the delivering goroutine when the instance is idle
+//     (what wasmsock does), or every event handed to the instance's worker goroutine (before).
+func BenchmarkMessagePath(b *testing.B) {
+	for _, mod := range []struct{ name, path string }{{"wat", "../../testdata/wasm/echo.wasm"}, {"go", "../../plugins/echo/echo.wasm"}} {
+		wasm, err := os.ReadFile(mod.path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, armed := range []bool{true, false} {
+			for _, inline := range []bool{true, false} {
+				name := mod.name + "/armed"
+				if !armed {
+					name = mod.name + "/unbounded"
+				}
+				if inline {
+					name += "/inline"
+				} else {
+					name += "/handoff"
+				}
+				b.Run(name, func(b *testing.B) { benchMessagePath(b, wasm, armed, inline) })
+			}
+		}
+	}
+}
+
+func benchMessagePath(b *testing.B, wasm []byte, armed, inline bool) {
+	h := &countHost{}
+	opts := Options{Wasm: wasm, Host: h, Cache: benchCache}
+	opts.unbounded, opts.noInline = !armed, !inline
+	p, err := Load(context.Background(), opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	p.Connect(1, 0)
+	payload := []byte("hello")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p.Message(1, abi.KindText, payload)
+	}
+	for h.sent.Load() < int64(b.N) {
+		runtime.Gosched()
+	}
+}
+
+var benchCache = wazero.NewCompilationCache()

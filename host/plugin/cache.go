@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 )
@@ -34,6 +35,34 @@ type diskCache struct {
 
 // diskCaches maps the caches OpenCache returned to their directory.
 var diskCaches sync.Map // wazero.CompilationCache -> *diskCache
+
+// verified remembers the entries this process has hashed, by path, with the size and time they
+// had: a cache opened again (a test, a check beside a serve) is not read in full again.
+var verified sync.Map // path -> verifiedEntry
+
+type verifiedEntry struct {
+	size int64
+	mod  time.Time
+	sum  string
+}
+
+// sumOf returns the SHA-256 of the entry at path, from memory when the file has not changed.
+func sumOf(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if v, ok := verified.Load(path); ok {
+		if e := v.(verifiedEntry); e.size == st.Size() && e.mod.Equal(st.ModTime()) {
+			return e.sum, nil
+		}
+	}
+	sum, err := fileSum(path)
+	if err == nil {
+		verified.Store(path, verifiedEntry{st.Size(), st.ModTime(), sum})
+	}
+	return sum, err
+}
 
 // OpenCache opens (creating it if needed) a compilation cache in dir, shared by plugins and kept
 // across restarts. Entries that fail their checksum are removed first; plugins compiled through
@@ -85,7 +114,7 @@ func (dc *diskCache) verify() {
 			dc.remove(path, "entry without a checksum (written by an older host, or cut off while written)")
 			return
 		}
-		got, err := fileSum(path)
+		got, err := sumOf(path)
 		switch {
 		case err != nil:
 			dc.remove(path, "unreadable: "+err.Error())
@@ -107,6 +136,7 @@ func (dc *diskCache) remove(path, why string) {
 	dc.log.Warn("compilation cache: removing a bad entry; the module is compiled again", "entry", filepath.Base(path), "problem", why)
 	_ = os.Remove(path)
 	_ = os.Remove(path + sealSuffix)
+	verified.Delete(path)
 }
 
 // seal writes the checksum of every entry that has none: those wazero just added.
@@ -117,7 +147,7 @@ func (dc *diskCache) seal() {
 		if _, err := os.Stat(path + sealSuffix); err == nil {
 			return
 		}
-		sum, err := fileSum(path)
+		sum, err := sumOf(path)
 		if err != nil {
 			return
 		}
