@@ -31,8 +31,8 @@ import (
 //     handler. A plugin whose module bytes, config and instance settings are unchanged is the
 //     running one, untouched. One whose module bytes or config changed, with the same instance
 //     settings, is the running one too, reloaded in step 3. One that is new, or whose
-//     instances, call_timeout, memory_limit, max_crashes or crash_window changed, is loaded
-//     anew. If anything fails, what was loaded is closed and the reload is refused: the old
+//     instances, call_timeout, memory_limit or any other instance setting (crash limits and
+//     backoff, mailbox_bytes, memory_recycle, log limits, bus grants) changed, is loaded anew. If anything fails, what was loaded is closed and the reload is refused: the old
 //     state keeps serving, untouched.
 //  3. Reload in place. Each kept plugin whose module or config changed gets plugin.ReloadWith:
 //     new instances start (on_start with the new config), then every connection is replayed

@@ -299,8 +299,14 @@ func (s *Server) routeMetricsFor(path string) *routeMetrics {
 // config but the module, its config and the dev-mode build and watch (the bus grants included:
 // the plugin's bus is started with the plugin).
 func sameInstances(a, b *config.Plugin) bool {
-	return a.Instances == b.Instances && a.CallTimeout.D == b.CallTimeout.D && a.MemoryLimit == b.MemoryLimit &&
-		a.MaxCrashes == b.MaxCrashes && a.CrashWindow.D == b.CrashWindow.D && reflect.DeepEqual(a.Bus, b.Bus)
+	norm := func(p config.Plugin) config.Plugin {
+		p.Name, p.Module, p.Config, p.Build, p.Watch = "", "", nil, "", nil
+		for _, d := range []*config.Duration{&p.CallTimeout, &p.CrashWindow, &p.CrashBackoff, &p.CrashBackoffMax} {
+			d.Set = false // the value counts, not whether the file spelled it out
+		}
+		return p
+	}
+	return reflect.DeepEqual(norm(*a), norm(*b))
 }
 
 // authProblems turns the errors of auth.New (*auth.ConfigError values, joined) into problems
