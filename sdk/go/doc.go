@@ -95,6 +95,14 @@
 // in the OnConnect handler rejects the handshake with HTTP 500; one in the OnStart handler
 // refuses to start the plugin.
 //
+// # The event bus
+//
+// [Publish], [Subscribe], [QueueSubscribe] and [SendRequest] connect a plugin to NATS subjects
+// (abi/ABI.md, "Bus"): subjects are those of the namespace being handled, and messages,
+// replies and failures come to the [OnEvent] handler with the id of their subscription or
+// request. A host without [cluster] in its config has no bus: the calls return
+// [ErrUnavailable]; a full host queue returns [ErrBusy].
+//
 // # Errors
 //
 // Functions that call the host return nil or an [Error] holding the host's [abi.Status].
