@@ -64,8 +64,8 @@ func TestServeReloadDrain(t *testing.T) {
 	os.WriteFile(cfg, []byte("drain_timeout = \"5s\"\n[plugin.tag]\nmodule = \"tag.wasm\"\n[[route]]\npath = \"/t\"\nplugin = \"tag\"\n"), 0o644)
 
 	cmd := exec.Command(bin, "serve", "-config", cfg, "-listen", addr)
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
+	logs := &syncLog{}
+	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

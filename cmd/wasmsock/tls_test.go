@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -72,8 +71,8 @@ func TestServeTLSReloadOnSIGHUP(t *testing.T) {
 	cfg := filepath.Join(dir, "host.toml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("[tls]\ncert_file = \"cert.pem\"\nkey_file = \"key.pem\"\n"+echoRoute, absPath(t, "../../testdata/wasm"))), 0o644)
 	cmd := exec.Command(bin, "serve", "-listen", addr, cfg)
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
+	logs := &syncLog{}
+	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
