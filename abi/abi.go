@@ -96,6 +96,9 @@ type Func struct {
 	// Required is true for the exports every plugin must have. Host functions are never
 	// required: a module imports only those it uses.
 	Required bool
+	// RequiresExport, for a host function, names the guest export a module that imports it must
+	// have, because the function makes the host call that export (timer_set: on_timer).
+	RequiresExport string
 }
 
 // ParamTypes returns the WebAssembly types of f's parameters.

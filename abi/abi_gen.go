@@ -21,24 +21,31 @@ const (
 	ExportOnMessage  = "on_message"  // (i64 i32 i32) -> ()
 	ExportOnClose    = "on_close"    // (i64 i32 i32) -> ()
 	ExportOnStart    = "on_start"    // optional: (i32) -> (i32)
+	ExportOnTimer    = "on_timer"    // optional: (i64 i32) -> ()
 	ExportInitialize = "_initialize" // optional: () -> ()
 	ExportOnEvent    = "on_event"    // optional: (i32 i32 i32 i32) -> ()
 )
 
 // Names of the host functions in module ImportModule.
 const (
-	FuncMsgRead     = "msg_read"    // (dst i32, cap i32) -> i32
-	FuncSend        = "send"        // (conn i64, kind i32, ptr i32, len i32) -> i32
-	FuncBroadcast   = "broadcast"   // (group_ptr i32, group_len i32, kind i32, ptr i32, len i32, except_conn i64) -> i32
-	FuncJoin        = "join"        // (conn i64, group_ptr i32, group_len i32) -> i32
-	FuncLeave       = "leave"       // (conn i64, group_ptr i32, group_len i32) -> i32
-	FuncClose       = "close"       // (conn i64, code i32, reason_ptr i32, reason_len i32) -> i32
-	FuncConnGet     = "conn_get"    // (conn i64, key_ptr i32, key_len i32, dst i32, cap i32) -> i32
-	FuncLog         = "log"         // (level i32, ptr i32, len i32) -> i32
-	FuncPublish     = "publish"     // (subject_ptr i32, subject_len i32, ptr i32, len i32) -> i32
-	FuncSubscribe   = "subscribe"   // (subject_ptr i32, subject_len i32, queue_ptr i32, queue_len i32) -> i32
-	FuncUnsubscribe = "unsubscribe" // (id i32) -> i32
-	FuncRequest     = "request"     // (subject_ptr i32, subject_len i32, ptr i32, len i32, timeout_ms i32) -> i32
+	FuncMsgRead      = "msg_read"      // (dst i32, cap i32) -> i32
+	FuncSend         = "send"          // (conn i64, kind i32, ptr i32, len i32) -> i32
+	FuncBroadcast    = "broadcast"     // (group_ptr i32, group_len i32, kind i32, ptr i32, len i32, except_conn i64) -> i32
+	FuncJoin         = "join"          // (conn i64, group_ptr i32, group_len i32) -> i32
+	FuncLeave        = "leave"         // (conn i64, group_ptr i32, group_len i32) -> i32
+	FuncClose        = "close"         // (conn i64, code i32, reason_ptr i32, reason_len i32) -> i32
+	FuncConnGet      = "conn_get"      // (conn i64, key_ptr i32, key_len i32, dst i32, cap i32) -> i32
+	FuncLog          = "log"           // (level i32, ptr i32, len i32) -> i32
+	FuncPublish      = "publish"       // (subject_ptr i32, subject_len i32, ptr i32, len i32) -> i32
+	FuncSubscribe    = "subscribe"     // (subject_ptr i32, subject_len i32, queue_ptr i32, queue_len i32) -> i32
+	FuncUnsubscribe  = "unsubscribe"   // (id i32) -> i32
+	FuncRequest      = "request"       // (subject_ptr i32, subject_len i32, ptr i32, len i32, timeout_ms i32) -> i32
+	FuncTimerSet     = "timer_set"     // (conn i64, name_ptr i32, name_len i32, delay_ms i32, interval_ms i32) -> i32
+	FuncTimerCancel  = "timer_cancel"  // (conn i64, name_ptr i32, name_len i32) -> i32
+	FuncAttachSet    = "attach_set"    // (conn i64, ptr i32, len i32) -> i32
+	FuncAttachGet    = "attach_get"    // (conn i64, dst i32, cap i32) -> i32
+	FuncGroupSize    = "group_size"    // (group_ptr i32, group_len i32) -> i32
+	FuncGroupMembers = "group_members" // (group_ptr i32, group_len i32, dst i32, cap i32) -> i32
 )
 
 // Statuses. Their numbers are part of ABI v1 and never change.
@@ -67,14 +74,15 @@ const (
 	ErrForbidden Status = -8
 	// msg_read during a call that carries no payload.
 	ErrNoMessage Status = -9
-	// A message over the route's max_message_bytes, or a bus message over NATS's max payload.
+	// A payload over its limit: a message over the route's max_message_bytes, a bus message over
+	// NATS's max payload, an attachment over MaxAttachment.
 	ErrTooLarge Status = -10
 	// The bus is off: the host runs without a [cluster] table, so it has no NATS connection.
 	ErrUnavailable Status = -11
 	// A bounded bus queue or limit is full (publish queue, subscriptions, pending requests); the call
 	// did nothing and the host counted it.
 	ErrBusy Status = -12
-	// A host limit was reached (join: too many groups).
+	// A host limit was reached: join (too many groups), timer_set (MaxTimers timers armed).
 	ErrLimit Status = -13
 )
 
@@ -141,7 +149,7 @@ const (
 	LogError = 3
 )
 
-// Limits, in bytes.
+// Limits (the unit is in each one's comment).
 const (
 	// MaxCloseReason: The longest close reason, in bytes: a close frame's payload is at most 125 bytes
 	// (RFC 6455 §5.5) and the code takes 2 of them. close cuts a longer reason on a character
@@ -155,6 +163,20 @@ const (
 	MaxSubject = 256
 	// MaxQueueName: The longest queue group name, in bytes.
 	MaxQueueName = 64
+	// MaxTimerName: The longest timer name, in bytes (a name is 1 to 64 bytes of valid UTF-8).
+	MaxTimerName = 64
+	// MaxTimers: The most timers one plugin may have armed at once, connection and plugin timers
+	// together; timer_set beyond it returns ErrLimit.
+	MaxTimers = 10000
+	// MaxTimerDelay: The longest delay or interval of a timer, in milliseconds (about 24.8 days): what
+	// an i32 holds.
+	MaxTimerDelay = 2147483647
+	// MaxUser: The longest user id, in bytes: "user:<id>" is then a valid group name; group_members
+	// gives its length in one byte.
+	MaxUser = 123
+	// MaxAttachment: The largest attachment of a connection, in bytes, as Durable Objects allow for a
+	// WebSocket's attachment.
+	MaxAttachment = 2048
 )
 
 // UserGroupPrefix is the prefix of the groups the host manages: every connection with a user id is
@@ -188,6 +210,12 @@ var HostFunctions = []Func{
 	{Name: "subscribe", Params: []Param{{"subject_ptr", "ptr"}, {"subject_len", "len"}, {"queue_ptr", "ptr"}, {"queue_len", "len"}}, Results: []ValueType{I32}, Stability: Final},
 	{Name: "unsubscribe", Params: []Param{{"id", "i32"}}, Results: []ValueType{I32}, Stability: Final},
 	{Name: "request", Params: []Param{{"subject_ptr", "ptr"}, {"subject_len", "len"}, {"ptr", "ptr"}, {"len", "len"}, {"timeout_ms", "i32"}}, Results: []ValueType{I32}, Stability: Final},
+	{Name: "timer_set", Params: []Param{{"conn", "conn"}, {"name_ptr", "ptr"}, {"name_len", "len"}, {"delay_ms", "i32"}, {"interval_ms", "i32"}}, Results: []ValueType{I32}, Stability: Draft, RequiresExport: "on_timer"},
+	{Name: "timer_cancel", Params: []Param{{"conn", "conn"}, {"name_ptr", "ptr"}, {"name_len", "len"}}, Results: []ValueType{I32}, Stability: Draft},
+	{Name: "attach_set", Params: []Param{{"conn", "conn"}, {"ptr", "ptr"}, {"len", "len"}}, Results: []ValueType{I32}, Stability: Draft},
+	{Name: "attach_get", Params: []Param{{"conn", "conn"}, {"dst", "out"}, {"cap", "len"}}, Results: []ValueType{I32}, Stability: Draft},
+	{Name: "group_size", Params: []Param{{"group_ptr", "ptr"}, {"group_len", "len"}}, Results: []ValueType{I32}, Stability: Draft},
+	{Name: "group_members", Params: []Param{{"group_ptr", "ptr"}, {"group_len", "len"}, {"dst", "out"}, {"cap", "len"}}, Results: []ValueType{I32}, Stability: Draft},
 }
 
 // Exports are the guest exports the host looks for: each Required one must be there, and each
@@ -198,6 +226,7 @@ var Exports = []Func{
 	{Name: "on_message", Params: []Param{{"conn", "conn"}, {"kind", "i32"}, {"len", "len"}}, Results: []ValueType{}, Stability: Final, Required: true},
 	{Name: "on_close", Params: []Param{{"conn", "conn"}, {"code", "i32"}, {"reason_len", "len"}}, Results: []ValueType{}, Stability: Final, Required: true},
 	{Name: "on_start", Params: []Param{{"config_len", "len"}}, Results: []ValueType{I32}, Stability: Final},
+	{Name: "on_timer", Params: []Param{{"conn", "conn"}, {"name_len", "len"}}, Results: []ValueType{}, Stability: Draft},
 	{Name: "_initialize", Params: []Param{}, Results: []ValueType{}, Stability: Final},
 	{Name: "on_event", Params: []Param{{"id", "i32"}, {"kind", "i32"}, {"subject_len", "len"}, {"data_len", "len"}}, Results: []ValueType{}, Stability: Final},
 }

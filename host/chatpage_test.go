@@ -121,10 +121,24 @@ user_from = "query:name"`)
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s (%d bytes)", file, len(shot))
+	// Presence: both pages show who is in the room.
+	both := chromedp.Poll(`[...document.querySelectorAll('#people li')].map(li => li.dataset.user).join(',') === 'alice,bob'`,
+		nil, chromedp.WithPollingTimeout(10*time.Second))
+	for _, tab := range []context.Context{alice, bob} {
+		if err := chromedp.Run(tab, both); err != nil {
+			t.Fatalf("the page does not show alice and bob in the room: %v", err)
+		}
+	}
 	// The sender's own message is shown once, as its own.
 	var own int
 	if err := chromedp.Run(alice, chromedp.Evaluate(`document.querySelectorAll('#messages .msg.own').length`, &own)); err != nil || own != 1 {
 		t.Errorf("alice's page shows %d own messages (%v), want 1", own, err)
+	}
+	// alice closes her tab: bob's page no longer shows her in the room.
+	cancelA()
+	if err := chromedp.Run(bob, chromedp.Poll(`[...document.querySelectorAll('#people li')].map(li => li.dataset.user).join(',') === 'bob'`,
+		nil, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Errorf("bob's page still shows alice after she left: %v", err)
 	}
 }
 

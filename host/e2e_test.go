@@ -306,6 +306,7 @@ func TestBadModulesRefuseToStart(t *testing.T) {
 		{"missing_export", `missing export "on_message"`},
 		{"wrong_signature", `export "on_message" has signature (i32, i32, i32) -> ()`},
 		{"bad_import", `from module "env"`},
+		{"timer_no_on_timer", `imports wasmsock.timer_set but does not export "on_timer"`},
 		{"not_wasm", "not a WebAssembly module"},
 	}
 	for _, tc := range tests {

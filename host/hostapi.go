@@ -1,7 +1,10 @@
 package host
 
 import (
+	"cmp"
 	"errors"
+	"slices"
+	"strings"
 
 	"github.com/wasmsock/wasmsock/abi"
 	"github.com/wasmsock/wasmsock/host/cluster"
@@ -180,6 +183,31 @@ func (s *Server) fanOut(members []*Conn, kind int32, data []byte, except uint64)
 	flush()
 	s.metrics.fanout.Observe(float64(n))
 	return n
+}
+
+// Presence implements plugin.Host: the group of that name in current's namespace, on this node
+// (members on other nodes of a cluster are not counted yet). A member served by another plugin
+// of the namespace counts, with connection id 0 (ids are private to the plugin that serves the
+// connection).
+func (h *pluginHost) Presence(current uint64, group string, members bool) (int, []plugin.Member) {
+	list := h.s.hub.Members(h.scope(current), group)
+	if !members {
+		return len(list), nil
+	}
+	out := make([]plugin.Member, len(list))
+	for i, c := range list {
+		out[i].User = c.user
+		if c.route.cfg.Plugin == h.plugin {
+			out[i].Conn = c.id
+		}
+	}
+	slices.SortFunc(out, func(a, b plugin.Member) int {
+		if a.Conn != b.Conn {
+			return cmp.Compare(a.Conn, b.Conn)
+		}
+		return strings.Compare(a.User, b.User)
+	})
+	return len(list), out
 }
 
 // Released implements plugin.Host: the plugin has seen on_close, the id is forgotten.

@@ -697,6 +697,59 @@ var scenarios = []scenario{
 			}
 		}
 	}},
+	{name: "chat_who", plugin: "chat", run: func(s *session) {
+		members := func(room string, users ...string) string {
+			if users == nil {
+				users = []string{}
+			}
+			return canonicalJSON(map[string]any{"action": "members", "room": room, "users": users})
+		}
+		s.welcome("alice", plugintest.ConnInfo{User: "alice"}, "alice")
+		s.send("alice", obj("action", "who", "room", "general"))
+		s.expect("alice", members("general"))
+		s.welcome("bob", plugintest.ConnInfo{User: "bob"}, "bob")
+		s.welcome("bob2", plugintest.ConnInfo{User: "bob"}, "bob")
+		s.welcome("anon", plugintest.ConnInfo{}, "anon-4")
+		s.welcome("eve", plugintest.ConnInfo{User: "eve", Namespace: "other"}, "eve")
+		s.join("bob", "bob", "general")
+		s.join("alice", "alice", "general", "bob")
+		s.join("bob2", "bob", "general", "bob", "alice")
+		s.join("anon", "anon-4", "general", "bob", "alice", "bob2")
+		// Every user once, sorted, whoever asks (a member or not), whichever instance serves them.
+		s.send("eve", obj("action", "who", "room", "general"))
+		s.expect("eve", members("general")) // another namespace's room is not visible
+		s.send("anon", obj("action", "who", "room", "general"))
+		s.expect("anon", members("general", "alice", "anon-4", "bob"))
+		s.send("bob", obj("action", "leave", "room", "general"))
+		s.expect("bob", obj("action", "left", "room", "general"))
+		for _, o := range []string{"alice", "bob2", "anon"} {
+			s.expect(o, obj("action", "user_left", "room", "general", "user", "bob"))
+		}
+		s.close("alice", 1000, "")
+		for _, o := range []string{"bob2", "anon"} {
+			s.expect(o, obj("action", "user_left", "room", "general", "user", "alice"))
+		}
+		s.send("bob", obj("action", "who", "room", "general"))
+		s.expect("bob", members("general", "anon-4", "bob")) // bob2 is still in it
+		s.send("bob", `{"action":"who"}`)
+		s.expect("bob", chatError("missing room", "who"))
+		s.none("bob", "bob2", "anon", "eve")
+	}},
+	{name: "chat_who_instances", plugin: "chat", opts: plugintest.Options{Instances: 3}, run: func(s *session) {
+		// Members served by three instances: presence is the host's, not an instance's.
+		s.welcome("a", plugintest.ConnInfo{User: "ann"}, "ann")
+		s.welcome("b", plugintest.ConnInfo{User: "ben"}, "ben")
+		s.welcome("c", plugintest.ConnInfo{User: "cat"}, "cat")
+		s.join("a", "ann", "r")
+		s.join("b", "ben", "r", "a")
+		s.join("c", "cat", "r", "a", "b")
+		s.send("a", obj("action", "who", "room", "r"))
+		s.expect("a", canonicalJSON(map[string]any{"action": "members", "room": "r", "users": []string{"ann", "ben", "cat"}}))
+		s.reload()
+		s.send("b", obj("action", "who", "room", "r"))
+		s.expect("b", canonicalJSON(map[string]any{"action": "members", "room": "r", "users": []string{"ann", "ben", "cat"}}))
+		s.none("a", "b", "c")
+	}},
 	{name: "chat_close", plugin: "chat", run: func(s *session) {
 		s.welcome("alice", plugintest.ConnInfo{User: "alice"}, "alice")
 		s.welcome("bob", plugintest.ConnInfo{User: "bob"}, "bob")

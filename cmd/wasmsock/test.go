@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -50,6 +51,7 @@ A scenario is a TOML file (unknown keys are errors):
   # close = 1000                 #   conn closes, with reason = "..." (0: no code)
   # connect = "b"                #   opens b (with expect_reject: expects a refusal)
   # reload = "echo.wasm"         #   hot-reloads the plugin (the same file still reloads)
+  # advance = "1500ms"           #   moves the plugin's clock: fires the timers due meanwhile
   expect = "hello"               # ...then checks: the next message of conn is this text,
   # on = "b"                     #   or of b instead of conn
   # expect_json = { action = "joined" }   #   text, JSON containing these keys and values
@@ -57,9 +59,11 @@ A scenario is a TOML file (unknown keys are errors):
   # expect_none = ["b", "c"]     #   these connections have no message waiting
   # expect_closed = 4000         #   conn is closed with this code (and expect_reason = "...")
   # expect_reject = 403          #   the connect step was refused with this HTTP status
+  # expect_attachment = "x"      #   conn's attachment (the host keeps it) is this text
+  # expect_timers = 2            #   the plugin has this many timers armed
 
 Connections that no connect step opens are opened before the first step, in the order they are
-listed. Each step waits until the plugin has handled everything it caused. A message that an
+listed. The plugin's clock stands still except in advance steps, so timers fire exactly there. Each step waits until the plugin has handled everything it caused. A message that an
 expectation looked at is consumed: the next expectation sees the one after it.`
 
 // cmdTest runs "wasmsock test".
@@ -127,6 +131,7 @@ type scenarioStep struct {
 	Close      *int    `toml:"close"`
 	Reason     string  `toml:"reason"`
 	Reload     string  `toml:"reload"`
+	Advance    string  `toml:"advance"`
 
 	Expect       *string        `toml:"expect"`
 	ExpectJSON   map[string]any `toml:"expect_json"`
@@ -135,10 +140,13 @@ type scenarioStep struct {
 	ExpectClosed *int           `toml:"expect_closed"`
 	ExpectReason *string        `toml:"expect_reason"`
 	ExpectReject *int           `toml:"expect_reject"`
+	ExpectAttach *string        `toml:"expect_attachment"`
+	ExpectTimers *int           `toml:"expect_timers"`
 
-	line    int    // of the step's [[step]] header
-	binary  []byte // SendBinary decoded
-	wantBin []byte // ExpectBinary decoded
+	line    int           // of the step's [[step]] header
+	advance time.Duration // Advance parsed
+	binary  []byte        // SendBinary decoded
+	wantBin []byte        // ExpectBinary decoded
 }
 
 // target is the connection the step's expectations look at.
@@ -302,6 +310,10 @@ func (r *scenarioRun) step(st *scenarioStep) []string {
 		if err := r.h.ReloadFile(resolve(r.dir, st.Reload)); err != nil {
 			failed(err)
 		}
+	case st.Advance != "":
+		if _, err := r.h.Advance(st.advance); err != nil {
+			failed(err)
+		}
 	case st.Send != nil || st.SendBinary != nil || st.Close != nil:
 		c, err := r.conn(st.Conn)
 		if err == nil {
@@ -338,6 +350,18 @@ func (r *scenarioRun) step(st *scenarioStep) []string {
 			failed(fmt.Errorf("%s closed with %d %q, expected %d", name, code, reason, *st.ExpectClosed))
 		} else if st.ExpectReason != nil && reason != *st.ExpectReason {
 			failed(fmt.Errorf("%s closed with reason %q, expected %q", name, reason, *st.ExpectReason))
+		}
+	}
+	if st.ExpectAttach != nil {
+		if c, err := r.conn(name); err != nil {
+			failed(err)
+		} else if got := string(c.Attachment()); got != *st.ExpectAttach {
+			failed(fmt.Errorf("%s's attachment is %s, expected %s", name, shorten(strconv.Quote(got)), shorten(strconv.Quote(*st.ExpectAttach))))
+		}
+	}
+	if st.ExpectTimers != nil {
+		if n := len(r.h.Timers()); n != *st.ExpectTimers {
+			failed(fmt.Errorf("%d timers armed, expected %d", n, *st.ExpectTimers))
 		}
 	}
 	for _, n := range st.ExpectNone {
@@ -469,6 +493,8 @@ func describeStep(st *scenarioStep) string {
 		add("connect %s", st.Connect)
 	case st.Reload != "":
 		add("reload %s", st.Reload)
+	case st.Advance != "":
+		add("advance %s", st.Advance)
 	case st.Send != nil:
 		add("%s sends %s", st.Conn, quote(*st.Send))
 	case st.SendBinary != nil:
@@ -489,6 +515,12 @@ func describeStep(st *scenarioStep) string {
 	}
 	if st.ExpectClosed != nil {
 		add("%s expects close %d", t, *st.ExpectClosed)
+	}
+	if st.ExpectAttach != nil {
+		add("%s expects attachment %s", t, quote(*st.ExpectAttach))
+	}
+	if st.ExpectTimers != nil {
+		add("expect %d timers", *st.ExpectTimers)
 	}
 	if len(st.ExpectNone) == 1 {
 		add("%s expects nothing", st.ExpectNone[0])
@@ -612,7 +644,7 @@ func (sc *scenario) check(lines tomlLines) []problem {
 			}
 		}
 		actions := 0
-		for _, set := range []bool{st.Connect != "", st.Send != nil, st.SendBinary != nil, st.Close != nil, st.Reload != ""} {
+		for _, set := range []bool{st.Connect != "", st.Send != nil, st.SendBinary != nil, st.Close != nil, st.Reload != "", st.Advance != ""} {
 			if set {
 				actions++
 			}
@@ -625,14 +657,14 @@ func (sc *scenario) check(lines tomlLines) []problem {
 		}
 		switch {
 		case actions > 1:
-			bad("a step has one action at most (connect, send, send_binary, close, reload)")
-		case actions == 0 && expectations == 0 && st.ExpectClosed == nil && st.ExpectReject == nil && len(st.ExpectNone) == 0:
+			bad("a step has one action at most (connect, send, send_binary, close, reload, advance)")
+		case actions == 0 && expectations == 0 && st.ExpectClosed == nil && st.ExpectReject == nil && len(st.ExpectNone) == 0 && st.ExpectAttach == nil && st.ExpectTimers == nil:
 			bad("the step does nothing: give it an action or an expectation")
 		case (st.Send != nil || st.SendBinary != nil || st.Close != nil) && st.Conn == "":
 			bad("send, send_binary and close need conn = \"name\"")
 		case expectations > 1:
 			bad("a step checks one message at most (expect, expect_json, expect_binary)")
-		case (expectations > 0 || st.ExpectClosed != nil) && st.target() == "":
+		case (expectations > 0 || st.ExpectClosed != nil || st.ExpectAttach != nil) && st.target() == "":
 			bad("whose message? give conn = \"name\" or on = \"name\"")
 		case st.ExpectReject != nil && st.Connect == "":
 			bad("expect_reject goes with connect = \"name\"")
@@ -650,6 +682,11 @@ func (sc *scenario) check(lines tomlLines) []problem {
 			connected[st.Connect] = true
 		}
 		var err error
+		if st.Advance != "" {
+			if st.advance, err = time.ParseDuration(st.Advance); err != nil || st.advance < 0 {
+				bad("advance = %q: not a duration such as \"1500ms\" or \"2m\"", st.Advance)
+			}
+		}
 		if st.SendBinary != nil {
 			if st.binary, err = hex.DecodeString(*st.SendBinary); err != nil {
 				bad("send_binary: not hex: %v", err)

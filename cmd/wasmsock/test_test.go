@@ -51,19 +51,57 @@ func checkSummary(t *testing.T, out string, passed, failed string) {
 }
 
 func TestTestCommandScenarios(t *testing.T) {
-	code, out, errOut := runTest(t, "../../sdk/testdata/scenarios/echo.toml", "../../sdk/testdata/scenarios/chat.toml")
+	code, out, errOut := runTest(t, "../../sdk/testdata/scenarios/echo.toml", "../../sdk/testdata/scenarios/chat.toml",
+		"../../sdk/testdata/scenarios/state.toml")
 	if code != 0 || strings.Contains(out, "FAIL") || errOut != "" {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	for _, l := range lines[:len(lines)-1] {
-		if !regexp.MustCompile(`^ok   \.\./\.\./sdk/testdata/scenarios/(echo|chat)\.toml:\d+: `).MatchString(l) {
+		if !regexp.MustCompile(`^ok   \.\./\.\./sdk/testdata/scenarios/(echo|chat|state)\.toml:\d+: `).MatchString(l) {
 			t.Errorf("unexpected line %q", l)
 		}
 	}
 	checkSummary(t, out, strings.TrimSpace(strings.Split(lines[len(lines)-1], " ")[0]), "0")
 	if n := len(lines) - 1; n < 30 {
 		t.Errorf("only %d steps ran", n)
+	}
+}
+
+// TestTestCommandStateFailures checks that the time and state expectations fail when the plugin
+// does not do what they say: a timer that has not fired yet, a wrong attachment, a wrong count.
+func TestTestCommandStateFailures(t *testing.T) {
+	path := writeScenario(t, "state.toml", `
+module = "{{probe}}"
+[[conn]]
+name = "a"
+[[step]]
+conn = "a"
+send = "timer t 1000"
+expect = "ok"
+expect_timers = 2
+[[step]]
+advance = "999ms"
+on = "a"
+expect = "timer t"
+[[step]]
+conn = "a"
+send = "attach x"
+expect = "ok"
+expect_attachment = "y"
+`)
+	code, out, _ := runTest(t, path)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, out)
+	}
+	for _, want := range []string{"1 timers armed, expected 2", "advance 999ms; a expects \"timer t\": ", "attachment is \"x\", expected \"y\""} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	bad := writeScenario(t, "bad.toml", "module = \"{{probe}}\"\n[[step]]\nadvance = \"soon\"\n")
+	if code, out, _ := runTest(t, bad); code != 1 || !strings.Contains(out, `bad.toml:2: advance = "soon": not a duration`) {
+		t.Errorf("a bad duration: exit %d\n%s", code, out)
 	}
 }
 

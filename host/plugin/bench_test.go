@@ -18,12 +18,20 @@ import (
 // nopHost accepts every send and knows every connection.
 type nopHost struct{}
 
-func (nopHost) Send(uint64, uint64, int32, []byte) abi.Status                     { return abi.OK }
-func (nopHost) Close(uint64, uint64, int, string) abi.Status                      { return abi.OK }
-func (nopHost) ConnGet(uint64, uint64, string) (string, abi.Status)               { return "", abi.ErrNotFound }
-func (nopHost) Join(uint64, uint64, string) abi.Status                            { return abi.OK }
-func (nopHost) Leave(uint64, uint64, string) abi.Status                           { return abi.OK }
-func (nopHost) Released(uint64)                                                   {}
+func (nopHost) Send(uint64, uint64, int32, []byte) abi.Status { return abi.OK }
+func (nopHost) Close(uint64, uint64, int, string) abi.Status  { return abi.OK }
+func (nopHost) ConnGet(_, _ uint64, key string) (string, abi.Status) {
+	if key == "path" {
+		return "/", abi.OK
+	}
+	return "", abi.ErrNotFound
+}
+func (nopHost) Join(uint64, uint64, string) abi.Status  { return abi.OK }
+func (nopHost) Leave(uint64, uint64, string) abi.Status { return abi.OK }
+func (nopHost) Released(uint64)                         {}
+func (nopHost) Presence(uint64, string, bool) (int, []Member) {
+	return 2, []Member{{Conn: 1, User: "ada"}, {Conn: 0, User: ""}}
+}
 func (nopHost) Broadcast(uint64, string, int32, []byte, uint64) (int, abi.Status) { return 0, abi.OK }
 
 // BenchmarkCallTimeout measures what interrupting runaway calls costs per call (wazero issue 2466:

@@ -71,7 +71,7 @@ type guest struct {
 }
 
 type guestFuncs struct {
-	onConnect, onMessage, onClose, onStart, onEvent api.Function
+	onConnect, onMessage, onClose, onStart, onEvent, onTimer api.Function
 }
 
 type guestKey struct{}
@@ -119,6 +119,7 @@ func (g *guest) boot(m *module) error {
 		onClose:   mod.ExportedFunction(abi.ExportOnClose),
 		onStart:   mod.ExportedFunction(abi.ExportOnStart),
 		onEvent:   mod.ExportedFunction(abi.ExportOnEvent),
+		onTimer:   mod.ExportedFunction(abi.ExportOnTimer),
 	}
 	if init := mod.ExportedFunction(abi.ExportInitialize); init != nil {
 		if err := g.call(init, 0); err != nil {

@@ -22,7 +22,17 @@ type Host interface {
 	// Broadcast sends a data message to every member of group except the connection except
 	// (0: nobody) and returns the number of recipients.
 	Broadcast(current uint64, group string, kind int32, data []byte, except uint64) (int, abi.Status)
+	// Presence returns the size of group (in current's namespace) and, when members is set, its
+	// members sorted by connection id: a member that this plugin does not serve (another
+	// plugin's connection) has Conn 0.
+	Presence(current uint64, group string, members bool) (int, []Member)
 	// Released says the plugin is done with conn: its on_close has returned (or was skipped), so
 	// the id may be forgotten.
 	Released(conn uint64)
+}
+
+// Member is a member of a group, for presence.
+type Member struct {
+	Conn uint64 // its connection id; 0 for a connection the plugin does not serve
+	User string // its user id; "" for an anonymous connection
 }

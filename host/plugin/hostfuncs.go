@@ -3,9 +3,12 @@ package plugin
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/tetratelabs/wazero"
@@ -34,6 +37,14 @@ var hostFuncs = map[string]func(g *guest, mem api.Memory, stack []uint64) abi.St
 	abi.FuncSubscribe:   hostSubscribe,
 	abi.FuncUnsubscribe: hostUnsubscribe,
 	abi.FuncRequest:     hostRequest,
+
+	abi.FuncTimerSet:    hostTimerSet,
+	abi.FuncTimerCancel: hostTimerCancel,
+	abi.FuncAttachSet:   hostAttachSet,
+	abi.FuncAttachGet:   hostAttachGet,
+
+	abi.FuncGroupSize:    hostGroupSize,
+	abi.FuncGroupMembers: hostGroupMembers,
 }
 
 // instantiateHostModule defines the "wasmsock" module in rt: every function of abi.HostFunctions,
@@ -196,6 +207,124 @@ func hostLog(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	}
 	g.guestLog(logLevels[level], msg, 0)
 	return abi.OK
+}
+
+// ownConn checks that conn is a connection the guest may name: open, of this plugin, in the
+// current namespace (the host answers ErrUnknownConn otherwise).
+func ownConn(g *guest, conn uint64) abi.Status {
+	_, st := g.plugin.host.ConnGet(g.current, conn, "path")
+	return st
+}
+
+func hostTimerSet(g *guest, mem api.Memory, stack []uint64) abi.Status {
+	conn := stack[0]
+	delay, every := int32(api.DecodeI32(stack[3])), int32(api.DecodeI32(stack[4]))
+	if delay < 0 || every < 0 {
+		return abi.ErrInvalidArgument
+	}
+	name, ok := read(mem, uint64(api.DecodeU32(stack[1])), uint64(api.DecodeU32(stack[2])))
+	if !ok {
+		return abi.ErrBadPointer
+	}
+	if !validTimerName(name) {
+		return abi.ErrInvalidArgument
+	}
+	if conn != 0 {
+		if st := ownConn(g, conn); st != abi.OK {
+			return st
+		}
+	}
+	return g.plugin.timers.set(conn, string(name), time.Duration(delay)*time.Millisecond, time.Duration(every)*time.Millisecond)
+}
+
+func hostTimerCancel(g *guest, mem api.Memory, stack []uint64) abi.Status {
+	conn := stack[0]
+	name, ok := read(mem, uint64(api.DecodeU32(stack[1])), uint64(api.DecodeU32(stack[2])))
+	if !ok {
+		return abi.ErrBadPointer
+	}
+	if !validTimerName(name) {
+		return abi.ErrInvalidArgument
+	}
+	if conn != 0 {
+		if st := ownConn(g, conn); st != abi.OK {
+			return st
+		}
+	}
+	return g.plugin.timers.cancel(conn, string(name))
+}
+
+func hostAttachSet(g *guest, mem api.Memory, stack []uint64) abi.Status {
+	conn := stack[0]
+	data, ok := read(mem, uint64(api.DecodeU32(stack[1])), uint64(api.DecodeU32(stack[2])))
+	if !ok {
+		return abi.ErrBadPointer
+	}
+	if st := ownConn(g, conn); st != abi.OK {
+		return st
+	}
+	return g.plugin.attach.set(conn, data)
+}
+
+func hostAttachGet(g *guest, mem api.Memory, stack []uint64) abi.Status {
+	conn := stack[0]
+	dst, ok := read(mem, uint64(api.DecodeU32(stack[1])), uint64(api.DecodeU32(stack[2])))
+	if !ok {
+		return abi.ErrBadPointer
+	}
+	if st := ownConn(g, conn); st != abi.OK {
+		return st
+	}
+	b := g.plugin.attach.get(conn)
+	copy(dst, b)
+	return abi.Status(len(b))
+}
+
+func hostGroupSize(g *guest, mem api.Memory, stack []uint64) abi.Status {
+	group, ok := read(mem, uint64(api.DecodeU32(stack[0])), uint64(api.DecodeU32(stack[1])))
+	if !ok {
+		return abi.ErrBadPointer
+	}
+	if !ValidGroupName(group) {
+		return abi.ErrInvalidArgument
+	}
+	n, _ := g.plugin.host.Presence(g.current, string(group), false)
+	return abi.Status(min(n, math.MaxInt32))
+}
+
+func hostGroupMembers(g *guest, mem api.Memory, stack []uint64) abi.Status {
+	group, gok := read(mem, uint64(api.DecodeU32(stack[0])), uint64(api.DecodeU32(stack[1])))
+	dst, dok := read(mem, uint64(api.DecodeU32(stack[2])), uint64(api.DecodeU32(stack[3])))
+	if !gok || !dok {
+		return abi.ErrBadPointer
+	}
+	if !ValidGroupName(group) {
+		return abi.ErrInvalidArgument
+	}
+	_, members := g.plugin.host.Presence(g.current, string(group), true)
+	return abi.Status(EncodeMembers(dst, members))
+}
+
+// EncodeMembers writes the group_members encoding of members into dst, as much as fits, and
+// returns its full length (at most math.MaxInt32: what does not fit an i32 is left out). A user
+// id over abi.MaxUser bytes is cut.
+func EncodeMembers(dst []byte, members []Member) int {
+	n := 0
+	var rec [9 + abi.MaxUser]byte
+	for _, m := range members {
+		user := m.User[:min(len(m.User), abi.MaxUser)]
+		binary.LittleEndian.PutUint64(rec[:8], m.Conn)
+		rec[8] = byte(len(user))
+		size := 9 + copy(rec[9:], user)
+		if n+size > math.MaxInt32 {
+			break
+		}
+		if n < len(dst) {
+			copy(dst[n:], rec[:size])
+		}
+		n += size
+	}
+	return n
 }
 
 // readMemberGroup reads a group name for join or leave: a valid name that is not one of the

@@ -36,6 +36,10 @@ func FuzzHostFunctions(f *testing.F) {
 	}
 	p := &Plugin{opts: Options{Host: nopHost{}, Bus: nopBus{}}, host: nopHost{}}
 	p.opts.setDefaults()
+	// Timers never fire here (manual), but timer_set and timer_cancel act on them: at most
+	// abi.MaxTimers stay armed however long the fuzzer runs.
+	p.timers = newTimers(p, time.Now, true)
+	defer p.timers.close()
 	g, err := newGuest(p, &module{rt: rt, compiled: compiled, log: slog.New(slog.DiscardHandler)}, 0, new(atomic.Int64))
 	if err != nil {
 		f.Fatal(err)
@@ -51,6 +55,14 @@ func FuzzHostFunctions(f *testing.F) {
 	f.Add(uint8(1), uint64(1), uint64(1), uint64(0xfffffff0), uint64(100), uint64(0), uint64(0), false)
 	f.Add(uint8(2), uint64(65530), uint64(10), uint64(1), uint64(0), uint64(0x7fffffff), uint64(1<<63), true)
 	f.Add(uint8(5), uint64(1), uint64(0), uint64(5), uint64(0), uint64(16), uint64(0), true)
+	counts := map[string]bool{abi.FuncMsgRead: true, abi.FuncConnGet: true, abi.FuncBroadcast: true, abi.FuncAttachGet: true,
+		abi.FuncSubscribe: true, abi.FuncRequest: true, abi.FuncGroupSize: true, abi.FuncGroupMembers: true}
+	// Seeds for the timer and attachment functions: valid names and sizes, negative delays.
+	f.Add(uint8(8), uint64(1), uint64(16), uint64(4), uint64(10), uint64(0), uint64(0), false)
+	f.Add(uint8(8), uint64(0), uint64(16), uint64(4), uint64(0xffffffff), uint64(5), uint64(0), false)
+	f.Add(uint8(9), uint64(1), uint64(16), uint64(4), uint64(0), uint64(0), uint64(0), false)
+	f.Add(uint8(10), uint64(1), uint64(16), uint64(3000), uint64(0), uint64(0), uint64(0), false)
+	f.Add(uint8(11), uint64(1), uint64(16), uint64(100), uint64(0), uint64(0), uint64(0), false)
 	f.Fuzz(func(t *testing.T, which uint8, a0, a1, a2, a3, a4, a5 uint64, payload bool) {
 		fn := abi.HostFunctions[int(which)%len(abi.HostFunctions)]
 		name := fn.Name
@@ -72,12 +84,14 @@ func FuzzHostFunctions(f *testing.F) {
 		if st < 0 && !valid[st] {
 			t.Fatalf("%s%v returned status %d, not one of ABI v1", name, stack, st)
 		}
-		switch name {
-		case abi.FuncMsgRead, abi.FuncConnGet, abi.FuncBroadcast, abi.FuncSubscribe, abi.FuncRequest:
-		default:
-			if st > 0 {
-				t.Fatalf("%s%v returned %d; only msg_read, conn_get and broadcast return counts, subscribe and request ids", name, stack, st)
-			}
+		if st > 0 && !counts[name] {
+			t.Fatalf("%s%v returned %d; only %v return counts, lengths or ids", name, stack, st, counts)
+		}
+		if n := p.timers.count(); n > abi.MaxTimers {
+			t.Fatalf("%d timers armed, over the limit %d", n, abi.MaxTimers)
+		}
+		if n := p.AttachmentBytes(); n > 0 && len(p.attach.m)*abi.MaxAttachment < n {
+			t.Fatalf("%d attachment bytes for %d connections", n, len(p.attach.m))
 		}
 	})
 }

@@ -18,6 +18,7 @@ const (
 	evMessage
 	evClose
 	evBus   // a bus message or a request's answer: on_event
+	evTimer // a timer is due: data is its name
 	evSwap  // a reload: switch to a new guest
 	evRetry // the crash-loop backoff is over: boot a guest again
 	evStop
@@ -32,7 +33,7 @@ type event struct {
 	data  []byte
 	reply chan<- Verdict  // connect only
 	guest *guest          // swap only
-	done  chan<- struct{} // swap only
+	done  chan<- struct{} // swap: closed when done; timer: closed once handled, if set
 	bus   *busEvent       // bus only
 	fn    func()          // evFunc only
 }
@@ -232,6 +233,10 @@ func (in *instance) drop(ev event) {
 		close(ev.done)
 	case evFunc:
 		ev.fn()
+	case evTimer:
+		if ev.done != nil {
+			close(ev.done)
+		}
 	case evBus:
 		if !ev.bus.done {
 			in.busQueued.Add(-1)
@@ -268,9 +273,13 @@ func (in *instance) handle(ev event) {
 		case evMessage:
 			p.host.Close(ev.conn, ev.conn, 1011, "plugin unavailable")
 		case evClose:
-			p.host.Released(ev.conn)
+			p.release(ev.conn)
 		case evBus:
 			_ = in.handleBus(ev.bus)
+		case evTimer:
+			if ev.done != nil {
+				close(ev.done)
+			}
 		}
 		return
 	}
@@ -278,14 +287,21 @@ func (in *instance) handle(ev event) {
 	var err error
 	switch ev.kind {
 	case evConnect:
+		resumed := ev.arg&abi.FlagResumed != 0
+		if resumed {
+			g.setPayload(p.attach.get(ev.conn)) // a replayed connection's attachment
+		}
 		g.stack[0], g.stack[1] = ev.conn, uint64(uint32(ev.arg))
 		err = p.timed(evConnect, g, g.fns.onConnect, ev.conn)
+		g.clearPayload()
 		v := Verdict{Fault: err}
 		if err == nil {
 			v.Code = int32(g.stack[0])
 		}
-		if ev.arg&abi.FlagResumed != 0 || v.Accepted() {
+		if resumed || v.Accepted() {
 			in.conns[ev.conn] = struct{}{}
+		} else {
+			p.forget(ev.conn) // refused: what on_connect attached or armed ends with it
 		}
 		if ev.reply != nil {
 			ev.reply <- v
@@ -298,8 +314,19 @@ func (in *instance) handle(ev event) {
 		g.stack[0], g.stack[1], g.stack[2] = ev.conn, uint64(uint32(ev.arg)), uint64(len(ev.data))
 		err = p.timed(evMessage, g, g.fns.onMessage, ev.conn)
 		g.clearPayload()
+	case evTimer:
+		if ev.done != nil {
+			defer close(ev.done)
+		}
+		if _, ok := in.conns[ev.conn]; (!ok && ev.conn != 0) || g.fns.onTimer == nil {
+			return // its connection has ended, or the module serving now has no on_timer
+		}
+		g.setPayload(ev.data)
+		g.stack[0], g.stack[1] = ev.conn, uint64(len(ev.data))
+		err = p.timed(evTimer, g, g.fns.onTimer, ev.conn)
+		g.clearPayload()
 	case evClose:
-		defer p.host.Released(ev.conn)
+		defer p.release(ev.conn)
 		if _, ok := in.conns[ev.conn]; !ok {
 			return // closed by a fault: this instance never saw it
 		}
@@ -382,8 +409,11 @@ func (in *instance) restart(counted bool) {
 func (in *instance) replay() bool {
 	p, g := in.plugin, in.g
 	for conn := range in.conns {
+		g.setPayload(p.attach.get(conn)) // the connection's attachment
 		g.stack[0], g.stack[1] = conn, abi.FlagResumed
-		if err := p.timed(evConnect, g, g.fns.onConnect, conn); err != nil {
+		err := p.timed(evConnect, g, g.fns.onConnect, conn)
+		g.clearPayload()
+		if err != nil {
 			if p.stopping.Load() {
 				return false
 			}
@@ -496,6 +526,8 @@ func (k eventKind) String() string {
 		return "on_close"
 	case evBus:
 		return "on_event"
+	case evTimer:
+		return "on_timer"
 	case evSwap:
 		return "swap"
 	case evRetry:

@@ -61,6 +61,11 @@ type Options struct {
 	Cache wazero.CompilationCache
 	// Observe, when set, is told how long every guest call took (for metrics).
 	Observe func(event string, d time.Duration)
+	// Clock is the time timers are armed and fired by; default time.Now.
+	Clock func() time.Time
+	// ManualTimers, when set, makes timers fire only when FireTimers is called, never by
+	// themselves (for tests that drive time: plugintest).
+	ManualTimers bool
 
 	noInline  bool // benchmarks: always hand events to the worker goroutine
 	unbounded bool // benchmarks: no way to interrupt a call (compiled without termination checks)
@@ -123,6 +128,9 @@ type Plugin struct {
 	reloadMu   sync.Mutex // one reload at a time
 	lastReload atomic.Pointer[ReloadResult]
 
+	timers *timers     // armed timers (timers.go)
+	attach attachments // the connections' attachments (attach.go)
+
 	stopWatchdog chan struct{}
 	closeOnce    sync.Once
 	// stopCtx is the parent of every guest's context: cancelling it (stopAll) interrupts every
@@ -181,6 +189,9 @@ func (o *Options) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
 }
 
 // Load compiles and validates a module, then starts its instances. The error names every ABI
@@ -201,6 +212,7 @@ func Load(ctx context.Context, opts Options) (*Plugin, error) {
 	}
 	m.config = opts.Config
 	p.module.Store(m)
+	p.timers = newTimers(p, opts.Clock, opts.ManualTimers)
 	// Every instance exists before the first guest boots: a guest's on_start may subscribe, and
 	// deliveries go to its instance's mailbox.
 	for i := 0; i < opts.Instances; i++ {
@@ -215,6 +227,7 @@ func Load(ctx context.Context, opts Options) (*Plugin, error) {
 			for _, in := range p.pool {
 				close(in.done)
 			}
+			p.timers.close()
 			m.close()
 			return nil, err
 		}
@@ -474,6 +487,7 @@ type ShutdownReport struct {
 // after ctx is done takes no longer than an interrupted call needs to unwind.
 func (p *Plugin) Shutdown(ctx context.Context) (rep ShutdownReport) {
 	p.closeOnce.Do(func() {
+		p.timers.close() // no timer is delivered to a stopping instance
 		p.crashMu.Lock()
 		if p.retryTimer != nil {
 			p.retryTimer.Stop()

@@ -97,6 +97,14 @@ func validate(m wazero.CompiledModule) error {
 			problems = append(problems, fmt.Sprintf("imports %s.%s from module %q: only %q and %q are provided", mod, name, mod, abi.ImportModule, wasiModule))
 		}
 	}
+	for _, imp := range m.ImportedFunctions() {
+		mod, name, _ := imp.Import()
+		if f, ok := abi.LookupHostFunction(name); ok && mod == abi.ImportModule && f.RequiresExport != "" {
+			if _, ok := exports[f.RequiresExport]; !ok {
+				problems = append(problems, fmt.Sprintf("imports %s.%s but does not export %q, which it makes the host call", mod, name, f.RequiresExport))
+			}
+		}
+	}
 	for _, mem := range m.ImportedMemories() {
 		mod, name, _ := mem.Import()
 		problems = append(problems, fmt.Sprintf("imports memory %s.%s: a plugin must define and export its own memory", mod, name))

@@ -227,6 +227,8 @@ func handle(c wasmsock.Conn, s *session, req request) error {
 		return sendMessage(c, s, req)
 	case "send_to_user":
 		return sendToUser(c, s, req)
+	case "who":
+		return who(c, req)
 	}
 	return requestError("unknown action " + strconv.Quote(req.Action))
 }
@@ -288,6 +290,44 @@ func sendMessage(c wasmsock.Conn, s *session, req request) error {
 		s.rooms[req.Room] = true
 	}
 	broadcast(req.Room, event{Action: "receive_message", Room: req.Room, From: s.name, Text: req.Text}, c)
+	return nil
+}
+
+// members is the reply to "who".
+type members struct {
+	Action string   `json:"action"` // always "members"
+	Room   string   `json:"room"`
+	Users  []string `json:"users"` // sorted, each once; [] for an empty room
+}
+
+// who answers with the names of the users in a room (presence: the host knows the members of a
+// group, whichever instance serves them). Anyone may ask, member of the room or not. A user with
+// two connections in the room is named once; an anonymous connection goes by "anon-<id>".
+func who(c wasmsock.Conn, req request) error {
+	if err := checkRoom(req.Room); err != nil {
+		return err
+	}
+	ms, err := wasmsock.Members(roomGroupPrefix + req.Room)
+	if err != nil {
+		return hostError("who", err)
+	}
+	users := []string{}
+	for _, m := range ms {
+		name := m.User
+		if name == "" {
+			if m.Conn == wasmsock.Nobody {
+				continue // an anonymous connection of another plugin: no name to give
+			}
+			name = "anon-" + strconv.FormatUint(m.Conn.ID(), 10)
+		}
+		users = append(users, name)
+	}
+	slices.Sort(users)
+	data, err := json.Marshal(members{Action: "members", Room: req.Room, Users: slices.Compact(users)})
+	if err != nil {
+		return err
+	}
+	_ = c.SendText(string(data))
 	return nil
 }
 

@@ -7,6 +7,7 @@
 #include "wasmsock.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,4 +119,61 @@ void wasmsock_logf(int32_t level, const char *format, ...) {
         n = (int)sizeof buf - 1;
     }
     wasmsock_log(level, (const uint8_t *)buf, n);
+}
+
+int32_t wasmsock_attachment(uint64_t conn, char dst[WASMSOCK_MAX_ATTACHMENT + 1]) {
+    int32_t n = wasmsock_attach_get(conn, (uint8_t *)dst, WASMSOCK_MAX_ATTACHMENT);
+    if (n < 0) {
+        dst[0] = 0;
+        return n;
+    }
+    if (n > WASMSOCK_MAX_ATTACHMENT) {
+        n = WASMSOCK_MAX_ATTACHMENT; /* a host that breaks the limit: keep what fits */
+    }
+    dst[n] = 0;
+    return n;
+}
+
+uint8_t *wasmsock_members_alloc(const uint8_t *group, int32_t group_len, int32_t *len) {
+    int32_t cap = 1024;
+    /* The full length comes back when it does not fit; the group may grow between two calls,
+     * so ask a few times. */
+    for (int attempt = 0; attempt < 8; attempt++) {
+        uint8_t *buf = (uint8_t *)malloc((size_t)cap);
+        if (buf == NULL) {
+            *len = WASMSOCK_ERR_TOO_LARGE;
+            return NULL;
+        }
+        int32_t n = wasmsock_group_members(group, group_len, buf, cap);
+        if (n < 0) {
+            free(buf);
+            *len = n;
+            return NULL;
+        }
+        if (n <= cap) {
+            *len = n;
+            return buf;
+        }
+        free(buf);
+        cap = n;
+    }
+    *len = WASMSOCK_ERR_TOO_LARGE;
+    return NULL;
+}
+
+int wasmsock_member_next(const uint8_t **p, const uint8_t *end, uint64_t *conn, const char **user,
+                         size_t *user_len) {
+    const uint8_t *q = *p;
+    if (end - q < 9 || end - q < 9 + (ptrdiff_t)q[8]) {
+        return 0;
+    }
+    uint64_t id = 0;
+    for (int i = 7; i >= 0; i--) {
+        id = id << 8 | q[i];
+    }
+    *conn = id;
+    *user_len = q[8];
+    *user = (const char *)(q + 9);
+    *p = q + 9 + q[8];
+    return 1;
 }

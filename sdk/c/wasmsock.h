@@ -91,14 +91,15 @@ typedef enum wasmsock_status {
     WASMSOCK_ERR_FORBIDDEN = -8,
     /* msg_read during a call that carries no payload. */
     WASMSOCK_ERR_NO_MESSAGE = -9,
-    /* A message over the route's max_message_bytes, or a bus message over NATS's max payload. */
+    /* A payload over its limit: a message over the route's max_message_bytes, a bus message
+     * over NATS's max payload, an attachment over MaxAttachment. */
     WASMSOCK_ERR_TOO_LARGE = -10,
     /* The bus is off: the host runs without a [cluster] table, so it has no NATS connection. */
     WASMSOCK_ERR_UNAVAILABLE = -11,
     /* A bounded bus queue or limit is full (publish queue, subscriptions, pending requests);
      * the call did nothing and the host counted it. */
     WASMSOCK_ERR_BUSY = -12,
-    /* A host limit was reached (join: too many groups). */
+    /* A host limit was reached: join (too many groups), timer_set (MaxTimers timers armed). */
     WASMSOCK_ERR_LIMIT = -13
 } wasmsock_status;
 
@@ -137,7 +138,7 @@ typedef enum wasmsock_level {
 /* The longest request timeout, in milliseconds. */
 #define WASMSOCK_MAX_REQUEST_TIMEOUT_MS 60000
 
-/* Limits, in bytes. */
+/* Limits (the unit is in each one's comment). */
 /* The longest close reason, in bytes: a close frame's payload is at most 125 bytes (RFC 6455
  * §5.5) and the code takes 2 of them. close cuts a longer reason on a character boundary. */
 #define WASMSOCK_MAX_CLOSE_REASON 123
@@ -149,6 +150,20 @@ typedef enum wasmsock_level {
 #define WASMSOCK_MAX_SUBJECT 256
 /* The longest queue group name, in bytes. */
 #define WASMSOCK_MAX_QUEUE_NAME 64
+/* The longest timer name, in bytes (a name is 1 to 64 bytes of valid UTF-8). */
+#define WASMSOCK_MAX_TIMER_NAME 64
+/* The most timers one plugin may have armed at once, connection and plugin timers together;
+ * timer_set beyond it returns ErrLimit. */
+#define WASMSOCK_MAX_TIMERS 10000
+/* The longest delay or interval of a timer, in milliseconds (about 24.8 days): what an i32
+ * holds. */
+#define WASMSOCK_MAX_TIMER_DELAY 2147483647
+/* The longest user id, in bytes: "user:<id>" is then a valid group name; group_members gives
+ * its length in one byte. */
+#define WASMSOCK_MAX_USER 123
+/* The largest attachment of a connection, in bytes, as Durable Objects allow for a WebSocket's
+ * attachment. */
+#define WASMSOCK_MAX_ATTACHMENT 2048
 
 /* The prefix of the groups the host manages: every connection with a user id is in the group
  * "user:<id>" of its namespace; join and leave refuse them, broadcast reaches them. */
@@ -212,6 +227,11 @@ WASMSOCK_EXPORT("on_close") void on_close(uint64_t conn, int32_t code, int32_t r
 /* The instance starts; the plugin's config (JSON) is read with msg_read. A non-zero result
  * refuses to start. Optional: leave it undefined and the module does not export it. */
 WASMSOCK_EXPORT("on_start") int32_t on_start(int32_t config_len);
+
+/* A timer armed with timer_set is due: conn is its connection (0 for a plugin timer); the
+ * timer's name_len-byte name is read with msg_read. Optional: leave it undefined and the module
+ * does not export it. */
+WASMSOCK_EXPORT("on_timer") void on_timer(uint64_t conn, int32_t name_len);
 
 /* A bus event for subscription or request id: kind 1 a message, 2 a request's reply, 3 a
  * request's failure; msg_read serves the subject_len bytes of the subject, then the data_len
@@ -279,6 +299,42 @@ WASMSOCK_IMPORT("request")
 int32_t wasmsock_request(const uint8_t *subject_ptr, int32_t subject_len, const uint8_t *ptr,
                          int32_t len, int32_t timeout_ms);
 
+/* Arms the timer of that name for conn (0: a plugin timer): on_timer in delay_ms milliseconds,
+ * then every interval_ms (0: once). Arming a name again replaces its timer. DRAFT: its
+ * behaviour may still be refined. */
+WASMSOCK_IMPORT("timer_set")
+int32_t wasmsock_timer_set(uint64_t conn, const uint8_t *name_ptr, int32_t name_len,
+                           int32_t delay_ms, int32_t interval_ms);
+
+/* Disarms the timer of that name for conn (0: a plugin timer); ErrNotFound if none is armed.
+ * DRAFT: its behaviour may still be refined. */
+WASMSOCK_IMPORT("timer_cancel")
+int32_t wasmsock_timer_cancel(uint64_t conn, const uint8_t *name_ptr, int32_t name_len);
+
+/* Stores len bytes (at most 2048; 0 removes it) as conn's attachment, kept by the host until
+ * the connection ends and handed back in on_connect(RESUMED). DRAFT: its behaviour may still be
+ * refined. */
+WASMSOCK_IMPORT("attach_set")
+int32_t wasmsock_attach_set(uint64_t conn, const uint8_t *ptr, int32_t len);
+
+/* Writes min(n, cap) bytes of conn's attachment to dst and returns its full length n (0 when it
+ * has none). DRAFT: its behaviour may still be refined. */
+WASMSOCK_IMPORT("attach_get")
+int32_t wasmsock_attach_get(uint64_t conn, uint8_t *dst, int32_t cap);
+
+/* Returns how many connections are in a group of the current namespace (0 for an empty or
+ * unknown group). DRAFT: its behaviour may still be refined. */
+WASMSOCK_IMPORT("group_size")
+int32_t wasmsock_group_size(const uint8_t *group_ptr, int32_t group_len);
+
+/* Writes min(n, cap) bytes of the members of a group of the current namespace to dst, each as
+ * its connection id (8 bytes, little-endian; 0 for one this plugin does not serve), its user
+ * id's length (1 byte) and the user id, and returns their full length n. DRAFT: its behaviour
+ * may still be refined. */
+WASMSOCK_IMPORT("group_members")
+int32_t wasmsock_group_members(const uint8_t *group_ptr, int32_t group_len, uint8_t *dst,
+                               int32_t cap);
+
 /* END GENERATED */
 
 /* on_connect results. Besides these, an HTTP status 400-599 refuses the handshake, and a close
@@ -322,6 +378,25 @@ char *wasmsock_get_alloc(uint64_t conn, const char *key, int32_t *len);
  * namespace being handled, except except_conn. Returns the count or a negative status. */
 int32_t wasmsock_send_to_user(const char *user, int32_t kind, const void *data, size_t len,
                               uint64_t except_conn);
+
+/* Copies conn's attachment (at most WASMSOCK_MAX_ATTACHMENT bytes) into dst, which has room
+ * for WASMSOCK_MAX_ATTACHMENT + 1 bytes, NUL-terminated, and returns its length (0: none) or a
+ * negative status. A plugin calls it in on_connect with WASMSOCK_FLAG_RESUMED to get back what
+ * it stored with wasmsock_attach_set before a reload or a restart. */
+int32_t wasmsock_attachment(uint64_t conn, char dst[WASMSOCK_MAX_ATTACHMENT + 1]);
+
+/* Returns the members of the group (group_len bytes at group) in a buffer from malloc (free it),
+ * in the encoding of group_members (abi/ABI.md, "Presence"), asking the host again when the first
+ * buffer is short; *len gets the buffer's length, or the negative status (NULL is returned).
+ * Walk it with wasmsock_member_next. */
+uint8_t *wasmsock_members_alloc(const uint8_t *group, int32_t group_len, int32_t *len);
+
+/* Reads the member at *p (before end) of a wasmsock_members_alloc buffer: *conn gets its
+ * connection id (0 for one another plugin serves), *user and *user_len its user id (not
+ * NUL-terminated; length 0 for an anonymous connection). Advances *p and returns 1, or returns 0
+ * at the end. */
+int wasmsock_member_next(const uint8_t **p, const uint8_t *end, uint64_t *conn, const char **user,
+                         size_t *user_len);
 
 /* Formats a log record as printf does and writes it at level. Long records are cut at 4 KiB. */
 void wasmsock_logf(int32_t level, const char *format, ...)
@@ -370,6 +445,30 @@ static inline int32_t wasmsock_broadcast_str(const char *group, int32_t kind, co
                                              size_t len, uint64_t except_conn) {
     return wasmsock_broadcast((const uint8_t *)group, (int32_t)strlen(group), kind,
                               (const uint8_t *)data, (int32_t)len, except_conn);
+}
+
+/* Arms conn's timer (0: a plugin timer) named by a NUL-terminated string to fire once, after ms
+ * milliseconds: on_timer then runs with conn and the name. Arming a name again replaces it. */
+static inline int32_t wasmsock_timer_after(uint64_t conn, const char *name, int32_t ms) {
+    return wasmsock_timer_set(conn, (const uint8_t *)name, (int32_t)strlen(name), ms, 0);
+}
+
+/* Arms conn's timer (0: a plugin timer) to fire every ms milliseconds, the first time after ms. */
+static inline int32_t wasmsock_timer_every(uint64_t conn, const char *name, int32_t ms) {
+    if (ms <= 0) {
+        return WASMSOCK_ERR_INVALID_ARGUMENT;
+    }
+    return wasmsock_timer_set(conn, (const uint8_t *)name, (int32_t)strlen(name), ms, ms);
+}
+
+/* Disarms conn's timer (0: a plugin timer) named by a NUL-terminated string. */
+static inline int32_t wasmsock_timer_cancel_str(uint64_t conn, const char *name) {
+    return wasmsock_timer_cancel(conn, (const uint8_t *)name, (int32_t)strlen(name));
+}
+
+/* Stores len bytes at data as conn's attachment (0 removes it). */
+static inline int32_t wasmsock_attach(uint64_t conn, const void *data, size_t len) {
+    return wasmsock_attach_set(conn, (const uint8_t *)data, (int32_t)len);
 }
 
 /* Writes a NUL-terminated string to the host's log at level. */

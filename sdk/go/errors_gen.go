@@ -34,8 +34,9 @@ var (
 	ErrForbidden error = Error{abi.ErrForbidden}
 	// ErrNoMessage (status -9, "no message to read"): msg_read during a call that carries no payload.
 	ErrNoMessage error = Error{abi.ErrNoMessage}
-	// ErrTooLarge (status -10, "payload too large"): A message over the route's max_message_bytes, or
-	// a bus message over NATS's max payload.
+	// ErrTooLarge (status -10, "payload too large"): A payload over its limit: a message over the
+	// route's max_message_bytes, a bus message over NATS's max payload, an attachment over
+	// MaxAttachment.
 	ErrTooLarge error = Error{abi.ErrTooLarge}
 	// ErrUnavailable (status -11, "bus unavailable"): The bus is off: the host runs without a
 	// [cluster] table, so it has no NATS connection.
@@ -43,6 +44,7 @@ var (
 	// ErrBusy (status -12, "bus busy"): A bounded bus queue or limit is full (publish queue,
 	// subscriptions, pending requests); the call did nothing and the host counted it.
 	ErrBusy error = Error{abi.ErrBusy}
-	// ErrLimit (status -13, "host limit reached"): A host limit was reached (join: too many groups).
+	// ErrLimit (status -13, "host limit reached"): A host limit was reached: join (too many groups),
+	// timer_set (MaxTimers timers armed).
 	ErrLimit error = Error{abi.ErrLimit}
 )

@@ -34,3 +34,8 @@ func onStart(configLen int32) int32 {
 func onEvent(id int32, kind int32, subjectLen int32, dataLen int32) {
 	dispatchEvent(id, kind, subjectLen, dataLen)
 }
+
+//go:wasmexport on_timer
+func onTimer(conn uint64, nameLen int32) {
+	dispatchTimer(conn, nameLen)
+}

@@ -22,6 +22,12 @@ type hostAPI interface {
 	subscribe(subject, queue string) int32
 	unsubscribe(id int32) int32
 	request(subject string, data []byte, timeoutMS int32) int32
+	timerSet(conn uint64, name string, delay, every int32) int32
+	timerCancel(conn uint64, name string) int32
+	attachSet(conn uint64, data []byte) int32
+	attachGet(conn uint64, dst []byte) int32
+	groupSize(group string) int32
+	groupMembers(group string, dst []byte) int32
 }
 
 var host hostAPI = noHost{}
@@ -43,6 +49,12 @@ func (noHost) publish(string, []byte) int32                  { return unsupporte
 func (noHost) subscribe(string, string) int32                { return unsupported }
 func (noHost) unsubscribe(int32) int32                       { return unsupported }
 func (noHost) request(string, []byte, int32) int32           { return unsupported }
+func (noHost) timerSet(uint64, string, int32, int32) int32   { return unsupported }
+func (noHost) timerCancel(uint64, string) int32              { return unsupported }
+func (noHost) attachSet(uint64, []byte) int32                { return unsupported }
+func (noHost) attachGet(uint64, []byte) int32                { return unsupported }
+func (noHost) groupSize(string) int32                        { return unsupported }
+func (noHost) groupMembers(string, []byte) int32             { return unsupported }
 
 func hostMsgRead(dst []byte) int32 { return host.msgRead(dst) }
 
@@ -77,3 +89,16 @@ func hostUnsubscribe(id int32) int32 { return host.unsubscribe(id) }
 func hostRequest(subject string, data []byte, timeoutMS int32) int32 {
 	return host.request(subject, data, timeoutMS)
 }
+func hostTimerSet(conn uint64, name string, delay, every int32) int32 {
+	return host.timerSet(conn, name, delay, every)
+}
+
+func hostTimerCancel(conn uint64, name string) int32 { return host.timerCancel(conn, name) }
+
+func hostAttachSet(conn uint64, data []byte) int32 { return host.attachSet(conn, data) }
+
+func hostAttachGet(conn uint64, dst []byte) int32 { return host.attachGet(conn, dst) }
+
+func hostGroupSize(group string) int32 { return host.groupSize(group) }
+
+func hostGroupMembers(group string, dst []byte) int32 { return host.groupMembers(group, dst) }

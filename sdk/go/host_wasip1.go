@@ -91,3 +91,34 @@ func hostRequest(subject string, data []byte, timeoutMS int32) int32 {
 	p, n := bytesArg(data)
 	return wasmRequest(sp, sn, p, n, timeoutMS)
 }
+
+func hostTimerSet(conn uint64, name string, delay, every int32) int32 {
+	p, n := stringArg(name)
+	return wasmTimerSet(conn, p, n, delay, every)
+}
+
+func hostTimerCancel(conn uint64, name string) int32 {
+	p, n := stringArg(name)
+	return wasmTimerCancel(conn, p, n)
+}
+
+func hostAttachSet(conn uint64, data []byte) int32 {
+	p, n := bytesArg(data)
+	return wasmAttachSet(conn, p, n)
+}
+
+func hostAttachGet(conn uint64, dst []byte) int32 {
+	p, n := bytesArg(dst)
+	return wasmAttachGet(conn, p, n)
+}
+
+func hostGroupSize(group string) int32 {
+	p, n := stringArg(group)
+	return wasmGroupSize(p, n)
+}
+
+func hostGroupMembers(group string, dst []byte) int32 {
+	gp, gn := stringArg(group)
+	p, n := bytesArg(dst)
+	return wasmGroupMembers(gp, gn, p, n)
+}

@@ -76,3 +76,40 @@ func wasmUnsubscribe(id int32) int32
 //
 //go:wasmimport wasmsock request
 func wasmRequest(subjectPtr unsafe.Pointer, subjectLen int32, ptr unsafe.Pointer, len int32, timeoutMs int32) int32
+
+// wasmTimerSet: Arms the timer of that name for conn (0: a plugin timer): on_timer in delay_ms
+// milliseconds, then every interval_ms (0: once). Arming a name again replaces its timer.
+//
+//go:wasmimport wasmsock timer_set
+func wasmTimerSet(conn uint64, namePtr unsafe.Pointer, nameLen int32, delayMs int32, intervalMs int32) int32
+
+// wasmTimerCancel: Disarms the timer of that name for conn (0: a plugin timer); ErrNotFound if none
+// is armed.
+//
+//go:wasmimport wasmsock timer_cancel
+func wasmTimerCancel(conn uint64, namePtr unsafe.Pointer, nameLen int32) int32
+
+// wasmAttachSet: Stores len bytes (at most 2048; 0 removes it) as conn's attachment, kept by the
+// host until the connection ends and handed back in on_connect(RESUMED).
+//
+//go:wasmimport wasmsock attach_set
+func wasmAttachSet(conn uint64, ptr unsafe.Pointer, len int32) int32
+
+// wasmAttachGet: Writes min(n, cap) bytes of conn's attachment to dst and returns its full length n
+// (0 when it has none).
+//
+//go:wasmimport wasmsock attach_get
+func wasmAttachGet(conn uint64, dst unsafe.Pointer, cap int32) int32
+
+// wasmGroupSize: Returns how many connections are in a group of the current namespace (0 for an
+// empty or unknown group).
+//
+//go:wasmimport wasmsock group_size
+func wasmGroupSize(groupPtr unsafe.Pointer, groupLen int32) int32
+
+// wasmGroupMembers: Writes min(n, cap) bytes of the members of a group of the current namespace to
+// dst, each as its connection id (8 bytes, little-endian; 0 for one this plugin does not serve),
+// its user id's length (1 byte) and the user id, and returns their full length n.
+//
+//go:wasmimport wasmsock group_members
+func wasmGroupMembers(groupPtr unsafe.Pointer, groupLen int32, dst unsafe.Pointer, cap int32) int32

@@ -3,7 +3,9 @@
 package wasmsock
 
 import (
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,6 +22,8 @@ type fakeHost struct {
 	vals    map[string]string
 	calls   []string
 	logs    []string
+	attach  []byte
+	members []Member
 }
 
 func (h *fakeHost) msgRead(dst []byte) int32 {
@@ -83,6 +87,42 @@ func (h *fakeHost) request(subject string, data []byte, timeoutMS int32) int32 {
 	return 9
 }
 
+func (h *fakeHost) timerSet(conn uint64, name string, delay, every int32) int32 {
+	h.calls = append(h.calls, fmt.Sprintf("timer_set %d %s %d %d", conn, name, delay, every))
+	return 0
+}
+
+func (h *fakeHost) timerCancel(conn uint64, name string) int32 {
+	h.calls = append(h.calls, fmt.Sprintf("timer_cancel %d %s", conn, name))
+	return int32(abi.ErrNotFound)
+}
+
+func (h *fakeHost) attachSet(conn uint64, data []byte) int32 {
+	if len(data) > abi.MaxAttachment {
+		return int32(abi.ErrTooLarge)
+	}
+	h.attach = append([]byte(nil), data...)
+	return 0
+}
+
+func (h *fakeHost) groupSize(group string) int32 { return int32(len(h.members)) }
+
+func (h *fakeHost) groupMembers(group string, dst []byte) int32 {
+	var b []byte
+	for _, m := range h.members {
+		b = binary.LittleEndian.AppendUint64(b, uint64(m.Conn))
+		b = append(b, byte(len(m.User)))
+		b = append(b, m.User...)
+	}
+	copy(dst, b)
+	return int32(len(b))
+}
+
+func (h *fakeHost) attachGet(conn uint64, dst []byte) int32 {
+	copy(dst, h.attach)
+	return int32(len(h.attach))
+}
+
 // useFake installs a fresh fake host and clears the handlers for the length of the test.
 func useFake(t *testing.T) *fakeHost {
 	h := &fakeHost{chunk: 3, vals: map[string]string{}}
@@ -94,6 +134,7 @@ func useFake(t *testing.T) *fakeHost {
 		OnClose(nil)
 		OnEvent(nil)
 		OnStart(nil)
+		OnTimer(nil)
 	})
 	return h
 }
@@ -322,5 +363,82 @@ func TestBus(t *testing.T) {
 	}
 	if EventError.String() != "error" || EventKind(9).String() != "EventKind(9)" {
 		t.Fatal("EventKind.String")
+	}
+}
+
+func TestTimers(t *testing.T) {
+	h := useFake(t)
+	c := Conn(7)
+	tests := []struct {
+		name string
+		arm  func() error
+		want string // the host call, "" for none
+		err  error
+	}{
+		{"after", func() error { return After(1500*time.Millisecond, "tick") }, "timer_set 0 tick 1500 0", nil},
+		{"every", func() error { return Every(time.Second, "beat") }, "timer_set 0 beat 1000 1000", nil},
+		{"conn after rounds up", func() error { return c.After(time.Microsecond, "soon") }, "timer_set 7 soon 1 0", nil},
+		{"conn every", func() error { return c.Every(2*time.Second, "ping") }, "timer_set 7 ping 2000 2000", nil},
+		{"negative", func() error { return After(-time.Second, "x") }, "", ErrInvalidArgument},
+		{"too long", func() error { return c.After(30*24*time.Hour, "x") }, "", ErrInvalidArgument},
+		{"every zero", func() error { return Every(0, "x") }, "", ErrInvalidArgument},
+		{"cancel", func() error { return c.CancelTimer("ping") }, "timer_cancel 7 ping", ErrNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h.calls = nil
+			if err := tt.arm(); err != tt.err {
+				t.Errorf("error %v, want %v", err, tt.err)
+			}
+			got := strings.Join(h.calls, "; ")
+			if got != tt.want {
+				t.Errorf("host calls %q, want %q", got, tt.want)
+			}
+		})
+	}
+
+	var fired []string
+	OnTimer(func(c Conn, name string) { fired = append(fired, fmt.Sprintf("%d %s", c.ID(), name)) })
+	h.payload = []byte("heartbeat")
+	dispatchTimer(7, int32(len("heartbeat")))
+	if len(fired) != 1 || fired[0] != "7 heartbeat" {
+		t.Errorf("OnTimer got %q, want [7 heartbeat]", fired)
+	}
+}
+
+func TestAttachment(t *testing.T) {
+	h := useFake(t)
+	c := Conn(3)
+	if b, err := c.Attachment(); b != nil || err != nil {
+		t.Fatalf("no attachment: %q, %v", b, err)
+	}
+	long := strings.Repeat("x", 1000) // over the first buffer: a second call gets it all
+	if err := c.SetAttachment([]byte(long)); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := c.Attachment(); string(b) != long || err != nil {
+		t.Fatalf("attachment %d bytes, %v; want %d bytes", len(b), err, len(long))
+	}
+	if err := c.SetAttachment(make([]byte, abi.MaxAttachment+1)); err != ErrTooLarge {
+		t.Fatalf("over the limit: %v, want ErrTooLarge", err)
+	}
+	_ = h
+}
+
+func TestPresence(t *testing.T) {
+	h := useFake(t)
+	if n, err := GroupSize("room:a"); n != 0 || err != nil {
+		t.Fatalf("empty: %d %v", n, err)
+	}
+	for i := 1; i <= 100; i++ { // over the first buffer: Members asks again with the full length
+		h.members = append(h.members, Member{Conn: Conn(i), User: strings.Repeat("u", i%20)})
+	}
+	h.members = append(h.members, Member{Conn: Nobody, User: "remote"})
+	got, err := Members("room:a")
+	if err != nil || len(got) != 101 || got[99] != (Member{Conn: 100, User: strings.Repeat("u", 0)}) || got[100].User != "remote" {
+		t.Fatalf("members: %d %v, last two %+v", len(got), err, got[len(got)-2:])
+	}
+	if n, _ := GroupSize("room:a"); n != 101 {
+		t.Errorf("size %d", n)
 	}
 }

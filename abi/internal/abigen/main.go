@@ -63,6 +63,9 @@ type fn struct {
 	Params   []param  `json:"params"`
 	Results  []string `json:"results"` // exports only; host functions return one i32
 	Doc      string   `json:"doc"`
+	// RequiresExport names the guest export a module that imports this host function must have
+	// (the function makes the host call it).
+	RequiresExport string `json:"requires_export"`
 }
 
 type param struct {
@@ -223,6 +226,15 @@ func (t *table) validate() error {
 		}
 		if strings.HasPrefix(f.Name, "wasmsock_") || strings.HasPrefix(f.Name, "_") {
 			bad("function %q: reserved name", f.Name)
+		}
+		if f.RequiresExport != "" {
+			found := false
+			for _, e := range t.Exports {
+				found = found || e.Name == f.RequiresExport
+			}
+			if !found {
+				bad("function %q: requires_export %q is not an export", f.Name, f.RequiresExport)
+			}
 		}
 	}
 	values := map[int]bool{}
@@ -427,7 +439,7 @@ func genGo(t *table, _ []byte) ([]byte, error) {
 		{"Flags passed to on_connect.", t.ConnectFlags},
 		{"The bus: the kinds of events on_event receives, and request timeouts in milliseconds.", t.Bus},
 		{"Log levels for the log host function.", t.LogLevels},
-		{"Limits, in bytes.", t.Limits},
+		{"Limits (the unit is in each one's comment).", t.Limits},
 	}
 	for _, g := range groups {
 		p("// %s\nconst (\n", g.title)
@@ -476,6 +488,9 @@ func genGo(t *table, _ []byte) ([]byte, error) {
 		p("}, Stability: %s", map[string]string{"FINAL": "Final", "DRAFT": "Draft"}[f.Status])
 		if f.Required {
 			p(", Required: true")
+		}
+		if f.RequiresExport != "" {
+			p(", RequiresExport: %q", f.RequiresExport)
 		}
 		p("},\n")
 	}
@@ -663,7 +678,7 @@ func genCSection(t *table) string {
 	for _, n := range t.Bus {
 		p("%s#define WASMSOCK_%s %d\n\n", cComment(n.Doc, ""), n.C, n.Value)
 	}
-	p("/* Limits, in bytes. */\n")
+	p("/* Limits (the unit is in each one's comment). */\n")
 	for _, n := range t.Limits {
 		p("%s#define WASMSOCK_%s %d\n", cComment(n.Doc, ""), n.C, n.Value)
 	}
@@ -1146,7 +1161,7 @@ func mdStatusCodes(t *table) string {
 
 func mdLimits(t *table) string {
 	var b strings.Builder
-	b.WriteString("| Limit | Bytes | Go | C | What |\n|-------|------:|----|---|------|\n")
+	b.WriteString("| Limit | Value | Go | C | What |\n|-------|------:|----|---|------|\n")
 	for _, n := range t.Limits {
 		fmt.Fprintf(&b, "| %s | %d | `abi.%s` | `WASMSOCK_%s` | %s |\n", strings.ToLower(splitWords(strings.TrimPrefix(n.Name, "Max"))), n.Value, n.Name, n.C, n.Doc)
 	}

@@ -25,6 +25,7 @@
     messages: $("messages"),
     composer: $("composer"),
     message: $("message"),
+    people: $("people"),
   };
 
   const params = new URLSearchParams(location.search);
@@ -36,6 +37,7 @@
     me: "", // the name the server confirmed in its welcome
     rooms: [], // joined (or being joined) rooms, in the order they were added
     joined: new Set(), // rooms the server confirmed at least once
+    people: new Map(), // room -> the users in it, as the server last said ("who")
     unread: new Map(), // room -> count of unseen messages
     active: "", // the room shown
     pendingJoins: [], // rooms whose join awaits an answer, in the order sent
@@ -183,9 +185,15 @@
         break;
       case "user_joined":
         system(m.room, `${m.user} joined`);
+        askWho(m.room);
         break;
       case "user_left":
         system(m.room, `${m.user} left`);
+        askWho(m.room);
+        break;
+      case "members":
+        state.people.set(m.room, Array.isArray(m.users) ? m.users : []);
+        if (m.room === state.active) renderPeople();
         break;
       case "receive_message":
         addMessage({ from: m.from, room: m.room || "", to: m.to || "", text: m.text });
@@ -202,7 +210,27 @@
       system(room, `You joined #${room}`);
     }
     if (!state.active) state.active = room;
+    askWho(room);
     renderRooms();
+  }
+
+  // Presence: the server knows who is in a room (the host's group members), whichever
+  // instance or tab they use; the page asks again whenever someone joins or leaves.
+  function askWho(room) {
+    if (room) sendJSON({ action: "who", room });
+  }
+
+  function renderPeople() {
+    const users = state.people.get(state.active) || [];
+    el.people.replaceChildren(
+      ...users.map((u) => {
+        const li = document.createElement("li");
+        li.textContent = u;
+        li.dataset.user = u;
+        if (u === state.me) li.classList.add("me");
+        return li;
+      }),
+    );
   }
 
   function onError(p) {
@@ -244,6 +272,7 @@
   function switchRoom(room) {
     state.active = room;
     state.unread.delete(room);
+    askWho(room);
     renderRooms();
     el.message.focus();
   }
@@ -251,6 +280,7 @@
   function renderRooms() {
     el.rooms.replaceChildren(...state.rooms.map(roomItem));
     el.roomTitle.textContent = state.active ? `#${state.active}` : "No room";
+    renderPeople();
     el.message.placeholder = state.active
       ? `Message #${state.active} (/msg name text for a private one)`
       : "Join a room to talk (/msg name text for a private one)";

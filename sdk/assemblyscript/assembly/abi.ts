@@ -35,14 +35,15 @@ export enum Status {
   Forbidden = -8,
   /** msg_read during a call that carries no payload. */
   NoMessage = -9,
-  /** A message over the route's max_message_bytes, or a bus message over NATS's max payload. */
+  /** A payload over its limit: a message over the route's max_message_bytes, a bus message over
+  /** NATS's max payload, an attachment over MaxAttachment. */
   TooLarge = -10,
   /** The bus is off: the host runs without a [cluster] table, so it has no NATS connection. */
   Unavailable = -11,
   /** A bounded bus queue or limit is full (publish queue, subscriptions, pending requests); the
   /** call did nothing and the host counted it. */
   Busy = -12,
-  /** A host limit was reached (join: too many groups). */
+  /** A host limit was reached: join (too many groups), timer_set (MaxTimers timers armed). */
   Limit = -13,
 }
 
@@ -126,6 +127,24 @@ export const MAX_SUBJECT: i32 = 256;
 
 /** The longest queue group name, in bytes. */
 export const MAX_QUEUE_NAME: i32 = 64;
+
+/** The longest timer name, in bytes (a name is 1 to 64 bytes of valid UTF-8). */
+export const MAX_TIMER_NAME: i32 = 64;
+
+/** The most timers one plugin may have armed at once, connection and plugin timers together;
+/** timer_set beyond it returns ErrLimit. */
+export const MAX_TIMERS: i32 = 10000;
+
+/** The longest delay or interval of a timer, in milliseconds (about 24.8 days): what an i32 holds. */
+export const MAX_TIMER_DELAY: i32 = 2147483647;
+
+/** The longest user id, in bytes: "user:<id>" is then a valid group name; group_members gives its
+/** length in one byte. */
+export const MAX_USER: i32 = 123;
+
+/** The largest attachment of a connection, in bytes, as Durable Objects allow for a WebSocket's
+/** attachment. */
+export const MAX_ATTACHMENT: i32 = 2048;
 
 /** The prefix of the groups the host manages: every connection with a user id is in the group
 /** "user:<id>" of its namespace; join and leave refuse them, broadcast reaches them. */

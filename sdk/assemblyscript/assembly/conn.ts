@@ -204,6 +204,49 @@ export class Conn {
     return <Status>env.leave(this.id, changetype<usize>(g), g.byteLength);
   }
 
+  /**
+   * Arms the connection's timer `name` to fire once, after `ms` milliseconds: the `onTimer`
+   * handler then runs with this connection, in order with its other events. Arming a name again
+   * replaces its timer; the connection's timers end with it. Errors: `InvalidArgument` (a bad
+   * name: 1-64 bytes; a negative delay), `Limit` (the plugin has MAX_TIMERS timers armed),
+   * `UnknownConn`.
+   */
+  after(ms: i32, name: string): Status {
+    return setTimer(this.id, name, ms, 0);
+  }
+
+  /** Arms the connection's timer `name` to fire every `ms` milliseconds, the first after `ms`. */
+  every(ms: i32, name: string): Status {
+    return ms > 0 ? setTimer(this.id, name, ms, ms) : Status.InvalidArgument;
+  }
+
+  /** Disarms the connection's timer `name`; `NotFound` if it is not armed. */
+  cancelTimer(name: string): Status {
+    return cancelTimer_(this.id, name);
+  }
+
+  /**
+   * Stores `data` (at most MAX_ATTACHMENT, 2048 bytes) as the connection's attachment: the host
+   * keeps a copy until the connection closes, and a new instance gets it back with `attachment()`
+   * when it takes the connection over (in `onConnect` with `resumed`). An empty array removes it.
+   * `TooLarge` over the limit.
+   */
+  setAttachment(data: Uint8Array): Status {
+    return <Status>env.attach_set(this.id, data.dataStart, data.length);
+  }
+
+  /** Returns the connection's attachment (empty when it has none), or null when the host fails. */
+  attachment(): Uint8Array | null {
+    let buf = new Uint8Array(256);
+    for (let i = 0; i < 4; i++) {
+      let n = env.attach_get(this.id, buf.dataStart, buf.length);
+      if (n < 0) return null;
+      if (n <= buf.length) return buf.subarray(0, n);
+      buf = new Uint8Array(n);
+    }
+    return null;
+  }
+
   /** Formats the connection as "conn <id>", for logs. */
   toString(): string {
     return "conn " + this.id.toString();
@@ -266,3 +309,82 @@ export function warn(msg: string): void { log(Level.Warn, msg); }
 
 /** Logs `msg` at error level. */
 export function error(msg: string): void { log(Level.Error, msg); }
+
+function setTimer(conn: u64, name: string, ms: i32, every: i32): Status {
+  let n = encodeUTF8(name);
+  return <Status>env.timer_set(conn, changetype<usize>(n), n.byteLength, ms, every);
+}
+
+function cancelTimer_(conn: u64, name: string): Status {
+  let n = encodeUTF8(name);
+  return <Status>env.timer_cancel(conn, changetype<usize>(n), n.byteLength);
+}
+
+/**
+ * Arms the plugin timer `name` to fire once, after `ms` milliseconds: the `onTimer` handler then
+ * runs with a null connection, on the first instance, in the default namespace. Arming a name
+ * again replaces its timer. Plugin timers survive reloads.
+ */
+export function after(ms: i32, name: string): Status {
+  return setTimer(0, name, ms, 0);
+}
+
+/** Arms the plugin timer `name` to fire every `ms` milliseconds, the first time after `ms`. */
+export function every(ms: i32, name: string): Status {
+  return ms > 0 ? setTimer(0, name, ms, ms) : Status.InvalidArgument;
+}
+
+/** Disarms the plugin timer `name`; `NotFound` if it is not armed. */
+export function cancelTimer(name: string): Status {
+  return cancelTimer_(0, name);
+}
+
+/** A member of a group (presence; DRAFT). */
+export class Member {
+  constructor(
+    /** Its connection; null for a connection another plugin serves. */
+    public conn: Conn | null,
+    /** Its user id; "" for an anonymous connection. */
+    public user: string,
+  ) {}
+}
+
+/**
+ * Returns how many connections are in `group`, in the namespace of the connection whose event is
+ * being handled (0 for an empty or unknown group), or a negative `Status` (`InvalidArgument` for
+ * a bad group name). A "user:<id>" group's size is how many connections that user has open.
+ */
+export function groupSize(group: string): i32 {
+  let g = encodeUTF8(group);
+  return env.group_size(changetype<usize>(g), g.byteLength);
+}
+
+/**
+ * Returns the members of `group`, in the namespace of the connection whose event is being
+ * handled, sorted by connection id; null when the host refuses (a bad group name).
+ */
+export function members(group: string): Member[] | null {
+  let g = encodeUTF8(group);
+  let buf = new Uint8Array(1024);
+  for (let i = 0; i < 8; i++) {
+    let n = env.group_members(changetype<usize>(g), g.byteLength, buf.dataStart, buf.length);
+    if (n < 0) return null;
+    if (n <= buf.length) return decodeMembers(buf.dataStart, n);
+    buf = new Uint8Array(n); // the group grew, or the first buffer was short: ask again
+  }
+  return null;
+}
+
+/** Reads group_members' records: a little-endian u64 id, a one-byte length and the user id. */
+function decodeMembers(p: usize, n: i32): Member[] {
+  let out = new Array<Member>();
+  let i = 0;
+  while (n - i >= 9) {
+    let id = load<u64>(p + <usize>i);
+    let u = <i32>load<u8>(p + <usize>i + 8);
+    if (n - i < 9 + u) break;
+    out.push(new Member(id == 0 ? null : new Conn(id), decodeUTF8(p + <usize>i + 9, u)));
+    i += 9 + u;
+  }
+  return out;
+}

@@ -66,3 +66,33 @@ export declare function unsubscribe(id: i32): i32;
 // @ts-ignore: decorator
 @external("wasmsock", "request")
 export declare function request(subjectPtr: usize, subjectLen: i32, ptr: usize, len: i32, timeoutMs: i32): i32;
+
+/** Arms the timer of that name for conn (0: a plugin timer): on_timer in delay_ms milliseconds, then every interval_ms (0: once). Arming a name again replaces its timer. */
+// @ts-ignore: decorator
+@external("wasmsock", "timer_set")
+export declare function timer_set(conn: u64, namePtr: usize, nameLen: i32, delayMs: i32, intervalMs: i32): i32;
+
+/** Disarms the timer of that name for conn (0: a plugin timer); ErrNotFound if none is armed. */
+// @ts-ignore: decorator
+@external("wasmsock", "timer_cancel")
+export declare function timer_cancel(conn: u64, namePtr: usize, nameLen: i32): i32;
+
+/** Stores len bytes (at most 2048; 0 removes it) as conn's attachment, kept by the host until the connection ends and handed back in on_connect(RESUMED). */
+// @ts-ignore: decorator
+@external("wasmsock", "attach_set")
+export declare function attach_set(conn: u64, ptr: usize, len: i32): i32;
+
+/** Writes min(n, cap) bytes of conn's attachment to dst and returns its full length n (0 when it has none). */
+// @ts-ignore: decorator
+@external("wasmsock", "attach_get")
+export declare function attach_get(conn: u64, dst: usize, cap: i32): i32;
+
+/** Returns how many connections are in a group of the current namespace (0 for an empty or unknown group). */
+// @ts-ignore: decorator
+@external("wasmsock", "group_size")
+export declare function group_size(groupPtr: usize, groupLen: i32): i32;
+
+/** Writes min(n, cap) bytes of the members of a group of the current namespace to dst, each as its connection id (8 bytes, little-endian; 0 for one this plugin does not serve), its user id's length (1 byte) and the user id, and returns their full length n. */
+// @ts-ignore: decorator
+@external("wasmsock", "group_members")
+export declare function group_members(groupPtr: usize, groupLen: i32, dst: usize, cap: i32): i32;

@@ -6,7 +6,7 @@
 // event to the handler the plugin registered with onConnect, onMessage, onClose or onStart.
 
 import { Runtime } from "~lib/shared/runtime";
-import { dispatchConnect, dispatchMessage, dispatchClose, dispatchStart, dispatchEvent } from "./handlers";
+import { dispatchConnect, dispatchMessage, dispatchClose, dispatchStart, dispatchEvent, dispatchTimer } from "./handlers";
 
 /**
  * Ends an event. With --runtime minimal the garbage collector runs only when called, and only
@@ -49,5 +49,11 @@ export function on_start(configLen: i32): i32 {
 /** A bus event for subscription or request `id`; the subject and the data are read with msg_read. */
 export function on_event(id: i32, kind: i32, subjectLen: i32, dataLen: i32): void {
   dispatchEvent(id, kind, subjectLen, dataLen);
+  endEvent();
+}
+
+/** A timer is due; its name's `nameLen` bytes are read with msg_read. */
+export function on_timer(conn: u64, nameLen: i32): void {
+  dispatchTimer(conn, nameLen);
   endEvent();
 }

@@ -49,6 +49,8 @@ export function onEvent(handler: (e: Event) => void): void {
   eventHandler = handler;
 }
 
+let timerHandler: ((c: Conn | null, name: string) => void) | null = null;
+
 /**
  * Sets the handler for new connections; its `Verdict` decides whether to accept each one.
  *
@@ -90,6 +92,16 @@ export function onClose(handler: (c: Conn, code: i32, reason: string) => void): 
  */
 export function onStart(handler: (config: Uint8Array) => string | null): void {
   startHandler = handler;
+}
+
+/**
+ * Sets the handler for timers armed with `after`, `every`, `Conn.after` or `Conn.every`: it runs
+ * when one is due, with its connection (null for a plugin timer) and its name. Timers are named
+ * rather than given a function because they outlive the instance that armed them: after a
+ * reload the new module's handler gets them and tells them apart by name.
+ */
+export function onTimer(handler: (c: Conn | null, name: string) => void): void {
+  timerHandler = handler;
 }
 
 /**
@@ -163,4 +175,16 @@ export function dispatchEvent(id: i32, kind: i32, subjectLen: i32, dataLen: i32)
   if (b === null || b.length < subjectLen) return;
   let subject = decodeUTF8(b.dataStart, subjectLen);
   h(new Event(id, kind, subject, b.subarray(subjectLen)));
+}
+
+/** Handles `on_timer`. */
+export function dispatchTimer(conn: u64, nameLen: i32): void {
+  let h = timerHandler;
+  if (h === null) {
+    log(Level.Warn, "wasmsock: a timer fired but no onTimer handler is set");
+    return;
+  }
+  let b = readPayload(nameLen);
+  if (b === null) return;
+  h(conn == 0 ? null : new Conn(conn), decodeUTF8(b.dataStart, b.length));
 }

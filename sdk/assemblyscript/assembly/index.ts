@@ -8,6 +8,7 @@ export {
   FLAG_RESUMED, MAX_CLOSE_REASON, MAX_GROUP_NAME, MAX_CONN_GET_KEY, USER_GROUP_PREFIX,
   EVENT_MESSAGE, EVENT_REPLY, EVENT_ERROR, MAX_SUBJECT, MAX_QUEUE_NAME,
   DEFAULT_REQUEST_TIMEOUT_MS, MAX_REQUEST_TIMEOUT_MS,
+  MAX_TIMER_NAME, MAX_TIMERS, MAX_TIMER_DELAY, MAX_ATTACHMENT, MAX_USER,
 } from "./abi";
 
 export {
@@ -17,13 +18,14 @@ export {
 export {
   Message, Conn,
   isError, errorText,
-  broadcast, broadcastText, sendToUser,
+  broadcast, broadcastText, sendToUser, after, every, cancelTimer,
+  Member, groupSize, members,
   log, debug, info, warn, error,
 } from "./conn";
 
 export {
   Verdict, ACCEPT, rejectHTTP, rejectClose,
-  onConnect, onMessage, onClose, onStart, onEvent,
+  onConnect, onMessage, onClose, onStart, onEvent, onTimer,
 } from "./handlers";
 
 export { decodeUTF8, encodeUTF8, bytesToString, stringToBytes, validSequence } from "./utf8";

@@ -63,6 +63,7 @@ type Harness struct {
 	nextID      uint64                   // the last connection id given out
 	nextBarrier uint64                   // where the next barrier ids start
 	broadcasts  []Broadcast
+	clock       time.Time // the plugin's clock (see Advance)
 }
 
 // Broadcast is a successful broadcast call by the plugin, as the host saw it.
@@ -102,6 +103,7 @@ func Load(wasm []byte, opts Options) (*Harness, error) {
 		groups:      hub.New[*member](nil, hub.Limits{PerMember: hub.DefaultPerMember, Total: hub.DefaultTotal}),
 		barriers:    map[uint64]chan struct{}{},
 		nextBarrier: 1 << 63,
+		clock:       Epoch,
 	}
 	if opts.CallTimeout <= 0 {
 		opts.CallTimeout = DefaultCallTimeout
@@ -123,6 +125,9 @@ func Load(wasm []byte, opts Options) (*Harness, error) {
 		Host:        (*fakeHost)(h),
 		Logger:      slog.New(&logHandler{store: h.logs, next: next}),
 		Cache:       sharedCache(),
+		// Timers fire only when Advance says so, by the harness's clock.
+		Clock:        h.now,
+		ManualTimers: true,
 	})
 	if err != nil {
 		if lines := h.logs.text(); lines != "" {

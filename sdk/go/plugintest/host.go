@@ -2,6 +2,7 @@ package plugintest
 
 import (
 	"bytes"
+	"cmp"
 	"maps"
 	"net/url"
 	"slices"
@@ -175,6 +176,22 @@ func (f *fakeHost) Broadcast(current uint64, group string, kind int32, data []by
 	}
 	f.broadcasts = append(f.broadcasts, Broadcast{Namespace: ns, Group: group, Message: m, Except: except, Count: n})
 	return n, abi.OK
+}
+
+// Presence implements plugin.Host.
+func (f *fakeHost) Presence(current uint64, group string, members bool) (int, []plugin.Member) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	list := f.groups.Members(f.scope(current), group)
+	if !members {
+		return len(list), nil
+	}
+	out := make([]plugin.Member, 0, len(list))
+	for _, m := range list {
+		out = append(out, plugin.Member{Conn: m.c.id, User: m.c.info.User})
+	}
+	slices.SortFunc(out, func(a, b plugin.Member) int { return cmp.Compare(a.Conn, b.Conn) })
+	return len(list), out
 }
 
 // Released implements plugin.Host: the plugin has handled on_close, and the id is forgotten.

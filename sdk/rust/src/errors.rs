@@ -36,8 +36,8 @@ pub enum Error {
     Forbidden,
     /// msg_read during a call that carries no payload (`-9`)
     NoMessage,
-    /// A message over the route's max_message_bytes, or a bus message over NATS's max payload
-    /// (`-10`)
+    /// A payload over its limit: a message over the route's max_message_bytes, a bus message over
+    /// NATS's max payload, an attachment over MaxAttachment (`-10`)
     TooLarge,
     /// The bus is off: the host runs without a [cluster] table, so it has no NATS connection
     /// (`-11`)
@@ -45,7 +45,7 @@ pub enum Error {
     /// A bounded bus queue or limit is full (publish queue, subscriptions, pending requests); the
     /// call did nothing and the host counted it (`-12`)
     Busy,
-    /// A host limit was reached (join: too many groups) (`-13`)
+    /// A host limit was reached: join (too many groups), timer_set (MaxTimers timers armed) (`-13`)
     Limit,
     /// A negative status this version of the ABI does not define.
     Other(i32),

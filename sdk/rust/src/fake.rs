@@ -17,6 +17,8 @@ pub(crate) struct Fake {
     pub calls: Vec<String>,
     pub logs: Vec<String>,
     pub join_status: i32,
+    pub attachment: Vec<u8>,
+    pub members: Vec<(u64, String)>,
 }
 
 thread_local! {
@@ -141,6 +143,53 @@ pub unsafe fn request(subject_ptr: *const u8, subject_len: i32, ptr: *const u8, 
     let (subject, data) = (text(subject_ptr, subject_len), text(ptr, len));
     with(|h| h.calls.push(format!("request {} {} {}", subject, data, timeout_ms)));
     9
+}
+
+pub unsafe fn timer_set(conn: u64, name_ptr: *const u8, name_len: i32, delay_ms: i32, interval_ms: i32) -> i32 {
+    let name = text(name_ptr, name_len);
+    with(|h| h.calls.push(format!("timer_set {} {} {} {}", conn, name, delay_ms, interval_ms)));
+    0
+}
+
+pub unsafe fn timer_cancel(conn: u64, name_ptr: *const u8, name_len: i32) -> i32 {
+    let name = text(name_ptr, name_len);
+    with(|h| h.calls.push(format!("timer_cancel {} {}", conn, name)));
+    sys::ERR_NOT_FOUND
+}
+
+pub unsafe fn attach_set(_conn: u64, ptr: *const u8, len: i32) -> i32 {
+    if len as usize > sys::MAX_ATTACHMENT {
+        return sys::ERR_TOO_LARGE;
+    }
+    let data = bytes(ptr, len).to_vec();
+    with(|h| h.attachment = data);
+    0
+}
+
+pub unsafe fn attach_get(_conn: u64, dst: *mut u8, cap: i32) -> i32 {
+    with(|h| {
+        let n = h.attachment.len().min(cap as usize);
+        core::ptr::copy_nonoverlapping(h.attachment.as_ptr(), dst, n);
+        h.attachment.len() as i32
+    })
+}
+
+pub unsafe fn group_size(_group_ptr: *const u8, _group_len: i32) -> i32 {
+    with(|h| h.members.len() as i32)
+}
+
+pub unsafe fn group_members(_group_ptr: *const u8, _group_len: i32, dst: *mut u8, cap: i32) -> i32 {
+    with(|h| {
+        let mut b = Vec::new();
+        for (id, user) in &h.members {
+            b.extend_from_slice(&id.to_le_bytes());
+            b.push(user.len() as u8);
+            b.extend_from_slice(user.as_bytes());
+        }
+        let n = b.len().min(cap as usize);
+        core::ptr::copy_nonoverlapping(b.as_ptr(), dst, n);
+        b.len() as i32
+    })
 }
 
 #[cfg(test)]
@@ -301,5 +350,53 @@ mod tests {
                 (9, EventKind::Error, "svc".to_string(), b"no responders".to_vec())
             ]
         );
+    }
+
+    #[test]
+    fn timers_and_attachments() {
+        use core::time::Duration;
+        reset();
+        let c = Conn::from_id(7);
+        crate::after(Duration::from_millis(1500), "tick").unwrap();
+        crate::every(Duration::from_secs(1), "beat").unwrap();
+        c.after(Duration::from_micros(1), "soon").unwrap();
+        c.every(Duration::from_secs(2), "ping").unwrap();
+        assert_eq!(c.every(Duration::ZERO, "x"), Err(Error::InvalidArgument));
+        assert_eq!(c.after(Duration::from_secs(30 * 24 * 3600), "x"), Err(Error::InvalidArgument));
+        assert_eq!(c.cancel_timer("ping"), Err(Error::NotFound));
+        let calls = with(|h| h.calls.clone());
+        assert_eq!(
+            calls,
+            [
+                "timer_set 0 tick 1500 0",
+                "timer_set 0 beat 1000 1000",
+                "timer_set 7 soon 1 0",
+                "timer_set 7 ping 2000 2000",
+                "timer_cancel 7 ping",
+            ]
+        );
+        assert_eq!(c.attachment().unwrap(), b"");
+        let long = vec![b'x'; 1000];
+        c.set_attachment(&long).unwrap();
+        assert_eq!(c.attachment().unwrap(), long);
+        assert_eq!(c.set_attachment(&vec![0u8; 2049]), Err(Error::TooLarge));
+    }
+
+    #[test]
+    fn presence() {
+        reset();
+        assert_eq!(crate::group_size("room:a"), Ok(0));
+        assert_eq!(crate::members("room:a"), Ok(vec![]));
+        with(|h| {
+            for i in 1..=100u64 {
+                h.members.push((i, "u".repeat((i % 20) as usize)));
+            }
+            h.members.push((0, "remote".into()));
+        });
+        let ms = crate::members("room:a").unwrap();
+        assert_eq!(ms.len(), 101);
+        assert_eq!(ms[0], crate::Member { conn: Some(Conn::from_id(1)), user: "u".into() });
+        assert_eq!(ms[100], crate::Member { conn: None, user: "remote".into() });
+        assert_eq!(crate::group_size("room:a"), Ok(101));
     }
 }

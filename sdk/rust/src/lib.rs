@@ -114,6 +114,7 @@ pub mod bus;
 mod conn;
 mod errors;
 mod logging;
+mod state;
 
 pub mod json;
 pub mod sys;
@@ -125,6 +126,7 @@ pub use bus::{publish, queue_subscribe, request, subscribe, Event, EventKind, Re
 pub use conn::{broadcast, send_to_user, valid_close_code, Conn, Kind, Message, Verdict};
 pub use errors::{check, Error, Result};
 pub use logging::{log, Level};
+pub use state::{after, cancel_timer, every, group_size, members, Member};
 
 /// A plugin's handlers: the host calls them as connections open, send messages and close.
 ///
@@ -181,6 +183,15 @@ pub trait Plugin: 'static {
     fn on_event(&mut self, event: Event<'_>) {
         let _ = event;
     }
+
+    /// Called when a timer armed with [`Conn::after`], [`Conn::every`], [`after`] or [`every`]
+    /// is due, with its connection (`None` for a plugin timer) and its name. Timers are named
+    /// rather than given a closure because they outlive the instance that armed them: after a
+    /// reload the new module's `on_timer` gets them. The default logs a warning.
+    fn on_timer(&mut self, conn: Option<Conn>, name: &str) {
+        let _ = conn;
+        log(Level::Warn, &format!("wasmsock: timer {:?} fired but the plugin has no on_timer", name));
+    }
 }
 
 /// Registers a [`Plugin`] type and writes the exports the host calls.
@@ -200,6 +211,7 @@ pub trait Plugin: 'static {
 /// | `on_message` | `(conn i64, kind i32, len i32) -> ()` |
 /// | `on_close` | `(conn i64, code i32, reason_len i32) -> ()` |
 /// | `on_event` | `(id i32, kind i32, subject_len i32, data_len i32) -> ()` |
+/// | `on_timer` | `(conn i64, name_len i32) -> ()` |
 ///
 /// Use it once per crate, at module level.
 #[macro_export]
@@ -244,6 +256,11 @@ macro_rules! plugin {
             #[no_mangle]
             pub extern "C" fn on_event(id: i32, kind: i32, subject_len: i32, data_len: i32) {
                 $crate::__private::on_event(wasmsock_plugin, id, kind, subject_len, data_len)
+            }
+
+            #[no_mangle]
+            pub extern "C" fn on_timer(conn: u64, name_len: i32) {
+                $crate::__private::on_timer(wasmsock_plugin, conn, name_len)
             }
         };
     };
@@ -421,5 +438,17 @@ pub mod __private {
         let (subject, data) = buf.split_at(split);
         let subject = String::from_utf8_lossy(subject);
         plugin().on_event(crate::Event { id, kind, subject: &subject, data });
+    }
+
+    /// The `on_timer` export.
+    pub fn on_timer<P: Plugin>(plugin: fn() -> &'static mut P, conn: u64, name_len: i32) {
+        let mut name = Vec::new();
+        if let Err(e) = read_payload(&mut name, name_len) {
+            log(Level::Error, &format!("wasmsock: timer dropped: reading its name from the host: {}", e));
+            return;
+        }
+        let name = String::from_utf8_lossy(&name);
+        let conn = if conn == 0 { None } else { Some(Conn::from_id(conn)) };
+        plugin().on_timer(conn, &name);
     }
 }

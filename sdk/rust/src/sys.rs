@@ -43,14 +43,15 @@ pub const ERR_CLOSED: i32 = -7;
 pub const ERR_FORBIDDEN: i32 = -8;
 /// msg_read during a call that carries no payload.
 pub const ERR_NO_MESSAGE: i32 = -9;
-/// A message over the route's max_message_bytes, or a bus message over NATS's max payload.
+/// A payload over its limit: a message over the route's max_message_bytes, a bus message over
+/// NATS's max payload, an attachment over MaxAttachment.
 pub const ERR_TOO_LARGE: i32 = -10;
 /// The bus is off: the host runs without a [cluster] table, so it has no NATS connection.
 pub const ERR_UNAVAILABLE: i32 = -11;
 /// A bounded bus queue or limit is full (publish queue, subscriptions, pending requests); the call
 /// did nothing and the host counted it.
 pub const ERR_BUSY: i32 = -12;
-/// A host limit was reached (join: too many groups).
+/// A host limit was reached: join (too many groups), timer_set (MaxTimers timers armed).
 pub const ERR_LIMIT: i32 = -13;
 
 /// Message kind: UTF-8 text (the RFC 6455 opcode of a text frame).
@@ -91,6 +92,19 @@ pub const MAX_CONN_GET_KEY: usize = 256;
 pub const MAX_SUBJECT: usize = 256;
 /// The longest queue group name, in bytes.
 pub const MAX_QUEUE_NAME: usize = 64;
+/// The longest timer name, in bytes (a name is 1 to 64 bytes of valid UTF-8).
+pub const MAX_TIMER_NAME: usize = 64;
+/// The most timers one plugin may have armed at once, connection and plugin timers together;
+/// timer_set beyond it returns ErrLimit.
+pub const MAX_TIMERS: usize = 10000;
+/// The longest delay or interval of a timer, in milliseconds (about 24.8 days): what an i32 holds.
+pub const MAX_TIMER_DELAY: usize = 2147483647;
+/// The longest user id, in bytes: "user:<id>" is then a valid group name; group_members gives its
+/// length in one byte.
+pub const MAX_USER: usize = 123;
+/// The largest attachment of a connection, in bytes, as Durable Objects allow for a WebSocket's
+/// attachment.
+pub const MAX_ATTACHMENT: usize = 2048;
 /// The prefix of the groups the host manages: every connection with a user id is in the group
 /// "user:<id>" of its namespace; join and leave refuse them, broadcast reaches them.
 pub const USER_GROUP_PREFIX: &str = "user:";
@@ -180,6 +194,36 @@ extern "C" {
     /// or the failure comes to on_event, exactly once.
     #[link_name = "request"]
     pub fn request(subject_ptr: *const u8, subject_len: i32, ptr: *const u8, len: i32, timeout_ms: i32) -> i32;
+
+    /// Arms the timer of that name for conn (0: a plugin timer): on_timer in delay_ms milliseconds,
+    /// then every interval_ms (0: once). Arming a name again replaces its timer.
+    #[link_name = "timer_set"]
+    pub fn timer_set(conn: u64, name_ptr: *const u8, name_len: i32, delay_ms: i32, interval_ms: i32) -> i32;
+
+    /// Disarms the timer of that name for conn (0: a plugin timer); ErrNotFound if none is armed.
+    #[link_name = "timer_cancel"]
+    pub fn timer_cancel(conn: u64, name_ptr: *const u8, name_len: i32) -> i32;
+
+    /// Stores len bytes (at most 2048; 0 removes it) as conn's attachment, kept by the host until
+    /// the connection ends and handed back in on_connect(RESUMED).
+    #[link_name = "attach_set"]
+    pub fn attach_set(conn: u64, ptr: *const u8, len: i32) -> i32;
+
+    /// Writes min(n, cap) bytes of conn's attachment to dst and returns its full length n (0 when
+    /// it has none).
+    #[link_name = "attach_get"]
+    pub fn attach_get(conn: u64, dst: *mut u8, cap: i32) -> i32;
+
+    /// Returns how many connections are in a group of the current namespace (0 for an empty or
+    /// unknown group).
+    #[link_name = "group_size"]
+    pub fn group_size(group_ptr: *const u8, group_len: i32) -> i32;
+
+    /// Writes min(n, cap) bytes of the members of a group of the current namespace to dst, each as
+    /// its connection id (8 bytes, little-endian; 0 for one this plugin does not serve), its user
+    /// id's length (1 byte) and the user id, and returns their full length n.
+    #[link_name = "group_members"]
+    pub fn group_members(group_ptr: *const u8, group_len: i32, dst: *mut u8, cap: i32) -> i32;
 }
 
 #[cfg(all(not(target_arch = "wasm32"), not(test)))]
@@ -247,6 +291,36 @@ mod off_wasm {
 
     /// Stand-in for the `request` import: always [`ERR_NOT_SUPPORTED`] off `wasm32`.
     pub unsafe fn request(_subject_ptr: *const u8, _subject_len: i32, _ptr: *const u8, _len: i32, _timeout_ms: i32) -> i32 {
+        ERR_NOT_SUPPORTED
+    }
+
+    /// Stand-in for the `timer_set` import: always [`ERR_NOT_SUPPORTED`] off `wasm32`.
+    pub unsafe fn timer_set(_conn: u64, _name_ptr: *const u8, _name_len: i32, _delay_ms: i32, _interval_ms: i32) -> i32 {
+        ERR_NOT_SUPPORTED
+    }
+
+    /// Stand-in for the `timer_cancel` import: always [`ERR_NOT_SUPPORTED`] off `wasm32`.
+    pub unsafe fn timer_cancel(_conn: u64, _name_ptr: *const u8, _name_len: i32) -> i32 {
+        ERR_NOT_SUPPORTED
+    }
+
+    /// Stand-in for the `attach_set` import: always [`ERR_NOT_SUPPORTED`] off `wasm32`.
+    pub unsafe fn attach_set(_conn: u64, _ptr: *const u8, _len: i32) -> i32 {
+        ERR_NOT_SUPPORTED
+    }
+
+    /// Stand-in for the `attach_get` import: always [`ERR_NOT_SUPPORTED`] off `wasm32`.
+    pub unsafe fn attach_get(_conn: u64, _dst: *mut u8, _cap: i32) -> i32 {
+        ERR_NOT_SUPPORTED
+    }
+
+    /// Stand-in for the `group_size` import: always [`ERR_NOT_SUPPORTED`] off `wasm32`.
+    pub unsafe fn group_size(_group_ptr: *const u8, _group_len: i32) -> i32 {
+        ERR_NOT_SUPPORTED
+    }
+
+    /// Stand-in for the `group_members` import: always [`ERR_NOT_SUPPORTED`] off `wasm32`.
+    pub unsafe fn group_members(_group_ptr: *const u8, _group_len: i32, _dst: *mut u8, _cap: i32) -> i32 {
         ERR_NOT_SUPPORTED
     }
 }

@@ -26,6 +26,20 @@
 //	unsub ID               unsubscribe; reply "ok" or "ERR <status>"
 //	req SUBJ MS TEXT       request with timeout MS; reply "req ID" or "ERR <status>"
 //	tell ID TEXT           (as bus data) in on_event: send TEXT to connection ID
+//	timer NAME MS [EVERY]  arm this connection's timer NAME (after MS ms, then every EVERY ms)
+//	ptimer NAME MS [EVERY] arm the plugin timer NAME; both reply "ok" or "ERR <status>"
+//	cancel NAME            disarm this connection's timer NAME; reply "ok" or "ERR <status>"
+//	pcancel NAME           disarm the plugin timer NAME
+//	timers N               arm N timers "storm-0".. for this connection (1 hour); reply
+//	                       "armed K" and, when one failed, " ERR <status>"
+//	attach TEXT            store TEXT as this connection's attachment; reply "ok" or "ERR <status>"
+//	attachlen N            store N bytes 'a' as the attachment; reply "ok" or "ERR <status>"
+//	attachment             reply "attachment TEXT"
+//	size G                 reply "size N", the size of group G, or "ERR <status>"
+//	members G              reply "members ID:USER ID:USER..." (sorted by id), or "ERR <status>"
+//
+// A connection timer sends "timer NAME" to its connection; a plugin timer reports "ptimer NAME"
+// to "observers". A replayed connection with an attachment reports "resumed <id> <attachment>".
 //
 // Bus events go to the connection that subscribed or requested, as
 // "event ID KIND SUBJECT DATA"; an event whose data is "tell ID TEXT" is carried out instead and
@@ -46,7 +60,11 @@ import (
 func init() {
 	wasmsock.OnConnect(func(c wasmsock.Conn, resumed bool) wasmsock.Verdict {
 		if resumed {
-			report("resumed " + id(c))
+			if a, _ := c.Attachment(); len(a) > 0 {
+				report("resumed " + id(c) + " " + string(a))
+			} else {
+				report("resumed " + id(c))
+			}
 			return wasmsock.Accept
 		}
 		if c.Query("observe") != "" {
@@ -89,6 +107,33 @@ func init() {
 		}
 		_ = c.SendText("event " + strconv.Itoa(int(e.ID)) + " " + e.Kind.String() + " " + e.Subject + " " + string(e.Data))
 	})
+	wasmsock.OnTimer(func(c wasmsock.Conn, name string) {
+		if c.ID() == 0 {
+			report("ptimer " + name)
+			return
+		}
+		_ = c.SendText("timer " + name)
+	})
+}
+
+// arm parses "NAME MS [EVERY]" and arms the timer with after or every.
+func arm(rest string, after, every func(time.Duration, string) error) string {
+	f := strings.Fields(rest)
+	if len(f) < 2 {
+		return "ERR usage"
+	}
+	ms, _ := strconv.Atoi(f[1])
+	if len(f) > 2 {
+		ev, _ := strconv.Atoi(f[2])
+		if ev > 0 {
+			// every: first after MS, then every EVERY: arm the first with after when they differ.
+			if ev == ms {
+				return status(every(time.Duration(ev)*time.Millisecond, f[0]), "ok")
+			}
+			return "ERR first and every must match"
+		}
+	}
+	return status(after(time.Duration(ms)*time.Millisecond, f[0]), "ok")
 }
 
 // owners maps bus subscriptions and requests to the connection that made them.
@@ -173,6 +218,41 @@ func command(c wasmsock.Conn, text string) string {
 			owners[int32(r)] = c
 		}
 		return status(err, "req "+strconv.Itoa(int(r)))
+	case "timer":
+		return arm(rest, c.After, c.Every)
+	case "ptimer":
+		return arm(rest, wasmsock.After, wasmsock.Every)
+	case "cancel":
+		return status(c.CancelTimer(rest), "ok")
+	case "pcancel":
+		return status(wasmsock.CancelTimer(rest), "ok")
+	case "timers":
+		n, _ := strconv.Atoi(arg)
+		for i := 0; i < n; i++ {
+			if err := c.After(time.Hour, "storm-"+strconv.Itoa(i)); err != nil {
+				return "armed " + strconv.Itoa(i) + " " + status(err, "")
+			}
+		}
+		return "armed " + strconv.Itoa(n)
+	case "attach":
+		return status(c.SetAttachment([]byte(rest)), "ok")
+	case "attachlen":
+		n, _ := strconv.Atoi(arg)
+		return status(c.SetAttachment([]byte(strings.Repeat("a", n))), "ok")
+	case "size":
+		n, err := wasmsock.GroupSize(rest)
+		return status(err, "size "+strconv.Itoa(n))
+	case "members":
+		ms, err := wasmsock.Members(rest)
+		var out strings.Builder
+		out.WriteString("members")
+		for _, m := range ms {
+			out.WriteString(" " + strconv.FormatUint(m.Conn.ID(), 10) + ":" + m.User)
+		}
+		return status(err, out.String())
+	case "attachment":
+		a, err := c.Attachment()
+		return status(err, "attachment "+string(a))
 	}
 	return "ERR unknown command " + strconv.Quote(verb)
 }

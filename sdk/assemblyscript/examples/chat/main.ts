@@ -11,7 +11,7 @@
 import {
   Conn, Message, Kind, Status, Level, Verdict, ACCEPT,
   onStart, onConnect, onMessage, onClose,
-  broadcast, sendToUser, log, errorText, stringToBytes,
+  broadcast, sendToUser, log, errorText, stringToBytes, members,
   MAX_GROUP_NAME, USER_GROUP_PREFIX,
 } from "../../assembly";
 import * as json from "./json";
@@ -276,7 +276,53 @@ function handle(c: Conn, s: Session, req: Request): string | null {
   if (req.action == "leave") return leave(c, s, req);
   if (req.action == "send_message") return sendMessage(c, s, req);
   if (req.action == "send_to_user") return sendPrivate(c, s, req);
+  if (req.action == "who") return who(c, req);
   return "unknown action " + json.goQuote(req.action);
+}
+
+/**
+ * Answers with the names of the users in a room (presence: the host knows the members of a
+ * group, whichever instance serves them). Anyone may ask, member of the room or not. A user with
+ * two connections in the room is named once; an anonymous connection goes by "anon-<id>".
+ */
+function who(c: Conn, req: Request): string | null {
+  let err = checkRoom(req.room);
+  if (err !== null) return err;
+  let ms = members(ROOM_GROUP_PREFIX + req.room);
+  if (ms === null) return hostError("who", Status.InvalidArgument);
+  let users = new Array<string>();
+  for (let i = 0; i < ms.length; i++) {
+    let m = ms[i];
+    let name = m.user;
+    if (name.length == 0) {
+      let mc = m.conn;
+      if (mc === null) continue; // an anonymous connection of another plugin: no name to give
+      name = "anon-" + mc.id.toString();
+    }
+    users.push(name);
+  }
+  users.sort(compareBytes);
+  let w = new json.Writer().raw("{\"action\":\"members\",").member(true, "room", req.room).raw(",\"users\":[");
+  let first = true;
+  for (let i = 0; i < users.length; i++) {
+    if (i > 0 && users[i] == users[i - 1]) continue; // each user once
+    if (!first) w.raw(",");
+    w.string(users[i]);
+    first = false;
+  }
+  send(c, w.raw("]}").toBytes());
+  return null;
+}
+
+/** Orders strings by their UTF-8 bytes, as Go's sort does. */
+function compareBytes(a: string, b: string): i32 {
+  let x = String.UTF8.encode(a), y = String.UTF8.encode(b);
+  let n = min(x.byteLength, y.byteLength);
+  for (let i = 0; i < n; i++) {
+    let d = <i32>load<u8>(changetype<usize>(x) + i) - <i32>load<u8>(changetype<usize>(y) + i);
+    if (d != 0) return d;
+  }
+  return x.byteLength - y.byteLength;
 }
 
 /**

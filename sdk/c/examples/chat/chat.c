@@ -1230,6 +1230,103 @@ static void do_send_to_user(uint64_t conn, session_t *s, const request_t *req, b
                     (int)st);
 }
 
+
+static int compare_str(const void *a, const void *b) {
+    const str_t *x = (const str_t *)a, *y = (const str_t *)b;
+    return compare(x->p, x->len, y->p, y->len);
+}
+
+/* Answers with the names of the users in a room (presence: the host knows the members of a
+ * group, whichever instance serves them). Anyone may ask, member of the room or not. A user with
+ * two connections in the room is named once; an anonymous connection goes by "anon-<id>". */
+static void do_who(uint64_t conn, const request_t *req, buf_t *err) {
+    str_t room = str_of(&req->f[F_ROOM]);
+    if (!check_room(room, err)) {
+        return;
+    }
+    buf_t group = {0};
+    group_name(&group, "room:", room);
+    int32_t len;
+    uint8_t *list = wasmsock_members_alloc((const uint8_t *)group.p, (int32_t)group.len, &len);
+    buf_free(&group);
+    if (list == NULL) {
+        host_error(err, "who", len);
+        return;
+    }
+    /* Each anonymous member's name is made in anon; names points into list and anon. */
+    size_t count = 0, cap = 0;
+    str_t *names = NULL;
+    buf_t anon = {0};
+    size_t *anon_at = NULL;
+    const uint8_t *p = list, *end = list + len;
+    uint64_t id;
+    const char *user;
+    size_t ulen;
+    while (wasmsock_member_next(&p, end, &id, &user, &ulen)) {
+        if (ulen == 0 && id == 0) {
+            continue; /* an anonymous connection of another plugin: no name to give */
+        }
+        if (count == cap) {
+            cap = cap ? 2 * cap : 16;
+            str_t *nn = (str_t *)realloc(names, cap * sizeof *nn);
+            size_t *na = (size_t *)realloc(anon_at, cap * sizeof *na);
+            if (nn == NULL || na == NULL) {
+                free(nn != NULL ? nn : names);
+                free(na != NULL ? na : anon_at);
+                free(list);
+                buf_free(&anon);
+                buf_puts(err, "who failed: out of memory");
+                return;
+            }
+            names = nn;
+            anon_at = na;
+        }
+        anon_at[count] = (size_t)-1;
+        if (ulen > 0) {
+            names[count].p = user;
+            names[count].len = ulen;
+        } else {
+            anon_at[count] = anon.len;
+            size_t before = anon.len;
+            buf_printf(&anon, "anon-%llu", (unsigned long long)id);
+            names[count].len = anon.len - before;
+        }
+        count++;
+    }
+    for (size_t i = 0; i < count; i++) { /* anon may have moved while it grew */
+        if (anon_at[i] != (size_t)-1) {
+            names[i].p = anon.p + anon_at[i];
+        }
+    }
+    if (count > 0) {
+        qsort(names, count, sizeof *names, compare_str);
+    }
+    buf_t b = {0};
+    buf_puts(&b, "{\"action\":\"members\",\"room\":");
+    json_quote(&b, room.p, room.len);
+    buf_puts(&b, ",\"users\":[");
+    for (size_t i = 0, n = 0; i < count; i++) {
+        if (i > 0 && compare_str(&names[i], &names[i - 1]) == 0) {
+            continue; /* each user once */
+        }
+        if (n++ > 0) {
+            buf_putc(&b, ',');
+        }
+        json_quote(&b, names[i].p, names[i].len);
+    }
+    buf_puts(&b, "]}");
+    if (anon.oom) {
+        buf_puts(err, "who failed: out of memory");
+    } else {
+        send_buf(conn, &b);
+    }
+    buf_free(&b);
+    buf_free(&anon);
+    free(names);
+    free(anon_at);
+    free(list);
+}
+
 /* Carries out one request from conn; sets err when it cannot. */
 static void handle(uint64_t conn, const request_t *req, buf_t *err) {
     session_t *s = session_of(conn);
@@ -1246,6 +1343,8 @@ static void handle(uint64_t conn, const request_t *req, buf_t *err) {
         do_send_message(conn, s, req, err);
     } else if (compare(action.p, action.len, "send_to_user", 12) == 0) {
         do_send_to_user(conn, s, req, err);
+    } else if (compare(action.p, action.len, "who", 3) == 0) {
+        do_who(conn, req, err);
     } else {
         buf_puts(err, "unknown action ");
         go_quote(err, action.p, action.len);

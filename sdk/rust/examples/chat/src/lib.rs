@@ -23,7 +23,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use wasmsock::json::{Object, Raw, Type};
+use wasmsock::json::{Array, Object, Raw, Type};
 use wasmsock::{Conn, Error, Kind, Level, Message, Plugin, Verdict};
 
 mod isprint;
@@ -368,6 +368,28 @@ fn send_to_user(c: Conn, s: &mut Session, req: &Request, max_text: i64) -> Resul
     Ok(())
 }
 
+/// Answers with the names of the users in a room (presence: the host knows the members of a
+/// group, whichever instance serves them). Anyone may ask, member of the room or not. A user
+/// with two connections in the room is named once; an anonymous connection goes by "anon-<id>".
+fn who(c: Conn, req: &Request) -> Result<(), String> {
+    check_room(&req.room)?;
+    let group = format!("{}{}", ROOM_GROUP_PREFIX, req.room);
+    let members = wasmsock::members(&group).map_err(|e| host_error("who", e))?;
+    let mut users: Vec<String> = members
+        .into_iter()
+        .filter_map(|m| match (m.user.is_empty(), m.conn) {
+            (false, _) => Some(m.user),
+            (true, Some(conn)) => Some(format!("anon-{}", conn.id())),
+            (true, None) => None, // an anonymous connection of another plugin: no name to give
+        })
+        .collect();
+    users.sort();
+    users.dedup();
+    let list = users.iter().fold(Array::new(), |a, u| a.str(u)).finish();
+    send(c, &Object::new().str("action", "members").str("room", &req.room).raw("users", &list).finish());
+    Ok(())
+}
+
 impl Chat {
     /// Returns the session of c, rebuilding one if this instance has none (which should not
     /// happen: the host replays every connection before its messages).
@@ -384,6 +406,7 @@ impl Chat {
             "leave" => leave(c, s, req),
             "send_message" => send_message(c, s, req, max_text),
             "send_to_user" => send_to_user(c, s, req, max_text),
+            "who" => who(c, req),
             other => Err(format!("unknown action {}", go_quote(other))),
         }
     }
