@@ -55,7 +55,7 @@ func natsConn(t testing.TB, u string) *nats.Conn {
 func startBusHost(t testing.TB, natsURL, src string) (*host.Server, string) {
 	t.Helper()
 	src = fmt.Sprintf("listen = \"127.0.0.1:0\"\ncompilation_cache = %q\n[log]\nlevel = \"error\"\n[cluster]\nurls = [%q]\n%s", testCache, natsURL, src)
-	cfg, err := config.Parse(filepath.Join(t.TempDir(), "host.toml"), []byte(src))
+	cfg, err := config.Parse(filepath.Join(t.TempDir(), "host.toml"), []byte(generousStart(src)))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
@@ -329,13 +329,14 @@ func TestBridgeConfigErrors(t *testing.T) {
 		{`onclose = { publish = "" }`, `onclose.publish: "" is not a subject`},
 		{`timeout_ms = -5`, `timeout_ms: must be between`},
 	} {
-		src := fmt.Sprintf("listen = \"127.0.0.1:0\"\ncompilation_cache = %q\n[plugin.bridge]\nmodule = %q\n[plugin.bridge.config]\n%s\n[[route]]\npath = \"/connect\"\nplugin = \"bridge\"\n", testCache, abs, tc.config)
+		// testCallTimeout: Check starts the plugin (a Go module).
+		src := fmt.Sprintf("listen = \"127.0.0.1:0\"\ncompilation_cache = %q\n[plugin.bridge]\nmodule = %q\n%s\n[plugin.bridge.config]\n%s\n[[route]]\npath = \"/connect\"\nplugin = \"bridge\"\n", testCache, abs, testCallTimeout, tc.config)
 		cfg, err := config.Parse(filepath.Join(t.TempDir(), "host.toml"), []byte(src))
 		if err != nil {
 			t.Fatalf("config: %v", err)
 		}
 		err = host.Check(context.Background(), cfg, nil)
-		if err == nil || !strings.Contains(strings.ReplaceAll(err.Error(), `\"`, `"`), tc.want) || !strings.Contains(err.Error(), "host.toml:5: plugin.bridge.config:") {
+		if err == nil || !strings.Contains(strings.ReplaceAll(err.Error(), `\"`, `"`), tc.want) || !strings.Contains(err.Error(), "host.toml:6: plugin.bridge.config:") {
 			t.Errorf("%s: check says %v, want %q", tc.config, err, tc.want)
 		}
 	}

@@ -465,6 +465,9 @@ func TestClusterExampleConfigs(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg.Listen, cfg.CompilationCache = "127.0.0.1:0", testCache
+		for _, p := range cfg.Plugins { // testCallTimeout: the chat is a Go module
+			p.CallTimeout.D = 30 * time.Second
+		}
 		return cfg
 	}
 	cfgA := load("a.toml")

@@ -52,7 +52,7 @@ func (s *syncBuffer) String() string {
 // liveHeader is the top of every config of these tests: the plugins p (probe), e (echo) and c
 // (chat) are defined by the body.
 func liveConfig(body string) string {
-	return fmt.Sprintf("listen = \"127.0.0.1:0\"\ncompilation_cache = %q\n%s\n", testCache, body)
+	return generousStart(fmt.Sprintf("listen = \"127.0.0.1:0\"\ncompilation_cache = %q\n%s\n", testCache, body))
 }
 
 func modulePath(t *testing.T, rel string) string {

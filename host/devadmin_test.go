@@ -23,7 +23,7 @@ func TestDevAdminLocalOnly(t *testing.T) {
 	build := func(top string, dev bool) string {
 		src := fmt.Sprintf("listen = \"127.0.0.1:0\"\ncompilation_cache = %q\n%s\n[plugin.p]\nmodule = %q\n[[route]]\npath = \"/ws\"\nplugin = \"p\"\n", testCache, top, abs)
 		file := filepath.Join(t.TempDir(), "host.toml") // written: POST /api/reload reads it again
-		if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		if err := os.WriteFile(file, []byte(generousStart(src)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		cfg, err := config.Load(file)

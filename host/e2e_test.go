@@ -51,7 +51,7 @@ func startConfigTop(t testing.TB, top, module, rest string) (*host.Server, strin
 	}
 	src := fmt.Sprintf("listen = \"127.0.0.1:0\"\ncompilation_cache = %q\n%s\n[log]\nlevel = \"error\"\n[plugin.p]\nmodule = %q\n%s\n", testCache, top, abs, rest)
 	file := filepath.Join(t.TempDir(), "host.toml") // written, so that a config reload reads it
-	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte(generousStart(src)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Load(file)

@@ -62,7 +62,7 @@ func (b *logBuffer) lines(s string) []string {
 // base URL and its log.
 func serveLogged(t *testing.T, src string) (*host.Server, string, *logBuffer) {
 	t.Helper()
-	cfg, err := config.Parse(filepath.Join(t.TempDir(), "host.toml"), []byte(src))
+	cfg, err := config.Parse(filepath.Join(t.TempDir(), "host.toml"), []byte(generousStart(src)))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}

@@ -61,7 +61,7 @@ namespace_claim = "tenant"
 	if _, err := config.Parse(path, []byte(src+"[[route]]\npath = \"/x\"\nplugin = \"p\"\nnamespace_from = \"query:namespace\"\nauth = { required = false, algorithms = [\"HS256\"], secret = { env = \"WASMSOCK_TEST_JWT_SECRET\" }, namespace_claim = \"tenant\" }\n")); err == nil {
 		t.Errorf("config with namespace_claim and namespace_from accepted")
 	}
-	cfg, err := config.Parse(path, []byte(src))
+	cfg, err := config.Parse(path, []byte(generousStart(src)))
 	if err != nil {
 		t.Fatal(err)
 	}

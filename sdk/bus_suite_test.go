@@ -80,7 +80,9 @@ func busScenario(t *testing.T, ns *natsserver.Server, be *nats.Conn, published c
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := fmt.Sprintf("listen = \"127.0.0.1:0\"\n[log]\nlevel = \"error\"\n[cluster]\nurls = [%q]\n[plugin.relay]\nmodule = %q\n[[route]]\npath = \"/relay\"\nplugin = \"relay\"\nnamespace_from = \"query:ns\"\n", natsURL, abs)
+	// A generous call_timeout: start-up runs within it, and a Go module's under -race on a loaded
+	// machine can take longer than the default 1s.
+	src := fmt.Sprintf("listen = \"127.0.0.1:0\"\n[log]\nlevel = \"error\"\n[cluster]\nurls = [%q]\n[plugin.relay]\nmodule = %q\ncall_timeout = \"30s\"\n[[route]]\npath = \"/relay\"\nplugin = \"relay\"\nnamespace_from = \"query:ns\"\n", natsURL, abs)
 	cfg, err := config.Parse(filepath.Join(t.TempDir(), "host.toml"), []byte(src))
 	if err != nil {
 		t.Fatal(err)
