@@ -44,8 +44,8 @@ func text(t *testing.T, c *wstest.Client) string {
 	return string(p)
 }
 
-// waitSub waits until the NATS server has n subscriptions more than the backend's own, so that
-// a publication after it reaches the plugin's.
+// flushed waits until the NATS server has handled everything nc sent (its subscriptions
+// included), so that a publication after it reaches them.
 func flushed(t *testing.T, nc *nats.Conn) {
 	t.Helper()
 	if err := nc.Flush(); err != nil {

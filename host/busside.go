@@ -20,7 +20,8 @@ func (s *Server) newBus(cfg *config.Config, pc *config.Plugin) (*bus.Bus, error)
 	if s.cluster == nil {
 		return nil, nil
 	}
-	opts := bus.Options{Prefix: busPrefix(cfg)}
+	// Subscribe waits for the server's confirmation within a guest call: at most half of it.
+	opts := bus.Options{Prefix: busPrefix(cfg), SubscribeWait: pc.CallTimeout.D / 2}
 	if pc.Bus != nil {
 		opts.Shared = pc.Bus.Shared
 		opts.QueueMessages = pc.Bus.QueueMessages

@@ -180,8 +180,9 @@ func busScenario(t *testing.T, ns *natsserver.Server, be *nats.Conn, published c
 	return tr
 }
 
-// waitInterest waits until at least n subscriptions on the NATS server match subject: the host
-// sends a plugin's SUB asynchronously, and a publication before it arrives would reach nobody.
+// waitInterest waits until at least n subscriptions on the NATS server match subject. subscribe
+// returns once the server has the subscription (abi/ABI.md, "Bus"), so after the plugin's answer
+// this holds at once; a publication before it would reach nobody.
 func waitInterest(t *testing.T, ns *natsserver.Server, subject string, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

@@ -10,7 +10,8 @@
 // where token(N) is cluster.Token(N): the namespace escaped into one literal token. Subjects that match one of the plugin's shared patterns
 // (granted by the operator in host.toml) are used as they are, in every namespace.
 //
-// Nothing here blocks a plugin: publications go through a bounded queue drained by the Bus's own
+// Only Subscribe waits on the network, boundedly, for the server to confirm the subscription.
+// Nothing else blocks a plugin: publications go through a bounded queue drained by the Bus's own
 // goroutine (full: abi.ErrBusy, counted), deliveries are handed to a callback that must not
 // block, and requests wait on one wildcard inbox subscription with a timer each.
 package bus
@@ -35,6 +36,7 @@ import (
 const (
 	DefaultQueueMessages = 1024
 	DefaultQueueBytes    = 8 << 20
+	DefaultSubscribeWait = 500 * time.Millisecond
 )
 
 // Options configure a Bus.
@@ -48,6 +50,11 @@ type Options struct {
 	// QueueMessages and QueueBytes bound the publications waiting to be written to NATS.
 	QueueMessages int
 	QueueBytes    int64
+	// SubscribeWait bounds how long Subscribe waits for the NATS server to confirm a new
+	// subscription (a PING/PONG round trip after the SUB) before it returns. Default
+	// DefaultSubscribeWait; the host passes half the plugin's call_timeout, as Subscribe runs
+	// within a guest call.
+	SubscribeWait time.Duration
 }
 
 // Stats are a Bus's counters.
@@ -73,6 +80,8 @@ type Bus struct {
 	stop     chan struct{}
 	stopped  chan struct{}
 	once     sync.Once
+
+	subWait time.Duration
 
 	inbox    string
 	inboxSub *nats.Subscription
@@ -105,11 +114,15 @@ func New(nc *nats.Conn, opts Options) (*Bus, error) {
 	if opts.QueueBytes <= 0 {
 		opts.QueueBytes = DefaultQueueBytes
 	}
+	if opts.SubscribeWait <= 0 {
+		opts.SubscribeWait = DefaultSubscribeWait
+	}
 	b := &Bus{
 		nc:       nc,
 		prefix:   opts.Prefix,
 		out:      make(chan *nats.Msg, opts.QueueMessages),
 		maxBytes: opts.QueueBytes,
+		subWait:  opts.SubscribeWait,
 		stop:     make(chan struct{}),
 		stopped:  make(chan struct{}),
 		pending:  map[uint64]*request{},
@@ -275,6 +288,14 @@ func (b *Bus) Subscribe(ns, subject, queue string, deliver func(plugin.BusMsg)) 
 	}
 	// A flood on one subscription is bounded here too: past these, NATS drops (slow consumer).
 	_ = sub.SetPendingLimits(65536, 64<<20)
+	// nats.go writes the SUB asynchronously. Wait for the server's PONG to a PING sent after it
+	// (the server handles a connection's protocol in order), so that when the plugin hears OK the
+	// subscription is in place on the server, and a message anyone publishes through that server
+	// afterwards reaches it (abi/ABI.md, "Bus"). When disconnected, or when the server does not
+	// answer within subWait, the subscription still stands: nats.go sends it on (re)connecting.
+	if b.nc.IsConnected() {
+		_ = b.nc.FlushTimeout(b.subWait)
+	}
 	return func() { _ = sub.Unsubscribe() }, abi.OK
 }
 
