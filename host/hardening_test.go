@@ -343,9 +343,10 @@ func TestInlineWriteAfterWriterDeadline(t *testing.T) {
 }
 
 // A message that streams in for longer than ping_interval + pong_timeout is not taken for a dead
-// peer: bytes of a frame in progress count as an answer to the ping.
+// peer: bytes of a frame in progress count as an answer to the ping. (pong_timeout is 1s, not
+// less, so that a test goroutine a loaded machine stalls between two bytes is not taken for dead.)
 func TestSlowMessageOutlivesHeartbeat(t *testing.T) {
-	_, url := startServer(t, probe, "", "ping_interval = \"200ms\"\npong_timeout = \"600ms\"")
+	_, url := startServer(t, probe, "", "ping_interval = \"200ms\"\npong_timeout = \"1s\"")
 	c := wstest.Dial(t, url, nil)
 	want := strings.Repeat("z", 50)
 	msg := wstest.MaskedFrame(true, 0, ws.OpText, []byte("echo "+want))
