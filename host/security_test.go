@@ -151,7 +151,7 @@ plugin = "p"`)
 }
 
 func TestConnectionLimits(t *testing.T) {
-	_, base := startConfigTop(t, "[limits]\nmax_connections_per_ip = 2\nmessages_per_second = 20", probe, "[[route]]\npath = \"/ws\"\nplugin = \"p\"")
+	srv, base := startConfigTop(t, "[limits]\nmax_connections_per_ip = 2\nmessages_per_second = 20", probe, "[[route]]\npath = \"/ws\"\nplugin = \"p\"")
 	a := wstest.Dial(t, base+"/ws", nil)
 	wstest.Dial(t, base+"/ws", nil)
 	if got := dialStatus(t, base+"/ws", nil); got != 429 {
@@ -177,7 +177,8 @@ func TestConnectionLimits(t *testing.T) {
 		}
 	}
 	a.Close(1008, "")
-	time.Sleep(100 * time.Millisecond)
+	// The server frees the slot when it has closed the connection (before it leaves the hub).
+	waitFor(t, "the flooder's connection to end", func() bool { return srv.Connections() == 1 })
 	if got := dialStatus(t, base+"/ws", nil); got != 101 {
 		t.Errorf("after the flooder left: %d", got)
 	}
