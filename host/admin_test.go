@@ -3,6 +3,7 @@ package host_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -81,9 +82,7 @@ func TestMetrics(t *testing.T) {
 	bad := wstest.Dial(t, base+"/ws", nil)
 	bad.WriteRaw([]byte{0x81, 0x01, 'x'}) // unmasked: 1002
 	bad.ExpectClose(5 * time.Second)
-	time.Sleep(100 * time.Millisecond)
 
-	fams := scrape(t, base)
 	checks := []struct {
 		name   string
 		labels []string
@@ -99,10 +98,23 @@ func TestMetrics(t *testing.T) {
 		{"wasmsock_plugin_faults_total", []string{"plugin", "p"}, 0},
 		{"go_goroutines", nil, 1},
 	}
-	for _, ck := range checks {
-		if v := metric(fams, ck.name, ck.labels...); v < ck.min {
-			t.Errorf("%s%v = %v, want >= %v", ck.name, ck.labels, v, ck.min)
+	// Some counters move after the client has its answer (the rejection, the protocol error's
+	// close): scrape until every check holds, or report those that do not.
+	var failed []string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		fams := scrape(t, base)
+		failed = failed[:0]
+		for _, ck := range checks {
+			if v := metric(fams, ck.name, ck.labels...); v < ck.min {
+				failed = append(failed, fmt.Sprintf("%s%v = %v, want >= %v", ck.name, ck.labels, v, ck.min))
+			}
 		}
+		if len(failed) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	for _, f := range failed {
+		t.Error(f)
 	}
 }
 
