@@ -46,6 +46,10 @@ const (
 	FuncAttachGet    = "attach_get"    // (conn i64, dst i32, cap i32) -> i32
 	FuncGroupSize    = "group_size"    // (group_ptr i32, group_len i32) -> i32
 	FuncGroupMembers = "group_members" // (group_ptr i32, group_len i32, dst i32, cap i32) -> i32
+	FuncKVGet        = "kv_get"        // (key_ptr i32, key_len i32, dst i32, cap i32) -> i32
+	FuncKVSet        = "kv_set"        // (key_ptr i32, key_len i32, ptr i32, len i32, ttl_ms i32) -> i32
+	FuncKVCAS        = "kv_cas"        // (key_ptr i32, key_len i32, expect_ptr i32, expect_len i32, ptr i32, len i32, ttl_ms i32) -> i32
+	FuncKVDelete     = "kv_delete"     // (key_ptr i32, key_len i32) -> i32
 )
 
 // Statuses. Their numbers are part of ABI v1 and never change.
@@ -62,10 +66,12 @@ const (
 	// A host function was called outside any guest context; a plugin the host runs does not get it,
 	// and the SDKs return it when they run without a host (in unit tests).
 	ErrNotSupported Status = -4
-	// conn_get: no value for that key.
+	// conn_get: no value for that key; timer_cancel: no such timer; kv_get, kv_delete and kv_cas (with
+	// an expected value): the key has no live value.
 	ErrNotFound Status = -5
-	// A bad kind, level, group name (or a "user:" group given to join or leave), key length, or bytes
-	// that are not valid UTF-8 where text is required.
+	// A bad kind, level, group name (or a "user:" group given to join or leave), key length,
+	// shared-store key (see MaxKVKey), negative TTL, or bytes that are not valid UTF-8 where text is
+	// required.
 	ErrInvalidArgument Status = -6
 	// The connection is closing; nothing more can be sent to it (also what send returns when the
 	// message made it a slow consumer).
@@ -75,15 +81,19 @@ const (
 	// msg_read during a call that carries no payload.
 	ErrNoMessage Status = -9
 	// A payload over its limit: a message over the route's max_message_bytes, a bus message over
-	// NATS's max payload, an attachment over MaxAttachment.
+	// NATS's max payload, an attachment over MaxAttachment, a shared-store value over MaxKVValue.
 	ErrTooLarge Status = -10
 	// The bus is off: the host runs without a [cluster] table, so it has no NATS connection.
 	ErrUnavailable Status = -11
 	// A bounded bus queue or limit is full (publish queue, subscriptions, pending requests); the call
 	// did nothing and the host counted it.
 	ErrBusy Status = -12
-	// A host limit was reached: join (too many groups), timer_set (MaxTimers timers armed).
+	// A host limit was reached: join (too many groups), timer_set (MaxTimers timers armed), kv_set and
+	// kv_cas (the plugin's store holds MaxKVEntries entries or MaxKVBytes bytes).
 	ErrLimit Status = -13
+	// kv_cas: the key's value is not the expected one (or the key exists when it must not); nothing
+	// was stored.
+	ErrMismatch Status = -14
 )
 
 var statusText = map[Status]string{
@@ -101,10 +111,11 @@ var statusText = map[Status]string{
 	ErrUnavailable:     "bus unavailable",
 	ErrBusy:            "bus busy",
 	ErrLimit:           "host limit reached",
+	ErrMismatch:        "value mismatch",
 }
 
 // Statuses lists every status of this ABI version, OK first.
-var Statuses = []Status{OK, ErrBadPointer, ErrUnknownConn, ErrInvalidCode, ErrNotSupported, ErrNotFound, ErrInvalidArgument, ErrClosed, ErrForbidden, ErrNoMessage, ErrTooLarge, ErrUnavailable, ErrBusy, ErrLimit}
+var Statuses = []Status{OK, ErrBadPointer, ErrUnknownConn, ErrInvalidCode, ErrNotSupported, ErrNotFound, ErrInvalidArgument, ErrClosed, ErrForbidden, ErrNoMessage, ErrTooLarge, ErrUnavailable, ErrBusy, ErrLimit, ErrMismatch}
 
 // Message kinds, equal to the RFC 6455 opcodes of the frames that carry them.
 const (
@@ -177,6 +188,18 @@ const (
 	// MaxAttachment: The largest attachment of a connection, in bytes, as Durable Objects allow for a
 	// WebSocket's attachment.
 	MaxAttachment = 2048
+	// MaxKVKey: The longest key of the shared store, in bytes: a key is 1 to 128 bytes of A-Z a-z 0-9
+	// - _ / = and ., not starting or ending with . (what NATS JetStream key-value accepts).
+	MaxKVKey = 128
+	// MaxKVValue: The largest value of the shared store, in bytes; kv_set and kv_cas return
+	// ErrTooLarge beyond it.
+	MaxKVValue = 65536
+	// MaxKVEntries: The most live entries one plugin's shared store holds, all namespaces together; a
+	// new key beyond it returns ErrLimit.
+	MaxKVEntries = 10000
+	// MaxKVBytes: The most bytes (keys, namespaces and values) one plugin's shared store holds, all
+	// namespaces together; a store beyond it returns ErrLimit.
+	MaxKVBytes = 16777216
 )
 
 // UserGroupPrefix is the prefix of the groups the host manages: every connection with a user id is
@@ -216,6 +239,10 @@ var HostFunctions = []Func{
 	{Name: "attach_get", Params: []Param{{"conn", "conn"}, {"dst", "out"}, {"cap", "len"}}, Results: []ValueType{I32}, Stability: Draft},
 	{Name: "group_size", Params: []Param{{"group_ptr", "ptr"}, {"group_len", "len"}}, Results: []ValueType{I32}, Stability: Draft},
 	{Name: "group_members", Params: []Param{{"group_ptr", "ptr"}, {"group_len", "len"}, {"dst", "out"}, {"cap", "len"}}, Results: []ValueType{I32}, Stability: Draft},
+	{Name: "kv_get", Params: []Param{{"key_ptr", "ptr"}, {"key_len", "len"}, {"dst", "out"}, {"cap", "len"}}, Results: []ValueType{I32}, Stability: Draft},
+	{Name: "kv_set", Params: []Param{{"key_ptr", "ptr"}, {"key_len", "len"}, {"ptr", "ptr"}, {"len", "len"}, {"ttl_ms", "i32"}}, Results: []ValueType{I32}, Stability: Draft},
+	{Name: "kv_cas", Params: []Param{{"key_ptr", "ptr"}, {"key_len", "len"}, {"expect_ptr", "ptr"}, {"expect_len", "i32"}, {"ptr", "ptr"}, {"len", "len"}, {"ttl_ms", "i32"}}, Results: []ValueType{I32}, Stability: Draft},
+	{Name: "kv_delete", Params: []Param{{"key_ptr", "ptr"}, {"key_len", "len"}}, Results: []ValueType{I32}, Stability: Draft},
 }
 
 // Exports are the guest exports the host looks for: each Required one must be there, and each

@@ -32,6 +32,7 @@ import (
 	"github.com/wasmsock/wasmsock/host/cluster"
 	"github.com/wasmsock/wasmsock/host/config"
 	"github.com/wasmsock/wasmsock/host/hub"
+	"github.com/wasmsock/wasmsock/host/kv"
 	"github.com/wasmsock/wasmsock/host/plugin"
 )
 
@@ -49,6 +50,8 @@ type Server struct {
 	broker     *cluster.Broker         // the hub's broker in a cluster
 	backendAPI *busapi.Server          // the backend API over NATS; nil without a cluster
 	cache      wazero.CompilationCache // every plugin compiles through it, reloads included
+	kvMu       sync.Mutex
+	kv         map[string]kv.Store // the plugins' shared stores, by plugin name, kept across reloads
 
 	tls     *certificate    // nil: plain ws:// and http://
 	proxies *trustedProxies // addresses whose forwarding headers are believed
@@ -237,7 +240,7 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, prev *state) (*s
 		if b != nil {
 			pb = b
 		}
-		lp, err := loadPlugin(ctx, pc, &pluginHost{s: s, plugin: name}, pb, s.cache, s.log, s.metrics.observer(name))
+		lp, err := loadPlugin(ctx, pc, &pluginHost{s: s, plugin: name}, pb, s.kvStore(name), s.cache, s.log, s.metrics.observer(name))
 		if err != nil {
 			if b != nil {
 				b.Close()
@@ -386,7 +389,7 @@ func readPlugin(pc *config.Plugin) (wasm, conf []byte, err error) {
 // loadPlugin reads, compiles, validates and starts the plugin pc for host h. When that fails,
 // the error says what the plugin itself logged while starting (on_start's reason for refusing
 // its config, typically).
-func loadPlugin(ctx context.Context, pc *config.Plugin, h plugin.Host, b plugin.Bus, cache wazero.CompilationCache, log *slog.Logger, observe func(string, time.Duration)) (*loadedPlugin, error) {
+func loadPlugin(ctx context.Context, pc *config.Plugin, h plugin.Host, b plugin.Bus, store kv.Store, cache wazero.CompilationCache, log *slog.Logger, observe func(string, time.Duration)) (*loadedPlugin, error) {
 	wasm, conf, err := readPlugin(pc)
 	if err != nil {
 		return nil, err
@@ -407,6 +410,7 @@ func loadPlugin(ctx context.Context, pc *config.Plugin, h plugin.Host, b plugin.
 		CrashWindow: pc.CrashWindow.D,
 		Bus:         b,
 		EventQueue:  eventQueue(pc),
+		KV:          store,
 
 		CrashBackoff:      pc.CrashBackoff.D,
 		CrashBackoffMax:   pc.CrashBackoffMax.D,
@@ -593,3 +597,20 @@ func (s *Server) conn(id uint64) *Conn {
 type configRefused struct{ msg string }
 
 func (e configRefused) Error() string { return e.msg }
+
+// kvStore returns the shared store of the plugin called name (abi/ABI.md, "Shared state"): one
+// per name for the life of the process, so a plugin loaded anew by a config reload keeps its
+// state. It is in this process's memory: in a cluster, each node has its own (DRAFT).
+func (s *Server) kvStore(name string) kv.Store {
+	s.kvMu.Lock()
+	defer s.kvMu.Unlock()
+	if s.kv == nil {
+		s.kv = map[string]kv.Store{}
+	}
+	st := s.kv[name]
+	if st == nil {
+		st = kv.NewMemory(nil, kv.Limits{})
+		s.kv[name] = st
+	}
+	return st
+}

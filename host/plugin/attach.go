@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/wasmsock/wasmsock/abi"
+	"github.com/wasmsock/wasmsock/host/kv"
 )
 
 // attachments are the connections' attachments: a few bytes per connection that the host keeps
@@ -78,3 +79,6 @@ func (p *Plugin) release(conn uint64) {
 	p.forget(conn)
 	p.host.Released(conn)
 }
+
+// KV returns the plugin's shared store (kv_get, kv_set, kv_cas, kv_delete).
+func (p *Plugin) KV() kv.Store { return p.kv }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/wasmsock/wasmsock/abi"
 	"github.com/wasmsock/wasmsock/host/internal/wsproto"
+	"github.com/wasmsock/wasmsock/host/kv"
 )
 
 // hostFuncs are the implementations of the host functions of abi.HostFunctions (the table in
@@ -45,6 +46,11 @@ var hostFuncs = map[string]func(g *guest, mem api.Memory, stack []uint64) abi.St
 
 	abi.FuncGroupSize:    hostGroupSize,
 	abi.FuncGroupMembers: hostGroupMembers,
+
+	abi.FuncKVGet:    hostKVGet,
+	abi.FuncKVSet:    hostKVSet,
+	abi.FuncKVCAS:    hostKVCAS,
+	abi.FuncKVDelete: hostKVDelete,
 }
 
 // instantiateHostModule defines the "wasmsock" module in rt: every function of abi.HostFunctions,
@@ -356,4 +362,129 @@ func ValidGroupName(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// readKVKey reads a shared-store key (kv.ValidKey).
+func readKVKey(mem api.Memory, ptr, n uint64) (string, abi.Status) {
+	b, ok := read(mem, uint64(api.DecodeU32(ptr)), uint64(api.DecodeU32(n)))
+	if !ok {
+		return "", abi.ErrBadPointer
+	}
+	if !kv.ValidKey(b) {
+		return "", abi.ErrInvalidArgument
+	}
+	return string(b), abi.OK
+}
+
+func hostKVGet(g *guest, mem api.Memory, stack []uint64) abi.Status {
+	if _, ok := read(mem, uint64(api.DecodeU32(stack[0])), uint64(api.DecodeU32(stack[1]))); !ok {
+		return abi.ErrBadPointer
+	}
+	dst, ok := read(mem, uint64(api.DecodeU32(stack[2])), uint64(api.DecodeU32(stack[3])))
+	if !ok {
+		return abi.ErrBadPointer
+	}
+	key, st := readKVKey(mem, stack[0], stack[1])
+	if st != abi.OK {
+		return st
+	}
+	ns, st := kvNamespace(g)
+	if st != abi.OK {
+		return st
+	}
+	v, st := g.plugin.kv.Get(ns, key)
+	if st != abi.OK {
+		return st
+	}
+	copy(dst, v)
+	return abi.Status(len(v))
+}
+
+// kvNamespace is the namespace the guest's store operations act in: that of the connection whose
+// event it handles (which must still be known: never the default namespace by mistake), of the
+// bus event, or the default namespace in on_start and plugin timers.
+func kvNamespace(g *guest) (string, abi.Status) {
+	if g.scoped != nil || g.current == 0 {
+		return g.namespace(), abi.OK
+	}
+	return g.plugin.host.ConnGet(g.current, g.current, "namespace")
+}
+
+// kvTTL decodes a ttl_ms argument (ErrInvalidArgument when negative).
+func kvTTL(arg uint64) (time.Duration, abi.Status) {
+	ms := api.DecodeI32(arg)
+	if ms < 0 {
+		return 0, abi.ErrInvalidArgument
+	}
+	return time.Duration(ms) * time.Millisecond, abi.OK
+}
+
+func hostKVSet(g *guest, mem api.Memory, stack []uint64) abi.Status {
+	ttl, st := kvTTL(stack[4])
+	if st != abi.OK {
+		return st
+	}
+	value, ok := read(mem, uint64(api.DecodeU32(stack[2])), uint64(api.DecodeU32(stack[3])))
+	if !ok {
+		return abi.ErrBadPointer
+	}
+	key, st := readKVKey(mem, stack[0], stack[1])
+	if st != abi.OK {
+		return st
+	}
+	if len(value) > abi.MaxKVValue {
+		return abi.ErrTooLarge
+	}
+	ns, st := kvNamespace(g)
+	if st != abi.OK {
+		return st
+	}
+	return g.plugin.kv.Set(ns, key, value, ttl)
+}
+
+func hostKVCAS(g *guest, mem api.Memory, stack []uint64) abi.Status {
+	ttl, st := kvTTL(stack[6])
+	if st != abi.OK {
+		return st
+	}
+	expectLen := api.DecodeI32(stack[3])
+	if expectLen < -1 {
+		return abi.ErrInvalidArgument
+	}
+	var expect []byte // nil: the key must not exist
+	if expectLen >= 0 {
+		b, ok := read(mem, uint64(api.DecodeU32(stack[2])), uint64(expectLen))
+		if !ok {
+			return abi.ErrBadPointer
+		}
+		expect = append([]byte{}, b...) // not nil, even when empty
+	}
+	value, ok := read(mem, uint64(api.DecodeU32(stack[4])), uint64(api.DecodeU32(stack[5])))
+	if !ok {
+		return abi.ErrBadPointer
+	}
+	key, st := readKVKey(mem, stack[0], stack[1])
+	if st != abi.OK {
+		return st
+	}
+	if len(value) > abi.MaxKVValue {
+		return abi.ErrTooLarge
+	}
+	ns, st := kvNamespace(g)
+	if st != abi.OK {
+		return st
+	}
+	return g.plugin.kv.CAS(ns, key, expect, value, ttl)
+}
+
+func hostKVDelete(g *guest, mem api.Memory, stack []uint64) abi.Status {
+	key, st := readKVKey(mem, stack[0], stack[1])
+	if st != abi.OK {
+		return st
+	}
+	ns, st := kvNamespace(g)
+	if st != abi.OK {
+		return st
+	}
+	return g.plugin.kv.Delete(ns, key)
 }

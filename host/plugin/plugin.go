@@ -14,6 +14,8 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/wasmsock/wasmsock/host/kv"
 )
 
 var randReader = rand.Reader
@@ -66,6 +68,10 @@ type Options struct {
 	// ManualTimers, when set, makes timers fire only when FireTimers is called, never by
 	// themselves (for tests that drive time: plugintest).
 	ManualTimers bool
+	// KV is the plugin's shared store (kv_get, kv_set, kv_cas, kv_delete); nil: a new in-memory
+	// store (kv.NewMemory) on Clock. The server passes the same store to every Plugin it loads
+	// under one name, so a plugin loaded anew keeps its state.
+	KV kv.Store
 
 	noInline  bool // benchmarks: always hand events to the worker goroutine
 	unbounded bool // benchmarks: no way to interrupt a call (compiled without termination checks)
@@ -130,6 +136,7 @@ type Plugin struct {
 
 	timers *timers     // armed timers (timers.go)
 	attach attachments // the connections' attachments (attach.go)
+	kv     kv.Store    // the shared store (Options.KV)
 
 	stopWatchdog chan struct{}
 	closeOnce    sync.Once
@@ -213,6 +220,9 @@ func Load(ctx context.Context, opts Options) (*Plugin, error) {
 	m.config = opts.Config
 	p.module.Store(m)
 	p.timers = newTimers(p, opts.Clock, opts.ManualTimers)
+	if p.kv = opts.KV; p.kv == nil {
+		p.kv = kv.NewMemory(opts.Clock, kv.Limits{})
+	}
 	// Every instance exists before the first guest boots: a guest's on_start may subscribe, and
 	// deliveries go to its instance's mailbox.
 	for i := 0; i < opts.Instances; i++ {

@@ -79,10 +79,12 @@ typedef enum wasmsock_status {
     /* A host function was called outside any guest context; a plugin the host runs does not get
      * it, and the SDKs return it when they run without a host (in unit tests). */
     WASMSOCK_ERR_NOT_SUPPORTED = -4,
-    /* conn_get: no value for that key. */
+    /* conn_get: no value for that key; timer_cancel: no such timer; kv_get, kv_delete and
+     * kv_cas (with an expected value): the key has no live value. */
     WASMSOCK_ERR_NOT_FOUND = -5,
-    /* A bad kind, level, group name (or a "user:" group given to join or leave), key length, or
-     * bytes that are not valid UTF-8 where text is required. */
+    /* A bad kind, level, group name (or a "user:" group given to join or leave), key length,
+     * shared-store key (see MaxKVKey), negative TTL, or bytes that are not valid UTF-8 where
+     * text is required. */
     WASMSOCK_ERR_INVALID_ARGUMENT = -6,
     /* The connection is closing; nothing more can be sent to it (also what send returns when
      * the message made it a slow consumer). */
@@ -92,15 +94,20 @@ typedef enum wasmsock_status {
     /* msg_read during a call that carries no payload. */
     WASMSOCK_ERR_NO_MESSAGE = -9,
     /* A payload over its limit: a message over the route's max_message_bytes, a bus message
-     * over NATS's max payload, an attachment over MaxAttachment. */
+     * over NATS's max payload, an attachment over MaxAttachment, a shared-store value over
+     * MaxKVValue. */
     WASMSOCK_ERR_TOO_LARGE = -10,
     /* The bus is off: the host runs without a [cluster] table, so it has no NATS connection. */
     WASMSOCK_ERR_UNAVAILABLE = -11,
     /* A bounded bus queue or limit is full (publish queue, subscriptions, pending requests);
      * the call did nothing and the host counted it. */
     WASMSOCK_ERR_BUSY = -12,
-    /* A host limit was reached: join (too many groups), timer_set (MaxTimers timers armed). */
-    WASMSOCK_ERR_LIMIT = -13
+    /* A host limit was reached: join (too many groups), timer_set (MaxTimers timers armed),
+     * kv_set and kv_cas (the plugin's store holds MaxKVEntries entries or MaxKVBytes bytes). */
+    WASMSOCK_ERR_LIMIT = -13,
+    /* kv_cas: the key's value is not the expected one (or the key exists when it must not);
+     * nothing was stored. */
+    WASMSOCK_ERR_MISMATCH = -14
 } wasmsock_status;
 
 /* Message kinds: the RFC 6455 opcodes of the frames that carry them. */
@@ -164,6 +171,18 @@ typedef enum wasmsock_level {
 /* The largest attachment of a connection, in bytes, as Durable Objects allow for a WebSocket's
  * attachment. */
 #define WASMSOCK_MAX_ATTACHMENT 2048
+/* The longest key of the shared store, in bytes: a key is 1 to 128 bytes of A-Z a-z 0-9 - _ / =
+ * and ., not starting or ending with . (what NATS JetStream key-value accepts). */
+#define WASMSOCK_MAX_KV_KEY 128
+/* The largest value of the shared store, in bytes; kv_set and kv_cas return ErrTooLarge beyond
+ * it. */
+#define WASMSOCK_MAX_KV_VALUE 65536
+/* The most live entries one plugin's shared store holds, all namespaces together; a new key
+ * beyond it returns ErrLimit. */
+#define WASMSOCK_MAX_KV_ENTRIES 10000
+/* The most bytes (keys, namespaces and values) one plugin's shared store holds, all namespaces
+ * together; a store beyond it returns ErrLimit. */
+#define WASMSOCK_MAX_KV_BYTES 16777216
 
 /* The prefix of the groups the host manages: every connection with a user id is in the group
  * "user:<id>" of its namespace; join and leave refuse them, broadcast reaches them. */
@@ -207,6 +226,8 @@ static inline const char *wasmsock_status_text(int32_t status) {
         return "bus busy";
     case WASMSOCK_ERR_LIMIT:
         return "host limit reached";
+    case WASMSOCK_ERR_MISMATCH:
+        return "value mismatch";
     }
     return "unknown status";
 }
@@ -334,6 +355,32 @@ int32_t wasmsock_group_size(const uint8_t *group_ptr, int32_t group_len);
 WASMSOCK_IMPORT("group_members")
 int32_t wasmsock_group_members(const uint8_t *group_ptr, int32_t group_len, uint8_t *dst,
                                int32_t cap);
+
+/* Writes min(n, cap) bytes of the value of key in the plugin's shared store (current namespace)
+ * to dst and returns its full length n; ErrNotFound when the key has no live value. DRAFT: its
+ * behaviour may still be refined. */
+WASMSOCK_IMPORT("kv_get")
+int32_t wasmsock_kv_get(const uint8_t *key_ptr, int32_t key_len, uint8_t *dst, int32_t cap);
+
+/* Stores len bytes (at most MaxKVValue) as the value of key in the plugin's shared store
+ * (current namespace), expiring after ttl_ms milliseconds (0: never); ErrLimit when the
+ * plugin's store is full. DRAFT: its behaviour may still be refined. */
+WASMSOCK_IMPORT("kv_set")
+int32_t wasmsock_kv_set(const uint8_t *key_ptr, int32_t key_len, const uint8_t *ptr, int32_t len,
+                        int32_t ttl_ms);
+
+/* Compare-and-swap: stores the value as kv_set does only if key's value equals the expect_len
+ * bytes at expect_ptr (expect_len -1: only if key has no value); ErrNotFound when an expected
+ * value is given and the key has none, ErrMismatch when the key's value differs (or exists when
+ * it must not). DRAFT: its behaviour may still be refined. */
+WASMSOCK_IMPORT("kv_cas")
+int32_t wasmsock_kv_cas(const uint8_t *key_ptr, int32_t key_len, const uint8_t *expect_ptr,
+                        int32_t expect_len, const uint8_t *ptr, int32_t len, int32_t ttl_ms);
+
+/* Removes key from the plugin's shared store (current namespace); ErrNotFound when it had no
+ * live value. DRAFT: its behaviour may still be refined. */
+WASMSOCK_IMPORT("kv_delete")
+int32_t wasmsock_kv_delete(const uint8_t *key_ptr, int32_t key_len);
 
 /* END GENERATED */
 

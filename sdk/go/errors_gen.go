@@ -20,11 +20,12 @@ var (
 	// context; a plugin the host runs does not get it, and the SDKs return it when they run without a
 	// host (in unit tests).
 	ErrNotSupported error = Error{abi.ErrNotSupported}
-	// ErrNotFound (status -5, "not found"): conn_get: no value for that key.
+	// ErrNotFound (status -5, "not found"): conn_get: no value for that key; timer_cancel: no such
+	// timer; kv_get, kv_delete and kv_cas (with an expected value): the key has no live value.
 	ErrNotFound error = Error{abi.ErrNotFound}
 	// ErrInvalidArgument (status -6, "invalid argument"): A bad kind, level, group name (or a "user:"
-	// group given to join or leave), key length, or bytes that are not valid UTF-8 where text is
-	// required.
+	// group given to join or leave), key length, shared-store key (see MaxKVKey), negative TTL, or
+	// bytes that are not valid UTF-8 where text is required.
 	ErrInvalidArgument error = Error{abi.ErrInvalidArgument}
 	// ErrClosed (status -7, "connection closed"): The connection is closing; nothing more can be sent
 	// to it (also what send returns when the message made it a slow consumer).
@@ -36,7 +37,7 @@ var (
 	ErrNoMessage error = Error{abi.ErrNoMessage}
 	// ErrTooLarge (status -10, "payload too large"): A payload over its limit: a message over the
 	// route's max_message_bytes, a bus message over NATS's max payload, an attachment over
-	// MaxAttachment.
+	// MaxAttachment, a shared-store value over MaxKVValue.
 	ErrTooLarge error = Error{abi.ErrTooLarge}
 	// ErrUnavailable (status -11, "bus unavailable"): The bus is off: the host runs without a
 	// [cluster] table, so it has no NATS connection.
@@ -45,6 +46,10 @@ var (
 	// subscriptions, pending requests); the call did nothing and the host counted it.
 	ErrBusy error = Error{abi.ErrBusy}
 	// ErrLimit (status -13, "host limit reached"): A host limit was reached: join (too many groups),
-	// timer_set (MaxTimers timers armed).
+	// timer_set (MaxTimers timers armed), kv_set and kv_cas (the plugin's store holds MaxKVEntries
+	// entries or MaxKVBytes bytes).
 	ErrLimit error = Error{abi.ErrLimit}
+	// ErrMismatch (status -14, "value mismatch"): kv_cas: the key's value is not the expected one (or
+	// the key exists when it must not); nothing was stored.
+	ErrMismatch error = Error{abi.ErrMismatch}
 )

@@ -28,6 +28,10 @@ type hostAPI interface {
 	attachGet(conn uint64, dst []byte) int32
 	groupSize(group string) int32
 	groupMembers(group string, dst []byte) int32
+	kvGet(key string, dst []byte) int32
+	kvSet(key string, value []byte, ttlMS int32) int32
+	kvCAS(key string, expect, value []byte, ttlMS int32) int32 // expect nil: must not exist
+	kvDelete(key string) int32
 }
 
 var host hostAPI = noHost{}
@@ -55,6 +59,10 @@ func (noHost) attachSet(uint64, []byte) int32                { return unsupporte
 func (noHost) attachGet(uint64, []byte) int32                { return unsupported }
 func (noHost) groupSize(string) int32                        { return unsupported }
 func (noHost) groupMembers(string, []byte) int32             { return unsupported }
+func (noHost) kvGet(string, []byte) int32                    { return unsupported }
+func (noHost) kvSet(string, []byte, int32) int32             { return unsupported }
+func (noHost) kvCAS(string, []byte, []byte, int32) int32     { return unsupported }
+func (noHost) kvDelete(string) int32                         { return unsupported }
 
 func hostMsgRead(dst []byte) int32 { return host.msgRead(dst) }
 
@@ -102,3 +110,13 @@ func hostAttachGet(conn uint64, dst []byte) int32 { return host.attachGet(conn, 
 func hostGroupSize(group string) int32 { return host.groupSize(group) }
 
 func hostGroupMembers(group string, dst []byte) int32 { return host.groupMembers(group, dst) }
+
+func hostKVGet(key string, dst []byte) int32 { return host.kvGet(key, dst) }
+
+func hostKVSet(key string, value []byte, ttlMS int32) int32 { return host.kvSet(key, value, ttlMS) }
+
+func hostKVCAS(key string, expect, value []byte, ttlMS int32) int32 {
+	return host.kvCAS(key, expect, value, ttlMS)
+}
+
+func hostKVDelete(key string) int32 { return host.kvDelete(key) }

@@ -122,3 +122,30 @@ func hostGroupMembers(group string, dst []byte) int32 {
 	p, n := bytesArg(dst)
 	return wasmGroupMembers(gp, gn, p, n)
 }
+
+func hostKVGet(key string, dst []byte) int32 {
+	kp, kn := stringArg(key)
+	p, n := bytesArg(dst)
+	return wasmKVGet(kp, kn, p, n)
+}
+
+func hostKVSet(key string, value []byte, ttlMS int32) int32 {
+	kp, kn := stringArg(key)
+	p, n := bytesArg(value)
+	return wasmKVSet(kp, kn, p, n, ttlMS)
+}
+
+func hostKVCAS(key string, expect []byte, value []byte, ttlMS int32) int32 {
+	kp, kn := stringArg(key)
+	ep, en := bytesArg(expect)
+	if expect == nil {
+		en = -1
+	}
+	p, n := bytesArg(value)
+	return wasmKVCAS(kp, kn, ep, en, p, n, ttlMS)
+}
+
+func hostKVDelete(key string) int32 {
+	kp, kn := stringArg(key)
+	return wasmKVDelete(kp, kn)
+}

@@ -113,3 +113,30 @@ func wasmGroupSize(groupPtr unsafe.Pointer, groupLen int32) int32
 //
 //go:wasmimport wasmsock group_members
 func wasmGroupMembers(groupPtr unsafe.Pointer, groupLen int32, dst unsafe.Pointer, cap int32) int32
+
+// wasmKVGet: Writes min(n, cap) bytes of the value of key in the plugin's shared store (current
+// namespace) to dst and returns its full length n; ErrNotFound when the key has no live value.
+//
+//go:wasmimport wasmsock kv_get
+func wasmKVGet(keyPtr unsafe.Pointer, keyLen int32, dst unsafe.Pointer, cap int32) int32
+
+// wasmKVSet: Stores len bytes (at most MaxKVValue) as the value of key in the plugin's shared store
+// (current namespace), expiring after ttl_ms milliseconds (0: never); ErrLimit when the plugin's
+// store is full.
+//
+//go:wasmimport wasmsock kv_set
+func wasmKVSet(keyPtr unsafe.Pointer, keyLen int32, ptr unsafe.Pointer, len int32, ttlMs int32) int32
+
+// wasmKVCAS: Compare-and-swap: stores the value as kv_set does only if key's value equals the
+// expect_len bytes at expect_ptr (expect_len -1: only if key has no value); ErrNotFound when an
+// expected value is given and the key has none, ErrMismatch when the key's value differs (or exists
+// when it must not).
+//
+//go:wasmimport wasmsock kv_cas
+func wasmKVCAS(keyPtr unsafe.Pointer, keyLen int32, expectPtr unsafe.Pointer, expectLen int32, ptr unsafe.Pointer, len int32, ttlMs int32) int32
+
+// wasmKVDelete: Removes key from the plugin's shared store (current namespace); ErrNotFound when it
+// had no live value.
+//
+//go:wasmimport wasmsock kv_delete
+func wasmKVDelete(keyPtr unsafe.Pointer, keyLen int32) int32

@@ -24,6 +24,7 @@ type fakeHost struct {
 	logs    []string
 	attach  []byte
 	members []Member
+	kv      map[string][]byte
 }
 
 func (h *fakeHost) msgRead(dst []byte) int32 {
@@ -121,6 +122,43 @@ func (h *fakeHost) groupMembers(group string, dst []byte) int32 {
 func (h *fakeHost) attachGet(conn uint64, dst []byte) int32 {
 	copy(dst, h.attach)
 	return int32(len(h.attach))
+}
+
+func (h *fakeHost) kvGet(key string, dst []byte) int32 {
+	v, ok := h.kv[key]
+	if !ok {
+		return int32(abi.ErrNotFound)
+	}
+	copy(dst, v)
+	return int32(len(v))
+}
+
+func (h *fakeHost) kvSet(key string, value []byte, ttlMS int32) int32 {
+	h.calls = append(h.calls, fmt.Sprintf("kv_set %s %d", key, ttlMS))
+	if h.kv == nil {
+		h.kv = map[string][]byte{}
+	}
+	h.kv[key] = append([]byte{}, value...)
+	return 0
+}
+
+func (h *fakeHost) kvCAS(key string, expect, value []byte, ttlMS int32) int32 {
+	v, ok := h.kv[key]
+	switch {
+	case expect == nil && ok, expect != nil && ok && string(v) != string(expect):
+		return int32(abi.ErrMismatch)
+	case expect != nil && !ok:
+		return int32(abi.ErrNotFound)
+	}
+	return h.kvSet(key, value, ttlMS)
+}
+
+func (h *fakeHost) kvDelete(key string) int32 {
+	if _, ok := h.kv[key]; !ok {
+		return int32(abi.ErrNotFound)
+	}
+	delete(h.kv, key)
+	return 0
 }
 
 // useFake installs a fresh fake host and clears the handlers for the length of the test.
@@ -440,5 +478,59 @@ func TestPresence(t *testing.T) {
 	}
 	if n, _ := GroupSize("room:a"); n != 101 {
 		t.Errorf("size %d", n)
+	}
+}
+
+// TestKV checks the shared store's wrappers: a value longer than the first buffer is read whole,
+// an empty value is not a missing one, nil asks CAS for "must not exist", TTLs round up to a
+// millisecond and a TTL the ABI cannot carry is refused before the call.
+func TestKV(t *testing.T) {
+	h := useFake(t)
+	if _, err := KV.Get("k"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("get missing: %v", err)
+	}
+	big := []byte(strings.Repeat("v", 1000))
+	if err := KV.Set("k", big, 1500*time.Microsecond); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := KV.Get("k"); err != nil || string(got) != string(big) {
+		t.Fatalf("get: %d bytes, %v", len(got), err)
+	}
+	if err := KV.CAS("k", nil, []byte("x"), 0); !errors.Is(err, ErrMismatch) {
+		t.Errorf("create over a value: %v", err)
+	}
+	if err := KV.CAS("k", []byte("other"), []byte("x"), 0); !errors.Is(err, ErrMismatch) {
+		t.Errorf("cas mismatch: %v", err)
+	}
+	if err := KV.CAS("k", big, []byte{}, 0); err != nil {
+		t.Errorf("cas: %v", err)
+	}
+	if got, err := KV.Get("k"); err != nil || got == nil || len(got) != 0 {
+		t.Errorf("empty value: %q %v (want empty, not nil)", got, err)
+	}
+	if err := KV.CAS("k", []byte{}, []byte("y"), 0); err != nil {
+		t.Errorf("cas on the empty value: %v", err)
+	}
+	if err := KV.CAS("new", []byte("x"), []byte("y"), 0); !errors.Is(err, ErrNotFound) {
+		t.Errorf("cas on a missing key: %v", err)
+	}
+	if err := KV.CAS("new", nil, []byte("y"), time.Second); err != nil {
+		t.Errorf("create: %v", err)
+	}
+	if err := KV.Set("k", nil, -time.Second); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("negative ttl: %v", err)
+	}
+	if err := KV.Set("k", nil, 25*24*time.Hour); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("ttl over an i32 of ms: %v", err)
+	}
+	if err := KV.Delete("new"); err != nil {
+		t.Errorf("delete: %v", err)
+	}
+	if err := KV.Delete("new"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("delete again: %v", err)
+	}
+	want := []string{"kv_set k 2", "kv_set k 0", "kv_set k 0", "kv_set new 1000"}
+	if fmt.Sprint(h.calls) != fmt.Sprint(want) {
+		t.Errorf("calls %q, want %q", h.calls, want)
 	}
 }

@@ -23,10 +23,12 @@ export enum Status {
   /** A host function was called outside any guest context; a plugin the host runs does not get it,
   /** and the SDKs return it when they run without a host (in unit tests). */
   NotSupported = -4,
-  /** conn_get: no value for that key. */
+  /** conn_get: no value for that key; timer_cancel: no such timer; kv_get, kv_delete and kv_cas
+  /** (with an expected value): the key has no live value. */
   NotFound = -5,
-  /** A bad kind, level, group name (or a "user:" group given to join or leave), key length, or
-  /** bytes that are not valid UTF-8 where text is required. */
+  /** A bad kind, level, group name (or a "user:" group given to join or leave), key length,
+  /** shared-store key (see MaxKVKey), negative TTL, or bytes that are not valid UTF-8 where text is
+  /** required. */
   InvalidArgument = -6,
   /** The connection is closing; nothing more can be sent to it (also what send returns when the
   /** message made it a slow consumer). */
@@ -36,15 +38,19 @@ export enum Status {
   /** msg_read during a call that carries no payload. */
   NoMessage = -9,
   /** A payload over its limit: a message over the route's max_message_bytes, a bus message over
-  /** NATS's max payload, an attachment over MaxAttachment. */
+  /** NATS's max payload, an attachment over MaxAttachment, a shared-store value over MaxKVValue. */
   TooLarge = -10,
   /** The bus is off: the host runs without a [cluster] table, so it has no NATS connection. */
   Unavailable = -11,
   /** A bounded bus queue or limit is full (publish queue, subscriptions, pending requests); the
   /** call did nothing and the host counted it. */
   Busy = -12,
-  /** A host limit was reached: join (too many groups), timer_set (MaxTimers timers armed). */
+  /** A host limit was reached: join (too many groups), timer_set (MaxTimers timers armed), kv_set
+  /** and kv_cas (the plugin's store holds MaxKVEntries entries or MaxKVBytes bytes). */
   Limit = -13,
+  /** kv_cas: the key's value is not the expected one (or the key exists when it must not); nothing
+  /** was stored. */
+  Mismatch = -14,
 }
 
 /**
@@ -67,6 +73,7 @@ export function statusText(status: i32): string {
     case Status.Unavailable: return "bus unavailable";
     case Status.Busy: return "bus busy";
     case Status.Limit: return "host limit reached";
+    case Status.Mismatch: return "value mismatch";
   }
   return "unknown status";
 }
@@ -145,6 +152,21 @@ export const MAX_USER: i32 = 123;
 /** The largest attachment of a connection, in bytes, as Durable Objects allow for a WebSocket's
 /** attachment. */
 export const MAX_ATTACHMENT: i32 = 2048;
+
+/** The longest key of the shared store, in bytes: a key is 1 to 128 bytes of A-Z a-z 0-9 - _ / =
+/** and ., not starting or ending with . (what NATS JetStream key-value accepts). */
+export const MAX_KV_KEY: i32 = 128;
+
+/** The largest value of the shared store, in bytes; kv_set and kv_cas return ErrTooLarge beyond it. */
+export const MAX_KV_VALUE: i32 = 65536;
+
+/** The most live entries one plugin's shared store holds, all namespaces together; a new key beyond
+/** it returns ErrLimit. */
+export const MAX_KV_ENTRIES: i32 = 10000;
+
+/** The most bytes (keys, namespaces and values) one plugin's shared store holds, all namespaces
+/** together; a store beyond it returns ErrLimit. */
+export const MAX_KV_BYTES: i32 = 16777216;
 
 /** The prefix of the groups the host manages: every connection with a user id is in the group
 /** "user:<id>" of its namespace; join and leave refuse them, broadcast reaches them. */

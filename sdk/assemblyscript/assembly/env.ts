@@ -96,3 +96,23 @@ export declare function group_size(groupPtr: usize, groupLen: i32): i32;
 // @ts-ignore: decorator
 @external("wasmsock", "group_members")
 export declare function group_members(groupPtr: usize, groupLen: i32, dst: usize, cap: i32): i32;
+
+/** Writes min(n, cap) bytes of the value of key in the plugin's shared store (current namespace) to dst and returns its full length n; ErrNotFound when the key has no live value. */
+// @ts-ignore: decorator
+@external("wasmsock", "kv_get")
+export declare function kv_get(keyPtr: usize, keyLen: i32, dst: usize, cap: i32): i32;
+
+/** Stores len bytes (at most MaxKVValue) as the value of key in the plugin's shared store (current namespace), expiring after ttl_ms milliseconds (0: never); ErrLimit when the plugin's store is full. */
+// @ts-ignore: decorator
+@external("wasmsock", "kv_set")
+export declare function kv_set(keyPtr: usize, keyLen: i32, ptr: usize, len: i32, ttlMs: i32): i32;
+
+/** Compare-and-swap: stores the value as kv_set does only if key's value equals the expect_len bytes at expect_ptr (expect_len -1: only if key has no value); ErrNotFound when an expected value is given and the key has none, ErrMismatch when the key's value differs (or exists when it must not). */
+// @ts-ignore: decorator
+@external("wasmsock", "kv_cas")
+export declare function kv_cas(keyPtr: usize, keyLen: i32, expectPtr: usize, expectLen: i32, ptr: usize, len: i32, ttlMs: i32): i32;
+
+/** Removes key from the plugin's shared store (current namespace); ErrNotFound when it had no live value. */
+// @ts-ignore: decorator
+@external("wasmsock", "kv_delete")
+export declare function kv_delete(keyPtr: usize, keyLen: i32): i32;

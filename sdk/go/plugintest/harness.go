@@ -14,6 +14,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasmsock/wasmsock/host/hub"
+	"github.com/wasmsock/wasmsock/host/kv"
 	"github.com/wasmsock/wasmsock/host/plugin"
 )
 
@@ -64,6 +65,8 @@ type Harness struct {
 	nextBarrier uint64                   // where the next barrier ids start
 	broadcasts  []Broadcast
 	clock       time.Time // the plugin's clock (see Advance)
+
+	kv *kv.Memory // the plugin's shared store, on the harness's clock (see KV)
 }
 
 // Broadcast is a successful broadcast call by the plugin, as the host saw it.
@@ -105,6 +108,7 @@ func Load(wasm []byte, opts Options) (*Harness, error) {
 		nextBarrier: 1 << 63,
 		clock:       Epoch,
 	}
+	h.kv = kv.NewMemory(h.now, kv.Limits{})
 	if opts.CallTimeout <= 0 {
 		opts.CallTimeout = DefaultCallTimeout
 	}
@@ -128,6 +132,7 @@ func Load(wasm []byte, opts Options) (*Harness, error) {
 		// Timers fire only when Advance says so, by the harness's clock.
 		Clock:        h.now,
 		ManualTimers: true,
+		KV:           h.kv,
 	})
 	if err != nil {
 		if lines := h.logs.text(); lines != "" {

@@ -3,6 +3,9 @@ package plugintest
 import (
 	"fmt"
 	"time"
+
+	"github.com/wasmsock/wasmsock/abi"
+	"github.com/wasmsock/wasmsock/host/kv"
 )
 
 // Epoch is where a harness's clock starts. A harness never looks at the real clock: its timers
@@ -84,3 +87,24 @@ func (h *Harness) Timers() []Timer {
 // Attachment returns the connection's attachment, as the host keeps it for the plugin: nil when
 // it has none (or the connection has ended).
 func (c *Conn) Attachment() []byte { return c.h.p.Attachment(c.id) }
+
+// KV returns the live values of the plugin's shared store (kv_get, kv_set, kv_cas, kv_delete) in
+// namespace ("" for the default one), by key: what every instance of the plugin sees. Values
+// whose TTL has run out by the harness's clock are gone, so [Harness.Advance] expires them.
+func (h *Harness) KV(namespace string) map[string][]byte { return h.kv.Snapshot(namespace) }
+
+// SetKV stores value under key in namespace of the plugin's shared store, as kv_set does (ttl 0:
+// no expiry), to give a test a starting state. It returns the ABI status as an error
+// (abi.ErrLimit when the store is full); a key that kv_set would refuse is refused too.
+func (h *Harness) SetKV(namespace, key string, value []byte, ttl time.Duration) error {
+	if !kv.ValidKey([]byte(key)) {
+		return fmt.Errorf("plugintest: invalid key %q: %s", key, abi.ErrInvalidArgument)
+	}
+	if len(value) > abi.MaxKVValue {
+		return fmt.Errorf("plugintest: value of %q: %s", key, abi.ErrTooLarge)
+	}
+	if st := h.kv.Set(namespace, key, value, ttl); st != abi.OK {
+		return fmt.Errorf("plugintest: set %q: %s", key, st)
+	}
+	return nil
+}

@@ -24,10 +24,12 @@ pub enum Error {
     /// A host function was called outside any guest context; a plugin the host runs does not get
     /// it, and the SDKs return it when they run without a host (in unit tests) (`-4`)
     NotSupported,
-    /// conn_get: no value for that key (`-5`)
+    /// conn_get: no value for that key; timer_cancel: no such timer; kv_get, kv_delete and kv_cas
+    /// (with an expected value): the key has no live value (`-5`)
     NotFound,
-    /// A bad kind, level, group name (or a "user:" group given to join or leave), key length, or
-    /// bytes that are not valid UTF-8 where text is required (`-6`)
+    /// A bad kind, level, group name (or a "user:" group given to join or leave), key length,
+    /// shared-store key (see MaxKVKey), negative TTL, or bytes that are not valid UTF-8 where text
+    /// is required (`-6`)
     InvalidArgument,
     /// The connection is closing; nothing more can be sent to it (also what send returns when the
     /// message made it a slow consumer) (`-7`)
@@ -37,7 +39,8 @@ pub enum Error {
     /// msg_read during a call that carries no payload (`-9`)
     NoMessage,
     /// A payload over its limit: a message over the route's max_message_bytes, a bus message over
-    /// NATS's max payload, an attachment over MaxAttachment (`-10`)
+    /// NATS's max payload, an attachment over MaxAttachment, a shared-store value over MaxKVValue
+    /// (`-10`)
     TooLarge,
     /// The bus is off: the host runs without a [cluster] table, so it has no NATS connection
     /// (`-11`)
@@ -45,8 +48,12 @@ pub enum Error {
     /// A bounded bus queue or limit is full (publish queue, subscriptions, pending requests); the
     /// call did nothing and the host counted it (`-12`)
     Busy,
-    /// A host limit was reached: join (too many groups), timer_set (MaxTimers timers armed) (`-13`)
+    /// A host limit was reached: join (too many groups), timer_set (MaxTimers timers armed), kv_set
+    /// and kv_cas (the plugin's store holds MaxKVEntries entries or MaxKVBytes bytes) (`-13`)
     Limit,
+    /// kv_cas: the key's value is not the expected one (or the key exists when it must not);
+    /// nothing was stored (`-14`)
+    Mismatch,
     /// A negative status this version of the ABI does not define.
     Other(i32),
 }
@@ -73,6 +80,7 @@ impl Error {
             sys::ERR_UNAVAILABLE => Error::Unavailable,
             sys::ERR_BUSY => Error::Busy,
             sys::ERR_LIMIT => Error::Limit,
+            sys::ERR_MISMATCH => Error::Mismatch,
             s => Error::Other(s),
         })
     }
@@ -93,6 +101,7 @@ impl Error {
             Error::Unavailable => sys::ERR_UNAVAILABLE,
             Error::Busy => sys::ERR_BUSY,
             Error::Limit => sys::ERR_LIMIT,
+            Error::Mismatch => sys::ERR_MISMATCH,
             Error::Other(s) => s,
         }
     }

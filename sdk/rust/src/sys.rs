@@ -31,10 +31,12 @@ pub const ERR_INVALID_CODE: i32 = -3;
 /// A host function was called outside any guest context; a plugin the host runs does not get it,
 /// and the SDKs return it when they run without a host (in unit tests).
 pub const ERR_NOT_SUPPORTED: i32 = -4;
-/// conn_get: no value for that key.
+/// conn_get: no value for that key; timer_cancel: no such timer; kv_get, kv_delete and kv_cas (with
+/// an expected value): the key has no live value.
 pub const ERR_NOT_FOUND: i32 = -5;
-/// A bad kind, level, group name (or a "user:" group given to join or leave), key length, or bytes
-/// that are not valid UTF-8 where text is required.
+/// A bad kind, level, group name (or a "user:" group given to join or leave), key length,
+/// shared-store key (see MaxKVKey), negative TTL, or bytes that are not valid UTF-8 where text is
+/// required.
 pub const ERR_INVALID_ARGUMENT: i32 = -6;
 /// The connection is closing; nothing more can be sent to it (also what send returns when the
 /// message made it a slow consumer).
@@ -44,15 +46,19 @@ pub const ERR_FORBIDDEN: i32 = -8;
 /// msg_read during a call that carries no payload.
 pub const ERR_NO_MESSAGE: i32 = -9;
 /// A payload over its limit: a message over the route's max_message_bytes, a bus message over
-/// NATS's max payload, an attachment over MaxAttachment.
+/// NATS's max payload, an attachment over MaxAttachment, a shared-store value over MaxKVValue.
 pub const ERR_TOO_LARGE: i32 = -10;
 /// The bus is off: the host runs without a [cluster] table, so it has no NATS connection.
 pub const ERR_UNAVAILABLE: i32 = -11;
 /// A bounded bus queue or limit is full (publish queue, subscriptions, pending requests); the call
 /// did nothing and the host counted it.
 pub const ERR_BUSY: i32 = -12;
-/// A host limit was reached: join (too many groups), timer_set (MaxTimers timers armed).
+/// A host limit was reached: join (too many groups), timer_set (MaxTimers timers armed), kv_set and
+/// kv_cas (the plugin's store holds MaxKVEntries entries or MaxKVBytes bytes).
 pub const ERR_LIMIT: i32 = -13;
+/// kv_cas: the key's value is not the expected one (or the key exists when it must not); nothing
+/// was stored.
+pub const ERR_MISMATCH: i32 = -14;
 
 /// Message kind: UTF-8 text (the RFC 6455 opcode of a text frame).
 pub const KIND_TEXT: i32 = 1;
@@ -105,6 +111,17 @@ pub const MAX_USER: usize = 123;
 /// The largest attachment of a connection, in bytes, as Durable Objects allow for a WebSocket's
 /// attachment.
 pub const MAX_ATTACHMENT: usize = 2048;
+/// The longest key of the shared store, in bytes: a key is 1 to 128 bytes of A-Z a-z 0-9 - _ / =
+/// and ., not starting or ending with . (what NATS JetStream key-value accepts).
+pub const MAX_KV_KEY: usize = 128;
+/// The largest value of the shared store, in bytes; kv_set and kv_cas return ErrTooLarge beyond it.
+pub const MAX_KV_VALUE: usize = 65536;
+/// The most live entries one plugin's shared store holds, all namespaces together; a new key beyond
+/// it returns ErrLimit.
+pub const MAX_KV_ENTRIES: usize = 10000;
+/// The most bytes (keys, namespaces and values) one plugin's shared store holds, all namespaces
+/// together; a store beyond it returns ErrLimit.
+pub const MAX_KV_BYTES: usize = 16777216;
 /// The prefix of the groups the host manages: every connection with a user id is in the group
 /// "user:<id>" of its namespace; join and leave refuse them, broadcast reaches them.
 pub const USER_GROUP_PREFIX: &str = "user:";
@@ -134,6 +151,7 @@ pub fn status_text(status: i32) -> &'static str {
         ERR_UNAVAILABLE => "bus unavailable",
         ERR_BUSY => "bus busy",
         ERR_LIMIT => "host limit reached",
+        ERR_MISMATCH => "value mismatch",
         _ => "unknown status",
     }
 }
@@ -224,6 +242,29 @@ extern "C" {
     /// id's length (1 byte) and the user id, and returns their full length n.
     #[link_name = "group_members"]
     pub fn group_members(group_ptr: *const u8, group_len: i32, dst: *mut u8, cap: i32) -> i32;
+
+    /// Writes min(n, cap) bytes of the value of key in the plugin's shared store (current
+    /// namespace) to dst and returns its full length n; ErrNotFound when the key has no live value.
+    #[link_name = "kv_get"]
+    pub fn kv_get(key_ptr: *const u8, key_len: i32, dst: *mut u8, cap: i32) -> i32;
+
+    /// Stores len bytes (at most MaxKVValue) as the value of key in the plugin's shared store
+    /// (current namespace), expiring after ttl_ms milliseconds (0: never); ErrLimit when the
+    /// plugin's store is full.
+    #[link_name = "kv_set"]
+    pub fn kv_set(key_ptr: *const u8, key_len: i32, ptr: *const u8, len: i32, ttl_ms: i32) -> i32;
+
+    /// Compare-and-swap: stores the value as kv_set does only if key's value equals the expect_len
+    /// bytes at expect_ptr (expect_len -1: only if key has no value); ErrNotFound when an expected
+    /// value is given and the key has none, ErrMismatch when the key's value differs (or exists
+    /// when it must not).
+    #[link_name = "kv_cas"]
+    pub fn kv_cas(key_ptr: *const u8, key_len: i32, expect_ptr: *const u8, expect_len: i32, ptr: *const u8, len: i32, ttl_ms: i32) -> i32;
+
+    /// Removes key from the plugin's shared store (current namespace); ErrNotFound when it had no
+    /// live value.
+    #[link_name = "kv_delete"]
+    pub fn kv_delete(key_ptr: *const u8, key_len: i32) -> i32;
 }
 
 #[cfg(all(not(target_arch = "wasm32"), not(test)))]
@@ -321,6 +362,26 @@ mod off_wasm {
 
     /// Stand-in for the `group_members` import: always [`ERR_NOT_SUPPORTED`] off `wasm32`.
     pub unsafe fn group_members(_group_ptr: *const u8, _group_len: i32, _dst: *mut u8, _cap: i32) -> i32 {
+        ERR_NOT_SUPPORTED
+    }
+
+    /// Stand-in for the `kv_get` import: always [`ERR_NOT_SUPPORTED`] off `wasm32`.
+    pub unsafe fn kv_get(_key_ptr: *const u8, _key_len: i32, _dst: *mut u8, _cap: i32) -> i32 {
+        ERR_NOT_SUPPORTED
+    }
+
+    /// Stand-in for the `kv_set` import: always [`ERR_NOT_SUPPORTED`] off `wasm32`.
+    pub unsafe fn kv_set(_key_ptr: *const u8, _key_len: i32, _ptr: *const u8, _len: i32, _ttl_ms: i32) -> i32 {
+        ERR_NOT_SUPPORTED
+    }
+
+    /// Stand-in for the `kv_cas` import: always [`ERR_NOT_SUPPORTED`] off `wasm32`.
+    pub unsafe fn kv_cas(_key_ptr: *const u8, _key_len: i32, _expect_ptr: *const u8, _expect_len: i32, _ptr: *const u8, _len: i32, _ttl_ms: i32) -> i32 {
+        ERR_NOT_SUPPORTED
+    }
+
+    /// Stand-in for the `kv_delete` import: always [`ERR_NOT_SUPPORTED`] off `wasm32`.
+    pub unsafe fn kv_delete(_key_ptr: *const u8, _key_len: i32) -> i32 {
         ERR_NOT_SUPPORTED
     }
 }

@@ -37,6 +37,15 @@
 //	attachment             reply "attachment TEXT"
 //	size G                 reply "size N", the size of group G, or "ERR <status>"
 //	members G              reply "members ID:USER ID:USER..." (sorted by id), or "ERR <status>"
+//	kvget KEY              reply "kv VALUE" from the shared store, or "ERR <status>"
+//	kvset KEY MS [VALUE]   store VALUE under KEY with a TTL of MS ms (0: none); reply "ok" or "ERR <status>"
+//	kvsetlen KEY N         store N bytes 'v' under KEY; reply "ok" or "ERR <status>"
+//	kvcas KEY OLD [VALUE]  compare-and-swap (OLD "-": the key must not exist, "=": the empty value)
+//	kvdel KEY              delete KEY; reply "ok" or "ERR <status>"
+//	kvincr KEY N           add 1 to the decimal value of KEY N times, each a get and CAS loop; reply
+//	                       "incr VALUE" (the last value this connection stored) or "ERR <status>"
+//	kvfill PREFIX N [SIZE] store N keys PREFIX0.. with SIZE bytes each (default 1); reply "filled K"
+//	                       and, when one failed, " ERR <status>"
 //
 // A connection timer sends "timer NAME" to its connection; a plugin timer reports "ptimer NAME"
 // to "observers". A replayed connection with an attachment reports "resumed <id> <attachment>".
@@ -253,6 +262,73 @@ func command(c wasmsock.Conn, text string) string {
 	case "attachment":
 		a, err := c.Attachment()
 		return status(err, "attachment "+string(a))
+	case "kvget":
+		v, err := wasmsock.KV.Get(rest)
+		return status(err, "kv "+string(v))
+	case "kvset":
+		key, more, _ := strings.Cut(rest, " ")
+		ms, value, _ := strings.Cut(more, " ")
+		n, _ := strconv.Atoi(ms)
+		return status(wasmsock.KV.Set(key, []byte(value), time.Duration(n)*time.Millisecond), "ok")
+	case "kvsetlen":
+		key, ns, _ := strings.Cut(rest, " ")
+		n, _ := strconv.Atoi(ns)
+		return status(wasmsock.KV.Set(key, []byte(strings.Repeat("v", n)), 0), "ok")
+	case "kvcas":
+		key, more, _ := strings.Cut(rest, " ")
+		old, value, _ := strings.Cut(more, " ")
+		var expect []byte
+		switch old {
+		case "-":
+		case "=":
+			expect = []byte{}
+		default:
+			expect = []byte(old)
+		}
+		return status(wasmsock.KV.CAS(key, expect, []byte(value), 0), "ok")
+	case "kvdel":
+		return status(wasmsock.KV.Delete(rest), "ok")
+	case "kvincr":
+		key, ns, _ := strings.Cut(rest, " ")
+		n, _ := strconv.Atoi(ns)
+		last := 0
+		for i := 0; i < n; i++ {
+			for {
+				old, err := wasmsock.KV.Get(key)
+				cur := 0
+				if err == nil {
+					cur, _ = strconv.Atoi(string(old))
+				} else if errors.Is(err, wasmsock.ErrNotFound) {
+					old = nil
+				} else {
+					return status(err, "")
+				}
+				err = wasmsock.KV.CAS(key, old, []byte(strconv.Itoa(cur+1)), 0)
+				if err == nil {
+					last = cur + 1
+					break
+				}
+				if !errors.Is(err, wasmsock.ErrMismatch) && !errors.Is(err, wasmsock.ErrNotFound) {
+					return status(err, "")
+				}
+			}
+		}
+		return "incr " + strconv.Itoa(last)
+	case "kvfill":
+		prefix, more, _ := strings.Cut(rest, " ")
+		ns, sizes, _ := strings.Cut(more, " ")
+		n, _ := strconv.Atoi(ns)
+		size, err := strconv.Atoi(sizes)
+		if err != nil {
+			size = 1
+		}
+		value := []byte(strings.Repeat("x", size))
+		for i := 0; i < n; i++ {
+			if err := wasmsock.KV.Set(prefix+strconv.Itoa(i), value, 0); err != nil {
+				return "filled " + strconv.Itoa(i) + " " + status(err, "")
+			}
+		}
+		return "filled " + strconv.Itoa(n)
 	}
 	return "ERR unknown command " + strconv.Quote(verb)
 }

@@ -1,0 +1,212 @@
+package kv
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wasmsock/wasmsock/abi"
+)
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+func newStore(limits Limits) (*Memory, *clock) {
+	c := &clock{now: time.Unix(1000, 0)}
+	return NewMemory(c.Now, limits), c
+}
+
+func TestValidKey(t *testing.T) {
+	for _, tc := range []struct {
+		key  string
+		want bool
+	}{
+		{"a", true}, {"room/lobby.count", true}, {"A-Z_0=9", true}, {strings.Repeat("k", abi.MaxKVKey), true},
+		{"", false}, {strings.Repeat("k", abi.MaxKVKey+1), false}, {".a", false}, {"a.", false},
+		{"a b", false}, {"a*", false}, {"a>", false}, {"é", false}, {"a\x00", false},
+	} {
+		if got := ValidKey([]byte(tc.key)); got != tc.want {
+			t.Errorf("ValidKey(%q) = %v, want %v", tc.key, got, tc.want)
+		}
+	}
+}
+
+// TestOperations runs get, set, CAS and delete in sequence, each step with its expected status.
+func TestOperations(t *testing.T) {
+	s, _ := newStore(Limits{})
+	steps := []struct {
+		op, ns, key   string
+		expect, value []byte
+		want          abi.Status
+		wantValue     string // for get
+	}{
+		{op: "get", key: "k", want: abi.ErrNotFound},
+		{op: "delete", key: "k", want: abi.ErrNotFound},
+		{op: "cas", key: "k", expect: []byte("x"), value: []byte("v"), want: abi.ErrNotFound},
+		{op: "cas", key: "k", expect: nil, value: []byte("v1"), want: abi.OK},
+		{op: "cas", key: "k", expect: nil, value: []byte("v2"), want: abi.ErrMismatch},
+		{op: "get", key: "k", want: abi.OK, wantValue: "v1"},
+		{op: "get", ns: "other", key: "k", want: abi.ErrNotFound},
+		{op: "cas", key: "k", expect: []byte("nope"), value: []byte("v2"), want: abi.ErrMismatch},
+		{op: "cas", key: "k", expect: []byte("v1"), value: []byte{}, want: abi.OK},
+		{op: "get", key: "k", want: abi.OK, wantValue: ""},
+		{op: "cas", key: "k", expect: nil, value: []byte("v3"), want: abi.ErrMismatch}, // empty is a value
+		{op: "cas", key: "k", expect: []byte{}, value: []byte("v3"), want: abi.OK},
+		{op: "set", ns: "other", key: "k", value: []byte("o"), want: abi.OK},
+		{op: "get", key: "k", want: abi.OK, wantValue: "v3"},
+		{op: "delete", key: "k", want: abi.OK},
+		{op: "get", key: "k", want: abi.ErrNotFound},
+		{op: "get", ns: "other", key: "k", want: abi.OK, wantValue: "o"},
+	}
+	for i, st := range steps {
+		var got abi.Status
+		var v []byte
+		switch st.op {
+		case "get":
+			v, got = s.Get(st.ns, st.key)
+		case "set":
+			got = s.Set(st.ns, st.key, st.value, 0)
+		case "cas":
+			got = s.CAS(st.ns, st.key, st.expect, st.value, 0)
+		case "delete":
+			got = s.Delete(st.ns, st.key)
+		}
+		if got != st.want || (st.op == "get" && got == abi.OK && string(v) != st.wantValue) {
+			t.Fatalf("step %d %s %q/%q: %v %q, want %v %q", i, st.op, st.ns, st.key, got, v, st.want, st.wantValue)
+		}
+	}
+	if n, b := s.Len(); n != 1 || b != len("other")+len("k")+len("o") {
+		t.Errorf("Len = %d, %d", n, b)
+	}
+}
+
+// TestTTL drives the store's clock: a value expires at its deadline for every operation, a new
+// set replaces the TTL, and the sweep frees the budget expired entries held.
+func TestTTL(t *testing.T) {
+	s, c := newStore(Limits{Entries: 2})
+	if st := s.Set("", "a", []byte("1"), time.Second); st != abi.OK {
+		t.Fatal(st)
+	}
+	if st := s.Set("", "b", []byte("2"), 3*time.Second); st != abi.OK {
+		t.Fatal(st)
+	}
+	if st := s.Set("", "c", []byte("3"), 0); st != abi.ErrLimit {
+		t.Fatalf("third entry over a budget of 2: %v", st)
+	}
+	c.add(999 * time.Millisecond)
+	if v, st := s.Get("", "a"); st != abi.OK || string(v) != "1" {
+		t.Fatalf("before the deadline: %q %v", v, st)
+	}
+	c.add(time.Millisecond)
+	if _, st := s.Get("", "a"); st != abi.ErrNotFound {
+		t.Fatalf("at the deadline: %v", st)
+	}
+	if st := s.CAS("", "a", []byte("1"), []byte("x"), 0); st != abi.ErrNotFound {
+		t.Errorf("cas on an expired value: %v", st)
+	}
+	// b is set again without a TTL: its first deadline no longer applies.
+	if st := s.Set("", "b", []byte("2"), 0); st != abi.OK {
+		t.Fatal(st)
+	}
+	if st := s.Set("", "c", []byte("3"), time.Second); st != abi.OK {
+		t.Fatalf("after a's expiry there is room: %v", st)
+	}
+	c.add(time.Hour)
+	if v, st := s.Get("", "b"); st != abi.OK || string(v) != "2" {
+		t.Errorf("b without TTL: %q %v", v, st)
+	}
+	if st := s.Set("", "d", nil, 0); st != abi.OK {
+		t.Errorf("the sweep frees c's room: %v", st)
+	}
+	if n, _ := s.Len(); n != 2 {
+		t.Errorf("%d entries, want 2 (b, d)", n)
+	}
+}
+
+// TestDeadlineHeapBounded sets one key with a TTL many times: the heap of deadlines stays in
+// proportion to the entries, not to the writes.
+func TestDeadlineHeapBounded(t *testing.T) {
+	s, _ := newStore(Limits{})
+	for i := 0; i < 10000; i++ {
+		if st := s.Set("", "k", []byte("v"), time.Hour+time.Duration(i)); st != abi.OK {
+			t.Fatal(st)
+		}
+	}
+	if n := len(s.exp); n > 2*1+64+1 {
+		t.Errorf("%d deadlines kept for 1 entry", n)
+	}
+}
+
+// TestLimits fills the entry and byte budgets: writes beyond return ErrLimit and store nothing;
+// overwriting with no more bytes and deleting still work.
+func TestLimits(t *testing.T) {
+	s, _ := newStore(Limits{Entries: 3, Bytes: 30})
+	for i := 0; i < 3; i++ {
+		if st := s.Set("n", "k"+strconv.Itoa(i), []byte("12345"), 0); st != abi.OK { // 1+2+5 = 8 bytes
+			t.Fatal(st)
+		}
+	}
+	if st := s.Set("n", "k3", nil, 0); st != abi.ErrLimit {
+		t.Errorf("4th entry: %v", st)
+	}
+	if st := s.CAS("n", "k3", nil, nil, 0); st != abi.ErrLimit {
+		t.Errorf("4th entry by cas: %v", st)
+	}
+	if st := s.Set("n", "k0", []byte("123456789012"), 0); st != abi.ErrLimit {
+		t.Errorf("over the bytes (8+8+15 > 30): %v", st)
+	}
+	if _, b := s.Len(); b != 24 {
+		t.Errorf("%d bytes after refused writes, want 24", b)
+	}
+	if st := s.Set("n", "k0", []byte("abc"), 0); st != abi.OK {
+		t.Errorf("a smaller value: %v", st)
+	}
+	if st := s.Delete("n", "k1"); st != abi.OK {
+		t.Fatal(st)
+	}
+	if st := s.Set("n", "k3", []byte("x"), 0); st != abi.OK {
+		t.Errorf("after a delete: %v", st)
+	}
+}
+
+// TestCASRace increments one counter from many goroutines with get and CAS: no update is lost.
+func TestCASRace(t *testing.T) {
+	s, _ := newStore(Limits{})
+	const workers, each = 8, 200
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				for {
+					old, st := s.Get("", "n")
+					n := 0
+					if st == abi.OK {
+						n, _ = strconv.Atoi(string(old))
+					} else {
+						old = nil
+					}
+					if s.CAS("", "n", old, []byte(strconv.Itoa(n+1)), 0) == abi.OK {
+						break
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if v, _ := s.Get("", "n"); string(v) != strconv.Itoa(workers*each) {
+		t.Errorf("counter %s, want %d", v, workers*each)
+	}
+}
