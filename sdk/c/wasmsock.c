@@ -161,6 +161,34 @@ uint8_t *wasmsock_members_alloc(const uint8_t *group, int32_t group_len, int32_t
     return NULL;
 }
 
+uint8_t *wasmsock_kv_get_alloc(const char *key, int32_t *len) {
+    int32_t cap = 256;
+    int32_t key_len = (int32_t)strlen(key);
+    /* The value may grow between two calls: ask a few times. */
+    for (int attempt = 0; attempt < 4; attempt++) {
+        uint8_t *buf = (uint8_t *)malloc((size_t)cap + 1);
+        if (buf == NULL) {
+            *len = WASMSOCK_ERR_TOO_LARGE;
+            return NULL;
+        }
+        int32_t n = wasmsock_kv_get((const uint8_t *)key, key_len, buf, cap);
+        if (n < 0) {
+            free(buf);
+            *len = n;
+            return NULL;
+        }
+        if (n <= cap) {
+            buf[n] = 0;
+            *len = n;
+            return buf;
+        }
+        free(buf);
+        cap = n;
+    }
+    *len = WASMSOCK_ERR_TOO_LARGE;
+    return NULL;
+}
+
 int wasmsock_member_next(const uint8_t **p, const uint8_t *end, uint64_t *conn, const char **user,
                          size_t *user_len) {
     const uint8_t *q = *p;

@@ -438,6 +438,17 @@ int32_t wasmsock_attachment(uint64_t conn, char dst[WASMSOCK_MAX_ATTACHMENT + 1]
  * Walk it with wasmsock_member_next. */
 uint8_t *wasmsock_members_alloc(const uint8_t *group, int32_t group_len, int32_t *len);
 
+/* ---- Shared state (abi/ABI.md, "Shared state"; DRAFT): a key-value store shared by all the
+ * plugin's instances, scoped by the namespace being handled. Keys are NUL-terminated strings of
+ * 1 to WASMSOCK_MAX_KV_KEY bytes of A-Z a-z 0-9 - _ / = . (not starting or ending with .);
+ * values at most WASMSOCK_MAX_KV_VALUE bytes; ttl_ms 0 means no expiry. In a cluster, each node
+ * has its own store (DRAFT). ---- */
+
+/* Returns the value of key in a buffer from malloc (free it), NUL-terminated after its *len
+ * bytes, asking the host again when the first buffer is short; NULL with *len the negative
+ * status (WASMSOCK_ERR_NOT_FOUND: no value). */
+uint8_t *wasmsock_kv_get_alloc(const char *key, int32_t *len);
+
 /* Reads the member at *p (before end) of a wasmsock_members_alloc buffer: *conn gets its
  * connection id (0 for one another plugin serves), *user and *user_len its user id (not
  * NUL-terminated; length 0 for an anonymous connection). Advances *p and returns 1, or returns 0
@@ -516,6 +527,26 @@ static inline int32_t wasmsock_timer_cancel_str(uint64_t conn, const char *name)
 /* Stores len bytes at data as conn's attachment (0 removes it). */
 static inline int32_t wasmsock_attach(uint64_t conn, const void *data, size_t len) {
     return wasmsock_attach_set(conn, (const uint8_t *)data, (int32_t)len);
+}
+
+/* Stores len bytes at value under key, expiring after ttl_ms milliseconds (0: never). */
+static inline int32_t wasmsock_kv_put(const char *key, const void *value, size_t len, int32_t ttl_ms) {
+    return wasmsock_kv_set((const uint8_t *)key, (int32_t)strlen(key), (const uint8_t *)value,
+                           (int32_t)len, ttl_ms);
+}
+
+/* Compare-and-swap: stores len bytes at value under key only if its value is the expect_len
+ * bytes at expect (expect_len -1: only if key has no value). WASMSOCK_ERR_MISMATCH when the value
+ * differs (or exists), WASMSOCK_ERR_NOT_FOUND when a value is expected and key has none. */
+static inline int32_t wasmsock_kv_swap(const char *key, const void *expect, int32_t expect_len,
+                                       const void *value, size_t len, int32_t ttl_ms) {
+    return wasmsock_kv_cas((const uint8_t *)key, (int32_t)strlen(key), (const uint8_t *)expect,
+                           expect_len, (const uint8_t *)value, (int32_t)len, ttl_ms);
+}
+
+/* Removes key; WASMSOCK_ERR_NOT_FOUND when it had no value. */
+static inline int32_t wasmsock_kv_remove(const char *key) {
+    return wasmsock_kv_delete((const uint8_t *)key, (int32_t)strlen(key));
 }
 
 /* Writes a NUL-terminated string to the host's log at level. */

@@ -9,7 +9,10 @@ export {
   EVENT_MESSAGE, EVENT_REPLY, EVENT_ERROR, MAX_SUBJECT, MAX_QUEUE_NAME,
   DEFAULT_REQUEST_TIMEOUT_MS, MAX_REQUEST_TIMEOUT_MS,
   MAX_TIMER_NAME, MAX_TIMERS, MAX_TIMER_DELAY, MAX_ATTACHMENT, MAX_USER,
+  MAX_KV_KEY, MAX_KV_VALUE, MAX_KV_ENTRIES, MAX_KV_BYTES,
 } from "./abi";
+
+export { kvGet, kvSet, kvCas, kvDelete, kvStatus } from "./kv";
 
 export {
   Event, publish, publishText, subscribe, unsubscribe, request, requestText,

@@ -19,6 +19,7 @@ pub(crate) struct Fake {
     pub join_status: i32,
     pub attachment: Vec<u8>,
     pub members: Vec<(u64, String)>,
+    pub kv: HashMap<String, Vec<u8>>,
 }
 
 thread_local! {
@@ -172,6 +173,53 @@ pub unsafe fn attach_get(_conn: u64, dst: *mut u8, cap: i32) -> i32 {
         core::ptr::copy_nonoverlapping(h.attachment.as_ptr(), dst, n);
         h.attachment.len() as i32
     })
+}
+
+pub unsafe fn kv_get(key_ptr: *const u8, key_len: i32, dst: *mut u8, cap: i32) -> i32 {
+    let key = text(key_ptr, key_len);
+    with(|h| match h.kv.get(&key) {
+        None => sys::ERR_NOT_FOUND,
+        Some(v) => {
+            core::ptr::copy_nonoverlapping(v.as_ptr(), dst, v.len().min(cap as usize));
+            v.len() as i32
+        }
+    })
+}
+
+pub unsafe fn kv_set(key_ptr: *const u8, key_len: i32, ptr: *const u8, len: i32, ttl_ms: i32) -> i32 {
+    let key = text(key_ptr, key_len);
+    let value = bytes(ptr, len).to_vec();
+    with(|h| {
+        h.calls.push(format!("kv_set {} {}", key, ttl_ms));
+        h.kv.insert(key, value);
+    });
+    0
+}
+
+pub unsafe fn kv_cas(
+    key_ptr: *const u8,
+    key_len: i32,
+    expect_ptr: *const u8,
+    expect_len: i32,
+    ptr: *const u8,
+    len: i32,
+    ttl_ms: i32,
+) -> i32 {
+    let key = text(key_ptr, key_len);
+    let current = with(|h| h.kv.get(&key).cloned());
+    match (expect_len, current) {
+        (-1, Some(_)) => return sys::ERR_MISMATCH,
+        (-1, None) => {}
+        (_, None) => return sys::ERR_NOT_FOUND,
+        (_, Some(v)) if v != bytes(expect_ptr, expect_len) => return sys::ERR_MISMATCH,
+        _ => {}
+    }
+    kv_set(key_ptr, key_len, ptr, len, ttl_ms)
+}
+
+pub unsafe fn kv_delete(key_ptr: *const u8, key_len: i32) -> i32 {
+    let key = text(key_ptr, key_len);
+    with(|h| if h.kv.remove(&key).is_some() { 0 } else { sys::ERR_NOT_FOUND })
 }
 
 pub unsafe fn group_size(_group_ptr: *const u8, _group_len: i32) -> i32 {
@@ -380,6 +428,29 @@ mod tests {
         c.set_attachment(&long).unwrap();
         assert_eq!(c.attachment().unwrap(), long);
         assert_eq!(c.set_attachment(&vec![0u8; 2049]), Err(Error::TooLarge));
+    }
+
+    #[test]
+    fn shared_store() {
+        use crate::kv;
+        use core::time::Duration;
+        reset();
+        assert_eq!(kv::get("k"), Err(Error::NotFound));
+        let long = vec![b'v'; 1000];
+        kv::set("k", &long, Duration::from_micros(1500)).unwrap();
+        assert_eq!(kv::get("k").unwrap(), long);
+        assert_eq!(kv::cas("k", None, b"x", Duration::ZERO), Err(Error::Mismatch));
+        assert_eq!(kv::cas("k", Some(b"other"), b"x", Duration::ZERO), Err(Error::Mismatch));
+        kv::cas("k", Some(&long), b"", Duration::ZERO).unwrap();
+        assert_eq!(kv::get("k").unwrap(), b"");
+        kv::cas("k", Some(b""), b"y", Duration::ZERO).unwrap();
+        assert_eq!(kv::cas("new", Some(b"x"), b"y", Duration::ZERO), Err(Error::NotFound));
+        kv::cas("new", None, b"y", Duration::from_secs(1)).unwrap();
+        assert_eq!(kv::set("k", b"", Duration::from_secs(30 * 24 * 3600)), Err(Error::InvalidArgument));
+        kv::delete("new").unwrap();
+        assert_eq!(kv::delete("new"), Err(Error::NotFound));
+        let calls = with(|h| h.calls.clone());
+        assert_eq!(calls, ["kv_set k 2", "kv_set k 0", "kv_set k 0", "kv_set new 1000"]);
     }
 
     #[test]

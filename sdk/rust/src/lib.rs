@@ -111,6 +111,7 @@
 #![warn(missing_docs)]
 
 pub mod bus;
+pub mod kv;
 mod conn;
 mod errors;
 mod logging;

@@ -9,7 +9,7 @@ use crate::{check, sys, Conn, Error, Result};
 
 /// Converts `d` to whole milliseconds for the host (a part of a millisecond rounds up), or
 /// [`Error::InvalidArgument`] when it is longer than the ABI's `i32` holds (about 24.8 days).
-fn millis(d: Duration) -> Result<i32> {
+pub(crate) fn millis(d: Duration) -> Result<i32> {
     let ms = (d.as_nanos() + 999_999) / 1_000_000;
     i32::try_from(ms).map_err(|_| Error::InvalidArgument)
 }
