@@ -24,7 +24,7 @@ func TestSDKModules(t *testing.T) {
 	if raceEnabled {
 		args = append(args, "-race")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", append(args, sdkModules...)...)
 	cmd.Dir = ".."
