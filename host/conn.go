@@ -17,14 +17,26 @@ import (
 	"github.com/wasmsock/wasmsock/host/internal/wsproto"
 )
 
+// idleAfter is how long a connection's reader goroutine waits for the next frame before it parks
+// the connection with the poller and ends. Busy connections keep their goroutine (no epoll call
+// and no goroutine start per message); the read deadline this needs is moved once per idleAfter/2.
+// WASMSOCK_EPOLL_IDLE (a Go duration) changes it, for tests that park connections between frames.
+const idleAfter = time.Second
+
+// pollTokens numbers the connections a poller watches (unique in the process).
+var pollTokens atomic.Uint64
+
 // pingFrame is shared by every connection: frames are immutable once built.
 var pingFrame = wsproto.Frame(wsproto.OpPing, nil)
 
 // Conn is one WebSocket connection.
 //
-// Reading happens on the goroutine that accepted the connection; it is the only one that delivers
-// the connection's events to the plugin, so they arrive in order. Writing happens on a goroutine
-// that exists only while the outbound queue is not empty.
+// Reading happens on one goroutine at a time, the only one that delivers the connection's events to
+// the plugin, so they arrive in order: first the one that accepted the connection. On Linux, a
+// connection idle for idleAfter (no bytes buffered, no frame in progress) gives its goroutine up
+// and is parked with the poller (poll_linux.go), which starts a new reading goroutine when bytes
+// arrive; elsewhere, or with WASMSOCK_EPOLL=0, the goroutine waits in its read. Writing happens on
+// a goroutine that exists only while the outbound queue is not empty.
 type Conn struct {
 	id    uint64
 	srv   *Server
@@ -62,6 +74,11 @@ type Conn struct {
 	// holdsPlugin: counted as a user of its route's plugin (released by finish), which a config
 	// reload that retires the plugin waits for before stopping it.
 	holdsPlugin bool
+
+	rd        *wsproto.Reader
+	poll      *poller // parks the connection while idle; nil: the reader goroutine waits instead
+	pollToken uint64  // the connection's key in poll, fixed before the first read
+	pollAdded bool    // registered with poll's epoll instance; reader goroutine only
 
 	mu              sync.Mutex
 	queue           [][]byte // frames waiting for the writer
@@ -252,7 +269,16 @@ func (c *Conn) closeTCP() {
 	c.mu.Unlock()
 	if !done {
 		_ = c.nc.Close()
+		// A parked connection gets no event for its closed descriptor: its read loop runs now,
+		// sees the closed socket and finishes the connection.
+		c.poll.wake(c)
 	}
+}
+
+func (c *Conn) isTCPClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tcpClosed
 }
 
 // writeLoop writes queued frames until the queue is empty, each batch with one writev.
@@ -311,34 +337,64 @@ func (c *Conn) writeFailed() {
 	c.closeTCP()
 }
 
-// serve runs the read loop until the connection ends, then delivers on_close.
+// serve runs the read loop until the connection ends, then delivers on_close. With a poller, the
+// calling goroutine returns once the connection is idle and parked, and others read it later.
 func (c *Conn) serve(rd *wsproto.Reader) {
+	c.rd = rd
+	if c.raw != nil {
+		if c.poll = netpoll(); c.poll != nil {
+			c.pollToken = pollTokens.Add(1)
+			rd.SetIdleTimeout(c.poll.idle)
+		}
+	}
 	c.lastRead.Store(time.Now().UnixNano())
+	c.srv.handlers.Add(1) // the connection counts for Shutdown until it is finished, parked or not
 	c.startHeartbeat()
 	c.startExpiry()
-	code, reason := c.readLoop(rd)
-	c.finish(code, reason)
+	c.run()
 }
 
-func (c *Conn) readLoop(rd *wsproto.Reader) (int, string) {
+// run reads the connection until it ends (then delivers on_close) or is parked idle with the
+// poller. One goroutine at a time runs it.
+func (c *Conn) run() {
+	for {
+		code, reason, idle := c.readLoop(c.rd)
+		if idle {
+			if c.poll.park(c) {
+				return
+			}
+			continue
+		}
+		c.finish(code, reason)
+		c.srv.handlers.Done()
+		return
+	}
+}
+
+// readLoop reads and delivers frames until the connection ends (returning its close code) or, with
+// a poller, until the reader has waited idleAfter for a frame (idle true).
+func (c *Conn) readLoop(rd *wsproto.Reader) (code int, reason string, idle bool) {
 	for {
 		m, err := rd.Next()
 		if err != nil {
+			if err == wsproto.ErrIdle {
+				return 0, "", true
+			}
 			var ce *wsproto.CloseError
 			if errors.As(err, &ce) {
 				c.srv.metrics.protocolError(ce.Code)
 				c.log.Debug("protocol error", "code", ce.Code, "reason", ce.Reason)
 				c.failClose(ce.Code, ce.Reason)
-				return ce.Code, ce.Reason
+				return ce.Code, ce.Reason, false
 			}
 			c.mu.Lock()
 			sent, code, reason := c.closeSent, c.closeCode, c.closeReason
 			c.mu.Unlock()
 			c.closeTCP()
 			if sent && code != 0 {
-				return code, reason // we closed; the peer or our close timer dropped TCP
+				return code, reason, false // we closed; the peer or our close timer dropped TCP
 			}
-			return wsproto.CloseAbnormal, ""
+			return wsproto.CloseAbnormal, "", false
 		}
 		c.lastRead.Store(time.Now().UnixNano())
 		c.pingSent.Store(0)
@@ -371,7 +427,8 @@ func (c *Conn) readLoop(rd *wsproto.Reader) (int, string) {
 			// Heartbeat bookkeeping is done above for every frame.
 		case wsproto.OpClose:
 			c.settle() // the payload stays valid: nothing is read meanwhile
-			return c.answerClose(m.Payload)
+			code, reason := c.answerClose(m.Payload)
+			return code, reason, false
 		}
 	}
 }

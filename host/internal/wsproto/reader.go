@@ -43,6 +43,11 @@ const (
 	minGrow = 4096
 )
 
+// ErrIdle is returned by Next, with an idle timeout set, when no frame has started arriving for
+// that long. Unlike other errors it is not final: the connection is as before, and Next may be
+// called again (once the caller knows bytes are ready, not to block in the read).
+var ErrIdle = errors.New("wsproto: connection idle")
+
 var bufPool = sync.Pool{New: func() any { b := make([]byte, readBufferSize); return &b }}
 
 // Message is one event read from the peer: a complete data message (Op is OpText or OpBinary,
@@ -72,6 +77,7 @@ type Reader struct {
 	deadline     time.Time
 	dl           interface{ SetReadDeadline(time.Time) error } // src's, if it has one
 	progress     func()                                        // called when bytes of a frame in progress arrive
+	idle         time.Duration                                 // see SetIdleTimeout; 0: none
 
 	b    []byte  // what is being parsed: nil while idle, else small[:] or *buf
 	buf  *[]byte // pooled; nil unless a frame needs more than small
@@ -110,6 +116,15 @@ func (r *Reader) SetFrameTimeout(d time.Duration) {
 	r.dl, _ = r.src.(interface{ SetReadDeadline(time.Time) error })
 }
 
+// SetIdleTimeout makes Next return ErrIdle when no frame has started arriving for about d (between
+// d/2 and d after the last frame: the deadline is moved only when half of it has passed), while
+// the Reader holds no bytes and no message is in progress. src must have a SetReadDeadline method.
+// A caller can then watch the connection for readiness (epoll) without a goroutine waiting in it.
+func (r *Reader) SetIdleTimeout(d time.Duration) {
+	r.idle = d
+	r.dl, _ = r.src.(interface{ SetReadDeadline(time.Time) error })
+}
+
 // SetProgress sets a function called whenever bytes of a partly received frame arrive (a large
 // message streaming in), so a caller watching for dead peers can see that this one is alive
 // although no frame has completed. It runs on the goroutine calling Next.
@@ -119,9 +134,9 @@ func (r *Reader) SetProgress(fn func()) { r.progress = fn }
 // messages (RSV1 on their first frame).
 func (r *Reader) SetDeflate(on bool) { r.deflate = on }
 
-// Next returns the next data message or control frame. Any error is final: a *CloseError when
-// the peer broke the protocol (send its code and close), else the I/O error (io.EOF when the
-// peer closed the TCP connection).
+// Next returns the next data message or control frame. Any error but ErrIdle is final: a
+// *CloseError when the peer broke the protocol (send its code and close), else the I/O error
+// (io.EOF when the peer closed the TCP connection).
 func (r *Reader) Next() (Message, error) {
 	for {
 		m, done, err := r.frame()
@@ -375,6 +390,10 @@ func (r *Reader) read(p []byte, mid bool) (int, error) {
 				r.deadline = now.Add(r.frameTimeout)
 				_ = r.dl.SetReadDeadline(r.deadline)
 			}
+		} else if !r.deadline.IsZero() {
+			// The idle deadline must not cut a frame short when frames have no deadline.
+			r.deadline = time.Time{}
+			_ = r.dl.SetReadDeadline(r.deadline)
 		}
 		n, err := r.src.Read(p)
 		if n > 0 && r.progress != nil {
@@ -382,8 +401,21 @@ func (r *Reader) read(p []byte, mid bool) (int, error) {
 		}
 		return n, err
 	}
-	if r.frameTimeout <= 0 || r.dl == nil {
+	if r.dl == nil {
 		return r.src.Read(p)
+	}
+	if r.idle > 0 && r.b == nil && r.fragOp == 0 {
+		// Waiting for the first byte of a frame with nothing in progress: after r.idle, ErrIdle.
+		now := time.Now()
+		if left := r.deadline.Sub(now); left < r.idle/2 || left > r.idle {
+			r.deadline = now.Add(r.idle)
+			_ = r.dl.SetReadDeadline(r.deadline)
+		}
+		n, err := r.src.Read(p)
+		if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+			return 0, ErrIdle
+		}
+		return n, err
 	}
 	for {
 		n, err := r.src.Read(p)
