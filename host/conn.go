@@ -76,8 +76,8 @@ type Conn struct {
 	holdsPlugin bool
 
 	rd        *wsproto.Reader
-	poll      *poller // parks the connection while idle; nil: the reader goroutine waits instead
-	pollToken uint64  // the connection's key in poll, fixed before the first read
+	poll      *poller // parks the connection while idle; nil: the reader goroutine waits instead (c.mu)
+	pollToken uint64  // the connection's key in poll, fixed before the first read (c.mu)
 	pollAdded bool    // registered with poll's epoll instance; reader goroutine only
 
 	mu              sync.Mutex
@@ -266,12 +266,13 @@ func (c *Conn) closeTCP() {
 	if c.closeTimer != nil {
 		c.closeTimer.Stop()
 	}
+	poll, token := c.poll, c.pollToken
 	c.mu.Unlock()
 	if !done {
 		_ = c.nc.Close()
 		// A parked connection gets no event for its closed descriptor: its read loop runs now,
 		// sees the closed socket and finishes the connection.
-		c.poll.wake(c)
+		poll.wake(token)
 	}
 }
 
@@ -342,9 +343,11 @@ func (c *Conn) writeFailed() {
 func (c *Conn) serve(rd *wsproto.Reader) {
 	c.rd = rd
 	if c.raw != nil {
-		if c.poll = netpoll(); c.poll != nil {
-			c.pollToken = pollTokens.Add(1)
-			rd.SetIdleTimeout(c.poll.idle)
+		if p := netpoll(); p != nil {
+			c.mu.Lock() // closeTCP, on any goroutine, reads them
+			c.poll, c.pollToken = p, pollTokens.Add(1)
+			c.mu.Unlock()
+			rd.SetIdleTimeout(p.idle)
 		}
 	}
 	c.lastRead.Store(time.Now().UnixNano())

@@ -13,7 +13,9 @@ import (
 // BenchmarkIdleConnectionMemory measures what an open, idle WebSocket connection costs (heap and
 // goroutine stacks of client and server: both run in this process; the client's share is a
 // connection and a 4 KiB read buffer). It reports bytes per connection pair; b.N is ignored
-// beyond one round.
+// beyond one round. Before measuring it waits for idle server connections to give up their
+// goroutines (parked with epoll on Linux after a second idle; WASMSOCK_EPOLL=0 keeps them), at
+// most 5 s.
 //
 //   - idle: 2000 connections that completed the handshake and sent nothing since.
 //   - frame-in-progress: 200 connections, each stalled after the 14-byte header of a frame that
@@ -36,6 +38,7 @@ func idleMemory(b *testing.B, conns int, send []byte) {
 		return m.HeapInuse + m.StackInuse
 	}
 	before := measure()
+	goroutines := runtime.NumGoroutine()
 	clients := make([]*wstest.Client, 0, conns)
 	for i := 0; i < conns; i++ {
 		c := wstest.Dial(b, url, nil)
@@ -47,6 +50,9 @@ func idleMemory(b *testing.B, conns int, send []byte) {
 			}
 		}
 		clients = append(clients, c)
+	}
+	for wait := time.Now().Add(5 * time.Second); runtime.NumGoroutine() > goroutines+conns/10 && time.Now().Before(wait); {
+		time.Sleep(20 * time.Millisecond)
 	}
 	after := measure()
 	b.ReportMetric(float64(after-before)/float64(conns), "bytes/conn-pair")

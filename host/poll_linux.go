@@ -130,14 +130,14 @@ func (p *poller) park(c *Conn) bool {
 	return p.take(tok) == nil
 }
 
-// wake takes c back if it is parked and runs its read loop, which sees the closed socket and
+// wake takes the connection of token back if it is parked and runs its read loop, which sees the closed socket and
 // finishes the connection. closeTCP calls it: closing a descriptor removes it from epoll without
 // an event.
-func (p *poller) wake(c *Conn) {
-	if p == nil || c.pollToken == 0 {
+func (p *poller) wake(token uint64) {
+	if p == nil || token == 0 {
 		return
 	}
-	if p.take(c.pollToken) != nil {
+	if c := p.take(token); c != nil {
 		go c.run()
 	}
 }

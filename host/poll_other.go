@@ -11,4 +11,4 @@ func netpoll() *poller { return nil }
 
 func (p *poller) park(*Conn) bool { return false }
 
-func (p *poller) wake(*Conn) {}
+func (p *poller) wake(uint64) {}
