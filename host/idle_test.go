@@ -78,3 +78,28 @@ func TestIdleConnectionsHoldNoGoroutines(t *testing.T) {
 		return fmt.Sprintf("%d connections still open after their peers left", srv.Connections())
 	})
 }
+
+// TestParkedConnectionEndsWhenServerCloses: closing the socket of a parked connection gives epoll
+// no event, so the server must wake the connection itself: peers that stop answering pings are
+// dropped by the heartbeat while parked, and every one of them gets its on_close (the connection
+// count falls to zero).
+func TestParkedConnectionEndsWhenServerCloses(t *testing.T) {
+	if runtime.GOOS != "linux" || os.Getenv("WASMSOCK_EPOLL") == "0" {
+		t.Skip("idle connections are parked with epoll on Linux only (WASMSOCK_EPOLL=0 turns it off)")
+	}
+	const n = 200
+	srv, base := startConfigTop(t, noLimits, "../testdata/wasm/echo.wasm", "[[route]]\npath = \"/ws\"\nplugin = \"p\"\nping_interval = \"2s\"\npong_timeout = \"1s\"")
+	before := runtime.NumGoroutine()
+	for range n {
+		c := wstest.Dial(t, base+"/ws", nil) // never read: its pings go unanswered
+		t.Cleanup(func() { _ = c.Conn.Close() })
+	}
+	// Parked first (after a second idle), then dropped by the heartbeat (ping at 2 s, no pong
+	// by 3 s): the count falls to zero only if closing a parked connection finishes it.
+	waitUntil(t, 30*time.Second, func() bool { return runtime.NumGoroutine() <= before+20 }, func() string {
+		return fmt.Sprintf("%d goroutines, %d before %d idle connections", runtime.NumGoroutine(), before, n)
+	})
+	waitUntil(t, 30*time.Second, func() bool { return srv.Connections() == 0 }, func() string {
+		return fmt.Sprintf("%d of %d silent connections still open after the heartbeat dropped them", srv.Connections(), n)
+	})
+}
