@@ -424,22 +424,30 @@ func hostKVSet(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	if st != abi.OK {
 		return st
 	}
-	value, ok := read(mem, uint64(api.DecodeU32(stack[2])), uint64(api.DecodeU32(stack[3])))
-	if !ok {
-		return abi.ErrBadPointer
-	}
-	key, st := readKVKey(mem, stack[0], stack[1])
-	if st != abi.OK {
-		return st
-	}
-	if len(value) > abi.MaxKVValue {
-		return abi.ErrTooLarge
-	}
-	ns, st := kvNamespace(g)
+	ns, key, value, st := kvWriteArgs(g, mem, stack[0], stack[1], stack[2], stack[3])
 	if st != abi.OK {
 		return st
 	}
 	return g.plugin.kv.Set(ns, key, value, ttl)
+}
+
+// kvWriteArgs reads the key and the value of kv_set and kv_cas and checks them, and finds the
+// namespace they act in.
+func kvWriteArgs(g *guest, mem api.Memory, keyPtr, keyLen, valuePtr, valueLen uint64) (ns, key string, value []byte, st abi.Status) {
+	value, ok := read(mem, uint64(api.DecodeU32(valuePtr)), uint64(api.DecodeU32(valueLen)))
+	if !ok {
+		return "", "", nil, abi.ErrBadPointer
+	}
+	if key, st = readKVKey(mem, keyPtr, keyLen); st != abi.OK {
+		return "", "", nil, st
+	}
+	if len(value) > abi.MaxKVValue {
+		return "", "", nil, abi.ErrTooLarge
+	}
+	if ns, st = kvNamespace(g); st != abi.OK {
+		return "", "", nil, st
+	}
+	return ns, key, value, abi.OK
 }
 
 func hostKVCAS(g *guest, mem api.Memory, stack []uint64) abi.Status {
@@ -459,18 +467,7 @@ func hostKVCAS(g *guest, mem api.Memory, stack []uint64) abi.Status {
 		}
 		expect = append([]byte{}, b...) // not nil, even when empty
 	}
-	value, ok := read(mem, uint64(api.DecodeU32(stack[4])), uint64(api.DecodeU32(stack[5])))
-	if !ok {
-		return abi.ErrBadPointer
-	}
-	key, st := readKVKey(mem, stack[0], stack[1])
-	if st != abi.OK {
-		return st
-	}
-	if len(value) > abi.MaxKVValue {
-		return abi.ErrTooLarge
-	}
-	ns, st := kvNamespace(g)
+	ns, key, value, st := kvWriteArgs(g, mem, stack[0], stack[1], stack[4], stack[5])
 	if st != abi.OK {
 		return st
 	}
