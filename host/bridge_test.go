@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/wasmsock/wasmsock/host"
 	"github.com/wasmsock/wasmsock/host/config"
+	"github.com/wasmsock/wasmsock/host/hosttest"
 	"github.com/wasmsock/wasmsock/host/wstest"
 )
 
@@ -59,21 +59,7 @@ func startBusHost(t testing.TB, natsURL, src string) (*host.Server, string) {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	srv, err := host.New(context.Background(), cfg, testLogger())
-	if err != nil {
-		t.Fatalf("host.New: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return srv, "ws://" + ln.Addr().String()
+	return hosttest.Serve(t, cfg, testLogger())
 }
 
 // bridgeConfig is the seed's socket.yaml as host.toml (plugins/bridge/README.md).

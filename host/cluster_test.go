@@ -18,6 +18,7 @@ import (
 	"github.com/wasmsock/wasmsock/abi"
 	"github.com/wasmsock/wasmsock/host"
 	"github.com/wasmsock/wasmsock/host/config"
+	"github.com/wasmsock/wasmsock/host/hosttest"
 	"github.com/wasmsock/wasmsock/host/wstest"
 )
 
@@ -507,17 +508,7 @@ func TestClusterExampleConfigs(t *testing.T) {
 // serveNode serves cfg on a random loopback port until the test ends.
 func serveNode(t *testing.T, cfg *config.Config) (*host.Server, string) {
 	t.Helper()
-	srv, err := host.New(context.Background(), cfg, testLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { shutdown(t, srv) })
-	return srv, "ws://" + ln.Addr().String()
+	return hosttest.Serve(t, cfg, testLogger())
 }
 
 // TestClusterBadConfig: what check and serve (both host.New) say about a [cluster] table they

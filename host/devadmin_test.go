@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/wasmsock/wasmsock/host/config"
+	"github.com/wasmsock/wasmsock/host/hosttest"
 )
 
 // TestDevAdminLocalOnly (issue 12 item 19): wasmsock dev without an admin key opens the admin API
@@ -31,7 +32,8 @@ func TestDevAdminLocalOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg.Dev = dev
-		return httpBase(serveConfig(t, cfg))
+		_, base := hosttest.Serve(t, cfg, testLogger())
+		return httpBase(base)
 	}
 	dev := build("trusted_proxies = [\"127.0.0.2\"]", true)
 	t.Setenv("WASMSOCK_TEST_ADMIN_KEY", "test-admin-key-0123456789abcdef")

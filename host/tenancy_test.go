@@ -1,9 +1,7 @@
 package host_test
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -11,30 +9,10 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/wasmsock/wasmsock/host"
 	"github.com/wasmsock/wasmsock/host/config"
+	"github.com/wasmsock/wasmsock/host/hosttest"
 	"github.com/wasmsock/wasmsock/host/wstest"
 )
-
-// serveConfig builds and serves cfg (host.New and a real listener) and returns its ws:// base.
-func serveConfig(t *testing.T, cfg *config.Config) string {
-	t.Helper()
-	srv, err := host.New(context.Background(), cfg, testLogger())
-	if err != nil {
-		t.Fatalf("host.New: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return "ws://" + ln.Addr().String()
-}
 
 // TestAnonymousCannotChooseNamespace (issue 12 item 18): on a route whose namespace comes from the
 // token (namespace_claim) but which lets clients without a token in (required = false), an
@@ -67,7 +45,7 @@ namespace_claim = "tenant"
 	}
 	cfg.Routes[0].NamespaceFrom = "query:namespace" // past validation: the guard must hold alone
 	cfg.Routes[0].Namespace = config.Source{Kind: "query", Name: "namespace"}
-	base := serveConfig(t, cfg)
+	_, base := hosttest.Serve(t, cfg, testLogger())
 
 	tok := token(t, jwt.SigningMethodHS256, []byte(testSecret), jwt.MapClaims{"sub": "alice", "tenant": "acme", "exp": time.Now().Add(time.Hour).Unix()})
 	alice := wstest.Dial(t, base+"/ws", http.Header{"Authorization": {"Bearer " + tok}})

@@ -30,7 +30,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -44,8 +43,8 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasmsock/wasmsock/abi"
-	"github.com/wasmsock/wasmsock/host"
 	"github.com/wasmsock/wasmsock/host/config"
+	"github.com/wasmsock/wasmsock/host/hosttest"
 	"github.com/wasmsock/wasmsock/host/plugin"
 	"github.com/wasmsock/wasmsock/host/wstest"
 )
@@ -242,19 +241,6 @@ plugin = "p"
 	if err != nil {
 		b.Fatalf("config: %v", err)
 	}
-	srv, err := host.New(context.Background(), cfg, nil)
-	if err != nil {
-		b.Fatalf("host.New: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return "ws://" + ln.Addr().String() + "/ws"
+	_, base := hosttest.Serve(b, cfg, nil)
+	return base + "/ws"
 }

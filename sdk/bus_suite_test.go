@@ -6,9 +6,7 @@
 package sdk_test
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,8 +16,8 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
-	"github.com/wasmsock/wasmsock/host"
 	"github.com/wasmsock/wasmsock/host/config"
+	"github.com/wasmsock/wasmsock/host/hosttest"
 	"github.com/wasmsock/wasmsock/host/wstest"
 )
 
@@ -87,21 +85,8 @@ func busScenario(t *testing.T, ns *natsserver.Server, be *nats.Conn, published c
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := host.New(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatalf("host.New: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	}()
-	base := "ws://" + ln.Addr().String() + "/relay"
+	_, base := hosttest.Serve(t, cfg, nil)
+	base += "/relay"
 	var tr []string
 	read := func(name string, c *wstest.Client) string {
 		t.Helper()

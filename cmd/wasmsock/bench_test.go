@@ -2,16 +2,13 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/wasmsock/wasmsock/host"
 	"github.com/wasmsock/wasmsock/host/config"
+	"github.com/wasmsock/wasmsock/host/hosttest"
 )
 
 // TestBenchSaysWhy (issue 13 item 13): a bench run the server's message rate limit cuts short
@@ -24,21 +21,8 @@ func TestBenchSaysWhy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := host.New(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	url := "ws://" + ln.Addr().String() + "/echo"
+	_, base := hosttest.Serve(t, cfg, nil)
+	url := base + "/echo"
 
 	var out, errb bytes.Buffer
 	code := run([]string{"bench", "-url", url, "-conns", "2", "-duration", "1s"}, &out, &errb)
