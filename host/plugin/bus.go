@@ -183,19 +183,29 @@ func (in *instance) handleBus(ev *busEvent) error {
 }
 
 func hostPublish(g *guest, mem api.Memory, stack []uint64) abi.Status {
-	subject, sok := read(mem, uint64(api.DecodeU32(stack[0])), uint64(api.DecodeU32(stack[1])))
+	b, subject, data, st := busMessageArgs(g, mem, stack)
+	if st != abi.OK {
+		return st
+	}
+	return b.Publish(g.namespace(), subject, data)
+}
+
+// busMessageArgs reads the subject (stack[0], stack[1]) and the data (stack[2], stack[3]) of
+// publish and request, checks them and finds the bus, with the statuses in ABI.md's order of
+// precedence: ErrBadPointer, ErrInvalidArgument (a bad subject), ErrUnavailable (no bus).
+func busMessageArgs(g *guest, mem api.Memory, stack []uint64) (b Bus, subject string, data []byte, st abi.Status) {
+	sub, sok := read(mem, uint64(api.DecodeU32(stack[0])), uint64(api.DecodeU32(stack[1])))
 	data, dok := read(mem, uint64(api.DecodeU32(stack[2])), uint64(api.DecodeU32(stack[3])))
 	if !sok || !dok {
-		return abi.ErrBadPointer
+		return nil, "", nil, abi.ErrBadPointer
 	}
-	if !abi.ValidSubject(string(subject), false) {
-		return abi.ErrInvalidArgument
+	if !abi.ValidSubject(string(sub), false) {
+		return nil, "", nil, abi.ErrInvalidArgument
 	}
-	b := g.plugin.opts.Bus
-	if b == nil {
-		return abi.ErrUnavailable
+	if b = g.plugin.opts.Bus; b == nil {
+		return nil, "", nil, abi.ErrUnavailable
 	}
-	return b.Publish(g.namespace(), string(subject), data)
+	return b, string(sub), data, abi.OK
 }
 
 func hostSubscribe(g *guest, mem api.Memory, stack []uint64) abi.Status {
@@ -245,24 +255,16 @@ func hostRequest(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	if timeoutMS == 0 {
 		timeoutMS = abi.DefaultRequestTimeoutMS
 	}
-	subject, sok := read(mem, uint64(api.DecodeU32(stack[0])), uint64(api.DecodeU32(stack[1])))
-	data, dok := read(mem, uint64(api.DecodeU32(stack[2])), uint64(api.DecodeU32(stack[3])))
-	if !sok || !dok {
-		return abi.ErrBadPointer
-	}
-	if !abi.ValidSubject(string(subject), false) {
-		return abi.ErrInvalidArgument
-	}
-	b := g.plugin.opts.Bus
-	if b == nil {
-		return abi.ErrUnavailable
+	b, subject, data, st := busMessageArgs(g, mem, stack)
+	if st != abi.OK {
+		return st
 	}
 	if len(g.bus.requests) >= MaxPendingRequests {
 		return abi.ErrBusy
 	}
 	id := g.busAlloc()
 	ns := g.namespace()
-	cancel, st := b.Request(ns, string(subject), data, time.Duration(timeoutMS)*time.Millisecond, func(m BusMsg) {
+	cancel, st := b.Request(ns, subject, data, time.Duration(timeoutMS)*time.Millisecond, func(m BusMsg) {
 		g.queueEvent(busEvent{guest: g, id: id, ns: ns, msg: m, done: true})
 	})
 	if st != abi.OK {
