@@ -3,10 +3,10 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,14 +28,35 @@ func binary(t *testing.T) string {
 	return bin
 }
 
-func freeAddr(t *testing.T) string {
+// startServe starts the binary's serve with args and "-listen 127.0.0.1:0" (the kernel picks a
+// free port: no window in which another process can take it) and returns the process, its log
+// (stderr), the address it listens on (read from its "listening" log line) and a channel that
+// gets the process's exit (cmd.Wait's error). The process is killed when the test ends.
+func startServe(t *testing.T, bin string, args ...string) (*exec.Cmd, *syncLog, string, <-chan error) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	cmd := exec.Command(bin, append([]string{"serve", "-listen", "127.0.0.1:0"}, args...)...)
+	logs := &syncLog{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	listening := regexp.MustCompile(`(?:msg=listening addr=|"msg":"listening","addr":")([^\s"]+)`)
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if m := listening.FindStringSubmatch(logs.String()); m != nil {
+			return cmd, logs, m[1], exited
+		}
+		select {
+		case <-exited:
+			t.Fatalf("serve exited before listening:\n%s", logs.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not log that it listens:\n%s", logs.String())
+		}
+	}
 }
 
 func copyFile(t *testing.T, from, to string) {
@@ -59,28 +80,11 @@ func TestServeReloadDrain(t *testing.T) {
 	dir := t.TempDir()
 	module := filepath.Join(dir, "tag.wasm")
 	copyFile(t, "../../testdata/wasm/tag_a.wasm", module)
-	addr := freeAddr(t)
 	cfg := filepath.Join(dir, "host.toml")
 	os.WriteFile(cfg, []byte("drain_timeout = \"5s\"\n[plugin.tag]\nmodule = \"tag.wasm\"\n[[route]]\npath = \"/t\"\nplugin = \"tag\"\n"), 0o644)
 
-	cmd := exec.Command(bin, "serve", "-config", cfg, "-listen", addr)
-	logs := &syncLog{}
-	cmd.Stderr = logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	var c *wstest.Client
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		var err error
-		if c, err = wstest.TryDial(t, "ws://"+addr+"/t", nil); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not come up: %v\n%s", err, logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	cmd, logs, addr, exited := startServe(t, bin, "-config", cfg)
+	c := wstest.Dial(t, "ws://"+addr+"/t", nil)
 	roundTrip := func(msg string) string {
 		c.Send(ws.OpText, []byte(msg))
 		_, got := c.Read()
@@ -126,10 +130,8 @@ func TestServeReloadDrain(t *testing.T) {
 		t.Errorf("drain: close %d, want 1001", code)
 	}
 	c.Close(1001, "")
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
 	select {
-	case err := <-done:
+	case err := <-exited:
 		if err != nil {
 			t.Errorf("exit: %v\n%s", err, logs.String())
 		}

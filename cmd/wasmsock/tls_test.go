@@ -12,7 +12,6 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -67,27 +66,12 @@ func TestServeTLSReloadOnSIGHUP(t *testing.T) {
 	bin := binary(t)
 	dir := t.TempDir()
 	writeTestCert(t, dir, 1)
-	addr := freeAddr(t)
 	cfg := filepath.Join(dir, "host.toml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("[tls]\ncert_file = \"cert.pem\"\nkey_file = \"key.pem\"\n"+echoRoute, absPath(t, "../../testdata/wasm"))), 0o644)
-	cmd := exec.Command(bin, "serve", "-listen", addr, cfg)
-	logs := &syncLog{}
-	cmd.Stderr = logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	var conn net.Conn
-	var serial int64
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		var err error
-		if conn, serial, err = dialWSS(addr); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no wss:// server: %v\n%s", err, logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+	cmd, logs, addr, _ := startServe(t, bin, cfg)
+	conn, serial, err := dialWSS(addr)
+	if err != nil {
+		t.Fatalf("no wss:// server: %v\n%s", err, logs.String())
 	}
 	defer conn.Close()
 	echo := func(msg string) {
