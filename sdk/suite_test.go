@@ -1,5 +1,6 @@
-// The cross-language behaviour suite: the example plugins of every SDK (echo and chat, see
-// plugins/echo and plugins/chat/README.md for what they must do) go through the same scenarios,
+// The cross-language behaviour suite: the example plugins of every SDK (echo, chat and lobby, see
+// plugins/echo, plugins/chat/README.md and plugins/lobby/README.md for what they must do; lobby's
+// scenarios are in state_suite_test.go) go through the same scenarios,
 // in process and without a network (sdk/go/plugintest). Each scenario checks the behaviour the
 // plugins' documentation promises, and records a transcript of everything observable: every
 // message each connection received (JSON compared after parsing, so key order and escaping do
@@ -28,22 +29,22 @@ import (
 
 // impl is one language's example plugins.
 type impl struct {
-	lang       string
-	echo, chat string // module paths, relative to this directory
+	lang              string
+	echo, chat, lobby string // module paths, relative to this directory
 }
 
 // impls lists every SDK; the first is the reference.
 var impls = []impl{
-	{"go", "../plugins/echo/echo.wasm", "../plugins/chat/chat.wasm"},
-	{"rust", "rust/examples/echo/echo.wasm", "rust/examples/chat/chat.wasm"},
-	{"c", "c/examples/echo/echo.wasm", "c/examples/chat/chat.wasm"},
-	{"assemblyscript", "assemblyscript/examples/echo/echo.wasm", "assemblyscript/examples/chat/chat.wasm"},
+	{"go", "../plugins/echo/echo.wasm", "../plugins/chat/chat.wasm", "../plugins/lobby/lobby.wasm"},
+	{"rust", "rust/examples/echo/echo.wasm", "rust/examples/chat/chat.wasm", "rust/examples/lobby/lobby.wasm"},
+	{"c", "c/examples/echo/echo.wasm", "c/examples/chat/chat.wasm", "c/examples/lobby/lobby.wasm"},
+	{"assemblyscript", "assemblyscript/examples/echo/echo.wasm", "assemblyscript/examples/chat/chat.wasm", "assemblyscript/examples/lobby/lobby.wasm"},
 }
 
 // scenario is a conversation with one of the example plugins.
 type scenario struct {
 	name   string
-	plugin string             // "echo" or "chat"
+	plugin string             // "echo", "chat" or "lobby"
 	opts   plugintest.Options // how the harness is loaded
 	// noHarness: run loads the module itself (with tryLoad); the session has no harness.
 	noHarness bool
@@ -53,7 +54,7 @@ type scenario struct {
 func TestSuite(t *testing.T) {
 	for _, im := range impls {
 		t.Run(im.lang, func(t *testing.T) {
-			for _, path := range []string{im.echo, im.chat} {
+			for _, path := range []string{im.echo, im.chat, im.lobby} {
 				if _, err := os.Stat(path); err != nil {
 					t.Fatalf("%s example module missing: %v (build the examples: make wasm)", im.lang, err)
 				}
@@ -104,8 +105,11 @@ func reference(sc scenario) []string {
 // runScenario runs sc with im's module and returns the transcript; failed checks go to errorf.
 func runScenario(sc scenario, im impl, errorf func(string, ...any)) []string {
 	path := im.echo
-	if sc.plugin == "chat" {
+	switch sc.plugin {
+	case "chat":
 		path = im.chat
+	case "lobby":
+		path = im.lobby
 	}
 	s := &session{errorf: errorf, path: path, conns: map[string]*tracked{}}
 	if !sc.noHarness {

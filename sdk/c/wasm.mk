@@ -13,7 +13,7 @@ SDK_C_CC ?= clang
 SDK_C_FLAGS := --target=wasm32-wasi -mexec-model=reactor -std=c11 -O2 -Wall -Wextra \
 	-Isdk/c -Wl,--strip-debug
 
-SDK_C_EXAMPLES := echo chat relay
+SDK_C_EXAMPLES := echo chat relay lobby
 SDK_C_WASM := $(foreach e,$(SDK_C_EXAMPLES),sdk/c/examples/$(e)/$(e).wasm)
 SDK_WASM += $(SDK_C_WASM)
 

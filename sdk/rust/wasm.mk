@@ -18,7 +18,7 @@
 
 SDK_RUST_RUSTC ?= /usr/bin/rustc
 
-SDK_RUST_EXAMPLES := echo chat relay
+SDK_RUST_EXAMPLES := echo chat relay lobby
 SDK_RUST_WASM := $(foreach e,$(SDK_RUST_EXAMPLES),sdk/rust/examples/$(e)/$(e).wasm)
 SDK_WASM += $(SDK_RUST_WASM)
 

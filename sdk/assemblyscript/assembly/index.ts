@@ -12,7 +12,7 @@ export {
   MAX_KV_KEY, MAX_KV_VALUE, MAX_KV_ENTRIES, MAX_KV_BYTES,
 } from "./abi";
 
-export { kvGet, kvSet, kvCas, kvDelete, kvStatus } from "./kv";
+export { kvGet, kvSet, kvCas, kvDelete, kvStatus, kvGetText, kvSetText, kvCasText } from "./kv";
 
 export {
   Event, publish, publishText, subscribe, unsubscribe, request, requestText,

@@ -7,7 +7,7 @@
 
 import * as env from "./env";
 import { Status } from "./abi";
-import { encodeUTF8 } from "./utf8";
+import { decodeUTF8, encodeUTF8 } from "./utf8";
 
 let lastStatus: i32 = 0;
 
@@ -31,10 +31,26 @@ export function kvGet(key: string): Uint8Array | null {
   return null;
 }
 
+/**
+ * Returns the value of `key` decoded as UTF-8; null when it has none or the host refuses (see
+ * `kvStatus`).
+ */
+export function kvGetText(key: string): string | null {
+  let v = kvGet(key);
+  return v === null ? null : decodeUTF8(v.dataStart, v.length);
+}
+
 /** Stores `value` under `key`, expiring after `ttlMs` milliseconds (0: never). */
 export function kvSet(key: string, value: Uint8Array, ttlMs: i32 = 0): Status {
   let k = encodeUTF8(key);
   return <Status>env.kv_set(changetype<usize>(k), k.byteLength, value.dataStart, value.length, ttlMs);
+}
+
+/** Stores the UTF-8 of `value` under `key`, expiring after `ttlMs` milliseconds (0: never). */
+export function kvSetText(key: string, value: string, ttlMs: i32 = 0): Status {
+  let k = encodeUTF8(key);
+  let v = encodeUTF8(value);
+  return <Status>env.kv_set(changetype<usize>(k), k.byteLength, changetype<usize>(v), v.byteLength, ttlMs);
 }
 
 /**
@@ -57,4 +73,18 @@ export function kvCas(key: string, expect: Uint8Array | null, value: Uint8Array,
 export function kvDelete(key: string): Status {
   let k = encodeUTF8(key);
   return <Status>env.kv_delete(changetype<usize>(k), k.byteLength);
+}
+
+/** `kvCas` with text: the UTF-8 of `expect` (null: the key must have no value) and `value`. */
+export function kvCasText(key: string, expect: string | null, value: string, ttlMs: i32 = 0): Status {
+  let k = encodeUTF8(key);
+  let v = encodeUTF8(value);
+  let e: ArrayBuffer | null = expect === null ? null : encodeUTF8(expect);
+  let ep: usize = 0;
+  let el: i32 = -1;
+  if (e !== null) {
+    ep = changetype<usize>(e);
+    el = e.byteLength;
+  }
+  return <Status>env.kv_cas(changetype<usize>(k), k.byteLength, ep, el, changetype<usize>(v), v.byteLength, ttlMs);
 }
