@@ -80,7 +80,13 @@ type Conn struct {
 	pollToken uint64  // the connection's key in poll, fixed before the first read (c.mu)
 	pollAdded bool    // registered with poll's epoll instance; reader goroutine only
 
+	// onCaller is true while the plugin runs one of this connection's messages on the reader's
+	// goroutine (plugin.MessageFrom): a reply sent then is left queued for the reader to write
+	// once the guest call has returned (see enqueue), not written while the instance is held.
+	onCaller atomic.Bool
+
 	mu              sync.Mutex
+	deferred        bool     // a reply is queued for the reader to write after the call (writing is set)
 	queue           [][]byte // frames waiting for the writer
 	spare           [][]byte // the writer's previous batch, reused
 	queued          int      // bytes in queue
@@ -119,30 +125,17 @@ func (c *Conn) enqueue(frame []byte, inline bool) abi.Status {
 	}
 	if inline && c.upgraded && c.raw != nil && !c.writing && !c.tcpClosed {
 		c.writing = true // others queue behind this write
-		c.mu.Unlock()
-		n, err := tryWrite(c.raw, frame)
-		c.mu.Lock()
-		if err != nil {
-			c.writing = false
+		if c.onCaller.Load() {
+			// A reply during a call on the reader's goroutine: the reader writes it when the
+			// call has returned (flushDeferred), so the instance is not held for a syscall.
+			c.deferred = true
+			c.queue = append(c.queue, frame)
+			c.queued += len(frame)
 			c.mu.Unlock()
-			c.writeFailed()
-			return abi.OK // as a queued frame whose write fails: the reader ends the connection
-		}
-		if n < len(frame) {
-			// The socket is full: the rest goes first in the queue, to the writer.
-			c.queue = append(c.queue, nil)
-			copy(c.queue[1:], c.queue)
-			c.queue[0] = frame[n:]
-			c.queued += len(frame) - n
-		}
-		start := len(c.queue) > 0 || c.closeAfterFlush || c.shutAfterFlush
-		if !start {
-			c.writing = false
+			return abi.OK
 		}
 		c.mu.Unlock()
-		if start {
-			go c.writeLoop()
-		}
+		c.writeNow(frame)
 		return abi.OK
 	}
 	start := c.pushLocked(frame)
@@ -151,6 +144,57 @@ func (c *Conn) enqueue(frame []byte, inline bool) abi.Status {
 		go c.writeLoop()
 	}
 	return abi.OK
+}
+
+// writeNow writes frame with one non-blocking write, the caller holding the writer's role
+// (c.writing set by it, c.mu not held): what the socket does not take goes first in the queue, to
+// a writer goroutine, which also runs when frames were queued meanwhile or a close is pending.
+func (c *Conn) writeNow(frame []byte) {
+	n, err := tryWrite(c.raw, frame)
+	c.mu.Lock()
+	if err != nil {
+		c.writing = false
+		c.mu.Unlock()
+		c.writeFailed() // as a queued frame whose write fails: the reader ends the connection
+		return
+	}
+	if n < len(frame) {
+		// The socket is full: the rest goes first in the queue, to the writer.
+		c.queue = append(c.queue, nil)
+		copy(c.queue[1:], c.queue)
+		c.queue[0] = frame[n:]
+		c.queued += len(frame) - n
+	}
+	start := len(c.queue) > 0 || c.closeAfterFlush || c.shutAfterFlush
+	if !start {
+		c.writing = false
+	}
+	c.mu.Unlock()
+	if start {
+		go c.writeLoop()
+	}
+}
+
+// flushDeferred writes what replies the plugin sent during a call on the reader's goroutine
+// (enqueue left them queued, holding the writer's role for the reader). Reader goroutine only,
+// after the call.
+func (c *Conn) flushDeferred() {
+	c.mu.Lock()
+	if !c.deferred {
+		c.mu.Unlock()
+		return
+	}
+	c.deferred = false
+	if len(c.queue) == 1 && !c.tcpClosed {
+		frame := c.queue[0]
+		c.queue[0] = nil
+		c.queue, c.queued = c.queue[:0], 0
+		c.mu.Unlock()
+		c.writeNow(frame)
+		return
+	}
+	c.mu.Unlock()
+	go c.writeLoop() // several frames (one writev), or a closed socket: the writer's job
 }
 
 // pushLocked appends frame to the queue (c.mu held) and reports whether the caller must start the
@@ -423,7 +467,8 @@ func (c *Conn) readLoop(rd *wsproto.Reader) (code int, reason string, idle bool)
 				continue
 			}
 			c.unsettled = true
-			c.route.plugin.Message(c.id, int32(m.Op), m.Payload)
+			c.route.plugin.MessageFrom(c.id, int32(m.Op), m.Payload, &c.onCaller)
+			c.flushDeferred()
 		case wsproto.OpPing:
 			c.enqueue(wsproto.Frame(wsproto.OpPong, m.Payload), true)
 		case wsproto.OpPong:

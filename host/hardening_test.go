@@ -359,3 +359,38 @@ func TestSlowMessageOutlivesHeartbeat(t *testing.T) {
 		t.Fatalf("after %v of streaming: %q", time.Since(start), got)
 	}
 }
+
+// Several replies to one message, and the replies to messages that arrive together, go out in the
+// order the plugin sent them: a reply sent during a call on the reader's goroutine is written by
+// the reader after the call (one frame at once, several by the writer), behind nothing and ahead
+// of the next message's replies.
+func TestRepliesInOrder(t *testing.T) {
+	_, url := startServer(t, probe, "", "")
+	for _, tt := range []struct {
+		name  string
+		burst int // messages written with one write
+	}{
+		{"one message at a time", 1},
+		{"messages arriving together", 20},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := wstest.Dial(t, url, nil)
+			id := command(t, c, "id")
+			var b []byte
+			var want []string
+			for i := 0; i < tt.burst; i++ {
+				// "send ID text" sends text to this connection, then the command's reply "ok".
+				b = append(b, wstest.MaskedFrame(true, 0, ws.OpText, []byte(fmt.Sprintf("send %s m%d", id, i)))...)
+				want = append(want, fmt.Sprintf("m%d", i), "ok")
+			}
+			for round := 0; round < 3; round++ {
+				c.WriteRaw(b)
+				for _, w := range want {
+					if _, got := c.Read(); string(got) != w {
+						t.Fatalf("round %d: reply %q, want %q", round, got, w)
+					}
+				}
+			}
+		})
+	}
+}

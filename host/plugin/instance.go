@@ -36,6 +36,8 @@ type event struct {
 	done  chan<- struct{} // swap: closed when done; timer: closed once handled, if set
 	bus   *busEvent       // bus only
 	fn    func()          // evFunc only
+	// onCaller, when set (MessageFrom), is true while the event runs on the delivering goroutine.
+	onCaller *atomic.Bool
 }
 
 // instance is a slot of the pool: it owns one guest at a time and hands it events in mailbox
@@ -88,7 +90,13 @@ func (in *instance) deliver(ev event) {
 		case !mb.busy && mb.len() == 0 && !in.plugin.opts.noInline:
 			mb.busy = true
 			mb.mu.Unlock()
-			in.do(ev)
+			if ev.onCaller != nil {
+				ev.onCaller.Store(true)
+				in.do(ev)
+				ev.onCaller.Store(false)
+			} else {
+				in.do(ev)
+			}
 			in.release()
 			return
 		case mb.fits(len(ev.data)):

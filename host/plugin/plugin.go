@@ -455,6 +455,15 @@ func (p *Plugin) Message(conn uint64, kind int32, data []byte) {
 	p.pick(conn).deliver(event{kind: evMessage, conn: conn, arg: kind, data: data})
 }
 
+// MessageFrom is Message for the goroutine that reads conn: while the event runs on the caller's
+// goroutine (the instance was idle and nothing was queued), *onCaller is true, and false again
+// before MessageFrom returns. So the host can tell a reply sent during the call from one sent when
+// the event runs on the instance's goroutine, and write the former itself once the call is over
+// and the instance free for the other connections' events.
+func (p *Plugin) MessageFrom(conn uint64, kind int32, data []byte, onCaller *atomic.Bool) {
+	p.pick(conn).deliver(event{kind: evMessage, conn: conn, arg: kind, data: data, onCaller: onCaller})
+}
+
 // Offer is Message for a caller that must never block, such as a readiness-notification (epoll)
 // worker serving many connections: it queues the message and returns true, or, when the
 // instance's mailbox is full, returns false without queueing it. Then ready is called once, on
