@@ -325,10 +325,18 @@ func testLogger() *slog.Logger {
 }
 
 // testCache is a compilation cache shared by every server of this test process: compiling the
-// Go plugins once instead of once per test (much slower under -race).
+// Go plugins once instead of once per test (much slower under -race). The environment variable
+// testCacheEnv names a directory that keeps it across test runs instead (.ci/run keeps one for
+// the plain run and the -race run: the code wazero compiles is the same).
 var testCache string
 
+const testCacheEnv = "WASMSOCK_TEST_CACHE"
+
 func TestMain(m *testing.M) {
+	if dir := os.Getenv(testCacheEnv); dir != "" {
+		testCache = dir
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "wasmsock-test-cache-")
 	if err != nil {
 		panic(err)

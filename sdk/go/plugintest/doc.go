@@ -43,6 +43,8 @@
 //		}
 //	}
 //
+// Compiled modules can be kept on disk across test runs (see [CacheEnv]).
+//
 // The wasmsock command runs scripted conversations with a plugin through this package:
 // "wasmsock test scenario.toml" (see "wasmsock test -h").
 package plugintest

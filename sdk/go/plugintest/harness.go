@@ -81,6 +81,15 @@ type Broadcast struct {
 // ErrHarnessClosed is returned by the methods of a Harness after Close.
 var ErrHarnessClosed = errors.New("plugintest: harness is closed")
 
+// CacheEnv names the environment variable that gives harnesses a directory to keep compiled
+// modules in across test runs, so that a module is compiled once, not in every run: a Go plugin
+// takes seconds to compile, tens of seconds under -race. Unset (or "off"), compiled code is kept
+// in memory, for the test process only. Entries are keyed by the module's bytes and wazero's
+// version and checked against a checksum when read (as the host's compilation_cache is), but a
+// test binary does not know wazero's version (wazero then says "dev"): empty the directory when
+// you upgrade wazero.
+const CacheEnv = "WASMSOCK_PLUGINTEST_CACHE"
+
 // cache is the compilation cache shared by every harness of the process, so that loading the
 // same module again (in each test, or to reload it) does not compile it again.
 var (
@@ -89,7 +98,15 @@ var (
 )
 
 func sharedCache() wazero.CompilationCache {
-	cacheOnce.Do(func() { cache = wazero.NewCompilationCache() })
+	cacheOnce.Do(func() {
+		if dir := os.Getenv(CacheEnv); dir != "" && dir != "off" {
+			if c, err := plugin.OpenCache(dir, nil); err == nil {
+				cache = c
+				return
+			}
+		}
+		cache = wazero.NewCompilationCache()
+	})
 	return cache
 }
 

@@ -3,7 +3,10 @@ package plugintest_test
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -453,5 +456,29 @@ func TestGroupLimitAsOnTheServer(t *testing.T) {
 	}
 	if n := len(c.Groups()); n != 129 {
 		t.Fatalf("%d groups, want 128 and user:bob", n)
+	}
+}
+
+// TestCompiledCodeKeptOnDisk: with CacheEnv naming a directory (CI sets it), a loaded module's
+// compiled code is there, sealed with its checksum, for the next test process to use.
+func TestCompiledCodeKeptOnDisk(t *testing.T) {
+	dir := os.Getenv(plugintest.CacheEnv)
+	if dir == "" || dir == "off" {
+		t.Skip(plugintest.CacheEnv + " is not set: compiled code is kept in memory")
+	}
+	plugintest.New(t, tagA, plugintest.Options{})
+	var entries, seals int
+	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil || d.IsDir() || strings.HasSuffix(path, ".tmp"):
+		case strings.HasSuffix(path, ".wasmsock-sha256"):
+			seals++
+		default:
+			entries++
+		}
+		return nil
+	})
+	if entries == 0 || seals == 0 {
+		t.Fatalf("cache %s: %d entries, %d seals after a load; want some of both", dir, entries, seals)
 	}
 }
