@@ -16,6 +16,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/wasmsock/wasmsock/host/cluster/natstest"
 	"github.com/wasmsock/wasmsock/host/wstest"
 )
 
@@ -71,7 +72,7 @@ func httpAPI(t *testing.T, base, key, name, body string) (int, map[string]any) {
 // and JSON), reaches connections on both nodes, and the tenant subjects keep a backend inside
 // its namespace.
 func TestBackendAPIOverNATS(t *testing.T) {
-	ns := startNATS(t)
+	ns := natstest.Start(t, nil)
 	natsURL := ns.ClientURL()
 	key := "test-admin-key-0123456789abcdef"
 	keyFile := filepath.Join(t.TempDir(), "admin.key")

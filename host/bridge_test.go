@@ -15,16 +15,11 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/wasmsock/wasmsock/host"
+	"github.com/wasmsock/wasmsock/host/cluster/natstest"
 	"github.com/wasmsock/wasmsock/host/config"
 	"github.com/wasmsock/wasmsock/host/hosttest"
 	"github.com/wasmsock/wasmsock/host/wstest"
 )
-
-// startNATS runs a NATS server in the test process on a random port.
-func startNATS(t testing.TB) *natsserver.Server {
-	t.Helper()
-	return startNATSWith(t, &natsserver.Options{})
-}
 
 // waitInterest waits until at least n subscriptions on the NATS server match subject: the host
 // sends a plugin's SUB asynchronously, and a publication before it arrives would reach nobody.
@@ -192,7 +187,7 @@ func expectOnly(t *testing.T, c *wstest.Client, wantType string) envelope {
 // TestBridgeSeedRound plays the socket-container seed's full round through plugins/bridge on two
 // hosts sharing a real NATS server, with the backend a separate NATS client.
 func TestBridgeSeedRound(t *testing.T) {
-	ns := startNATS(t)
+	ns := natstest.Start(t, nil)
 	natsURL := ns.ClientURL()
 	be := natsConn(t, natsURL)
 	events := backend(t, be)

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/wasmsock/wasmsock/host"
+	"github.com/wasmsock/wasmsock/host/cluster/natstest"
 	"github.com/wasmsock/wasmsock/host/wstest"
 )
 
@@ -54,7 +55,7 @@ func flushed(t *testing.T, nc *nats.Conn) {
 }
 
 func TestBusTenancy(t *testing.T) {
-	ns := startNATS(t)
+	ns := natstest.Start(t, nil)
 	natsURL := ns.ClientURL()
 	be := natsConn(t, natsURL)
 	_, base := startBusHost(t, natsURL, probeBusConfig(t, "[plugin.p.bus]\nshared = [\"global.>\"]"))
@@ -151,7 +152,7 @@ func TestBusTenancy(t *testing.T) {
 }
 
 func TestBusBadInput(t *testing.T) {
-	natsURL := startNATSWith(t, &natsserver.Options{MaxPayload: 4096}).ClientURL()
+	natsURL := natstest.Start(t, &natsserver.Options{MaxPayload: 4096}).ClientURL()
 	_, base := startBusHost(t, natsURL, probeBusConfig(t, ""))
 	c := wstest.Dial(t, base+"/ws?ns=acme", nil)
 	for _, tc := range []struct{ cmd, want string }{
@@ -195,7 +196,7 @@ func TestBusOffWithoutNATS(t *testing.T) {
 }
 
 func TestBusRequest(t *testing.T) {
-	natsURL := startNATS(t).ClientURL()
+	natsURL := natstest.Start(t, nil).ClientURL()
 	be := natsConn(t, natsURL)
 	_, _ = be.Subscribe("wasmsock.bus.acme.svc.upper", func(m *nats.Msg) { _ = m.Respond([]byte(strings.ToUpper(string(m.Data)))) })
 	_, _ = be.Subscribe("wasmsock.bus.acme.svc.fail", func(m *nats.Msg) {
@@ -228,7 +229,7 @@ func TestBusRequest(t *testing.T) {
 // TestBusBackpressure floods a plugin's subscription and fills its publish queue: the host never
 // blocks, every message is either handled or counted as dropped, and the plugin is told ErrBusy.
 func TestBusBackpressure(t *testing.T) {
-	ns := startNATS(t)
+	ns := natstest.Start(t, nil)
 	natsURL := ns.ClientURL()
 	be := natsConn(t, natsURL)
 	srv, base := startBusHost(t, natsURL, probeBusConfig(t, "[plugin.p.bus]\nevent_queue = 4\nqueue_bytes = 64"))
@@ -278,21 +279,6 @@ func TestBusBackpressure(t *testing.T) {
 	}
 	_ = http.StatusOK
 	_ = json.Valid
-}
-
-func startNATSWith(t testing.TB, opts *natsserver.Options) *natsserver.Server {
-	t.Helper()
-	opts.Host, opts.Port, opts.NoLog, opts.NoSigs = "127.0.0.1", -1, true, true
-	ns, err := natsserver.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns
 }
 
 // TestBusSingleNodeEmbedded: one node with [cluster] embedded = true has a bus with nothing else

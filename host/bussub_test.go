@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmsock/wasmsock/host/cluster/natstest"
 	"github.com/wasmsock/wasmsock/host/wstest"
 )
 
@@ -17,7 +18,7 @@ import (
 // still on its way when the plugin hears OK would miss the backend's publication. No wait for
 // interest here: the plugin's OK is the only signal.
 func TestBusSubscribeInPlace(t *testing.T) {
-	ns := startNATS(t)
+	ns := natstest.Start(t, nil)
 	be := natsConn(t, ns.ClientURL())
 	proxied := delayProxy(t, strings.TrimPrefix(ns.ClientURL(), "nats://"), 200*time.Millisecond)
 	_, base := startBusHost(t, "nats://"+proxied, probeBusConfig(t, ""))

@@ -17,30 +17,13 @@ import (
 
 	"github.com/wasmsock/wasmsock/abi"
 	"github.com/wasmsock/wasmsock/host"
+	"github.com/wasmsock/wasmsock/host/cluster/natstest"
 	"github.com/wasmsock/wasmsock/host/config"
 	"github.com/wasmsock/wasmsock/host/hosttest"
 	"github.com/wasmsock/wasmsock/host/wstest"
 )
 
 const testAdminKey = "test-admin-key-0123456789abcdef"
-
-// runNATS runs a NATS server on a random loopback port for the test.
-func runNATS(t testing.TB, port int, maxPayload int32) *server.Server {
-	t.Helper()
-	if port == 0 {
-		port = -1 // random
-	}
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoSigs: true, NoLog: true, MaxPayload: maxPayload})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS server did not start")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns
-}
 
 // startNode serves the chat plugin on /chat as one node of the cluster on natsURL, with the
 // admin API on. It returns the server and its ws:// base URL.
@@ -77,7 +60,7 @@ func waitPeers(t testing.TB, nodes ...*host.Server) {
 // work across nodes exactly as on one node; namespaces stay apart; the backend API on any node
 // reaches connections on every node.
 func TestClusterChat(t *testing.T) {
-	ns := runNATS(t, 0, 0)
+	ns := natstest.Start(t, nil)
 	a, baseA := startNode(t, ns.ClientURL(), "")
 	b, baseB := startNode(t, ns.ClientURL(), "")
 	c, baseC := startNode(t, ns.ClientURL(), "")
@@ -301,7 +284,7 @@ func TestClusterNATSRestart(t *testing.T) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	ns := runNATS(t, port, 0)
+	ns := natstest.Start(t, &server.Options{Port: port})
 	a, baseA := startNode(t, ns.ClientURL(), "")
 	b, baseB := startNode(t, ns.ClientURL(), "")
 	waitPeers(t, a, b)
@@ -348,7 +331,7 @@ func TestClusterNATSRestart(t *testing.T) {
 	late := chatDial(t, baseB, "late", "")
 	late.join(t, "fresh")
 
-	runNATS(t, port, 0)
+	natstest.Start(t, &server.Options{Port: port})
 	waitState(t, "connected", a, b)
 	// Deliveries resume as soon as the remote node has subscribed again: probe until one
 	// arrives, then the stream is whole again.
@@ -395,7 +378,7 @@ func TestClusterNATSRestart(t *testing.T) {
 // TestClusterTooLarge: a message NATS cannot carry goes nowhere, with a clear status to the
 // plugin and the backend, and is counted.
 func TestClusterTooLarge(t *testing.T) {
-	ns := runNATS(t, 0, 64<<10)
+	ns := natstest.Start(t, &server.Options{MaxPayload: 64 << 10})
 	top := fmt.Sprintf("[admin]\nkey_env = %q\n[cluster]\nurls = [%q]", "WASMSOCK_TEST_ADMIN_KEY", ns.ClientURL())
 	t.Setenv("WASMSOCK_TEST_ADMIN_KEY", testAdminKey)
 	srv, base := startConfigTop(t, top, probe, "[[route]]\npath = \"/ws\"\nplugin = \"p\"\nmax_message_bytes = \"1MiB\"")
@@ -566,7 +549,7 @@ func TestClusterBadConfig(t *testing.T) {
 // TestClusterPluginSend: a plugin's send reaches a connection on another node, with the same
 // rules as on one node (same plugin, same namespace), and broadcast counts this node's members.
 func TestClusterPluginSend(t *testing.T) {
-	ns := runNATS(t, 0, 0)
+	ns := natstest.Start(t, nil)
 	route := "[[route]]\npath = \"/ws\"\nplugin = \"p\"\nnamespace_from = \"query:ns\""
 	t.Setenv("WASMSOCK_TEST_ADMIN_KEY", testAdminKey)
 	top := fmt.Sprintf("[admin]\nkey_env = \"WASMSOCK_TEST_ADMIN_KEY\"\nstatus_page = \"/status\"\n[cluster]\nurls = [%q]", ns.ClientURL())

@@ -10,13 +10,15 @@ import (
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/wasmsock/wasmsock/host/cluster/natstest"
 )
 
 // TestLeastPrivilegeBackendAccount runs the README's acme-backend account against a real NATS
 // server: with it, a backend answers acme's bridge events and commands acme's connections, and
 // NATS itself refuses it everything of globex.
 func TestLeastPrivilegeBackendAccount(t *testing.T) {
-	ns := startNATSWith(t, &natsserver.Options{Users: []*natsserver.User{
+	ns := natstest.Start(t, &natsserver.Options{Users: []*natsserver.User{
 		{Username: "wasmsock", Password: "node-secret", Permissions: &natsserver.Permissions{
 			Publish:   &natsserver.SubjectPermission{Allow: []string{"wasmsock.>", "_INBOX.>"}},
 			Subscribe: &natsserver.SubjectPermission{Allow: []string{"wasmsock.>", "_INBOX.>"}},

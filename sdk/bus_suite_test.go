@@ -16,6 +16,7 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/wasmsock/wasmsock/host/cluster/natstest"
 	"github.com/wasmsock/wasmsock/host/config"
 	"github.com/wasmsock/wasmsock/host/hosttest"
 	"github.com/wasmsock/wasmsock/host/wstest"
@@ -30,7 +31,7 @@ var relayModules = map[string]string{
 }
 
 func TestSuiteBus(t *testing.T) {
-	ns := startNATS(t)
+	ns := natstest.Start(t, nil)
 	natsURL := ns.ClientURL()
 	be, err := nats.Connect(natsURL)
 	if err != nil {
@@ -177,18 +178,4 @@ func waitInterest(t *testing.T, ns *natsserver.Server, subject string, n int) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-}
-
-func startNATS(t *testing.T) *natsserver.Server {
-	t.Helper()
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns
 }

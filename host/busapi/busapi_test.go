@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/wasmsock/wasmsock/host/cluster"
+	"github.com/wasmsock/wasmsock/host/cluster/natstest"
 )
 
 func FuzzUntoken(f *testing.F) {
@@ -39,15 +39,7 @@ func TestUntokenRefuses(t *testing.T) {
 }
 
 func TestServe(t *testing.T) {
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	defer ns.Shutdown()
+	ns := natstest.Start(t, nil)
 	nc, err := nats.Connect(ns.ClientURL())
 	if err != nil {
 		t.Fatal(err)
