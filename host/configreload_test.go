@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,25 +27,7 @@ type liveServer struct {
 	srv  *host.Server
 	file string
 	base string // ws://127.0.0.1:PORT
-	logs *syncBuffer
-}
-
-// syncBuffer is a log that the server writes and the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs *logBuffer
 }
 
 // liveHeader is the top of every config of these tests: the plugins p (probe), e (echo) and c
@@ -65,7 +46,7 @@ func modulePath(t *testing.T, rel string) string {
 
 func startLive(t *testing.T, body string) *liveServer {
 	t.Helper()
-	ls := &liveServer{t: t, file: filepath.Join(t.TempDir(), "host.toml"), logs: &syncBuffer{}}
+	ls := &liveServer{t: t, file: filepath.Join(t.TempDir(), "host.toml"), logs: &logBuffer{}}
 	ls.write(body)
 	cfg, err := config.Load(ls.file)
 	if err != nil {
@@ -443,7 +424,7 @@ func lineOf(body, key string) int {
 }
 
 // waitLog waits until the log holds want.
-func waitLog(t *testing.T, logs *syncBuffer, want string) {
+func waitLog(t *testing.T, logs *logBuffer, want string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(logs.String(), want) {

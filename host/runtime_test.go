@@ -27,7 +27,7 @@ import (
 	"github.com/wasmsock/wasmsock/host/wstest"
 )
 
-// logBuffer collects a server's log (JSON lines) for a test to search.
+// logBuffer collects a server's log for a test to search (the server writes, the test reads).
 type logBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer

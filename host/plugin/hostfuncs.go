@@ -228,36 +228,38 @@ func hostTimerSet(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	if delay < 0 || every < 0 {
 		return abi.ErrInvalidArgument
 	}
-	name, ok := read(mem, uint64(api.DecodeU32(stack[1])), uint64(api.DecodeU32(stack[2])))
-	if !ok {
-		return abi.ErrBadPointer
+	name, st := timerArgs(g, mem, stack)
+	if st != abi.OK {
+		return st
 	}
-	if !validTimerName(name) {
-		return abi.ErrInvalidArgument
-	}
-	if conn != 0 {
-		if st := ownConn(g, conn); st != abi.OK {
-			return st
-		}
-	}
-	return g.plugin.timers.set(conn, string(name), time.Duration(delay)*time.Millisecond, time.Duration(every)*time.Millisecond)
+	return g.plugin.timers.set(conn, name, time.Duration(delay)*time.Millisecond, time.Duration(every)*time.Millisecond)
 }
 
 func hostTimerCancel(g *guest, mem api.Memory, stack []uint64) abi.Status {
-	conn := stack[0]
+	name, st := timerArgs(g, mem, stack)
+	if st != abi.OK {
+		return st
+	}
+	return g.plugin.timers.cancel(stack[0], name)
+}
+
+// timerArgs reads and checks the timer's name (stack[1], stack[2]) and connection (stack[0], 0
+// for the plugin's own timers) of timer_set and timer_cancel, in ABI.md's order of precedence:
+// ErrBadPointer, ErrInvalidArgument (a bad name), then ownConn's statuses.
+func timerArgs(g *guest, mem api.Memory, stack []uint64) (string, abi.Status) {
 	name, ok := read(mem, uint64(api.DecodeU32(stack[1])), uint64(api.DecodeU32(stack[2])))
 	if !ok {
-		return abi.ErrBadPointer
+		return "", abi.ErrBadPointer
 	}
 	if !validTimerName(name) {
-		return abi.ErrInvalidArgument
+		return "", abi.ErrInvalidArgument
 	}
-	if conn != 0 {
+	if conn := stack[0]; conn != 0 {
 		if st := ownConn(g, conn); st != abi.OK {
-			return st
+			return "", st
 		}
 	}
-	return g.plugin.timers.cancel(conn, string(name))
+	return string(name), abi.OK
 }
 
 func hostAttachSet(g *guest, mem api.Memory, stack []uint64) abi.Status {
