@@ -2,15 +2,8 @@ package host_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -20,43 +13,9 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
-)
 
-// writeCert writes a self-signed certificate for 127.0.0.1 with the serial number serial, and its
-// key, as PEM files cert.pem and key.pem in dir (replaced atomically).
-func writeCert(t *testing.T, dir string, serial int64) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
-		Subject:      pkix.Name{CommonName: "wasmsock test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, block := range map[string]*pem.Block{"cert.pem": {Type: "CERTIFICATE", Bytes: der}, "key.pem": {Type: "PRIVATE KEY", Bytes: kder}} {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p+".tmp", pem.EncodeToMemory(block), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(p+".tmp", p); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
+	"github.com/wasmsock/wasmsock/host/hosttest"
+)
 
 // dialTLS opens a wss:// connection and returns it with the serial number of the server's
 // certificate.
@@ -97,7 +56,7 @@ func echoOver(t *testing.T, conn net.Conn, msg string) {
 // connections that are open; a broken certificate file leaves the old one serving.
 func TestTLS(t *testing.T) {
 	dir := t.TempDir()
-	writeCert(t, dir, 1)
+	hosttest.WriteCert(t, dir, 1)
 	top := fmt.Sprintf("[tls]\ncert_file = %q\nkey_file = %q\n", filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
 	srv, base := startConfigTop(t, top, echoModules["wat"], "[[route]]\npath = \"/ws\"\nplugin = \"p\"\n")
 	url := "wss://" + strings.TrimPrefix(base, "ws://") + "/ws"
@@ -108,7 +67,7 @@ func TestTLS(t *testing.T) {
 	}
 	echoOver(t, c1, "before")
 
-	writeCert(t, dir, 2)
+	hosttest.WriteCert(t, dir, 2)
 	if err := srv.ReloadTLS(); err != nil {
 		t.Fatal(err)
 	}

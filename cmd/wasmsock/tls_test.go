@@ -2,14 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -20,33 +14,9 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
+
+	"github.com/wasmsock/wasmsock/host/hosttest"
 )
-
-// writeTestCert writes a self-signed certificate with serial number serial and its key as
-// cert.pem and key.pem in dir.
-func writeTestCert(t *testing.T, dir string, serial int64) {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, _ := x509.MarshalPKCS8PrivateKey(key)
-	copyBytes(t, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), filepath.Join(dir, "key.pem"))
-	copyBytes(t, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), filepath.Join(dir, "cert.pem"))
-}
-
-func copyBytes(t *testing.T, b []byte, to string) {
-	t.Helper()
-	if err := os.WriteFile(to+".tmp", b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(to+".tmp", to); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // dialWSS opens wss://addr/e and returns the connection and the serial of the certificate.
 func dialWSS(addr string) (net.Conn, int64, error) {
@@ -65,7 +35,7 @@ func dialWSS(addr string) (net.Conn, int64, error) {
 func TestServeTLSReloadOnSIGHUP(t *testing.T) {
 	bin := binary(t)
 	dir := t.TempDir()
-	writeTestCert(t, dir, 1)
+	hosttest.WriteCert(t, dir, 1)
 	cfg := filepath.Join(dir, "host.toml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("[tls]\ncert_file = \"cert.pem\"\nkey_file = \"key.pem\"\n"+echoRoute, absPath(t, "../../testdata/wasm"))), 0o644)
 	cmd, logs, addr, _ := startServe(t, bin, cfg)
@@ -86,7 +56,7 @@ func TestServeTLSReloadOnSIGHUP(t *testing.T) {
 		t.Fatalf("serial %d, want 1", serial)
 	}
 	echo("one")
-	writeTestCert(t, dir, 2)
+	hosttest.WriteCert(t, dir, 2)
 	_ = cmd.Process.Signal(syscall.SIGHUP)
 	for deadline := time.Now().Add(10 * time.Second); serial != 2; {
 		c, s, err := dialWSS(addr)
