@@ -1,8 +1,3 @@
-// Package host is the wasmsock server: it accepts connections, routes WebSocket handshakes to
-// plugins, keeps connections healthy and carries out what plugins ask through the ABI.
-//
-// A Server is built from a validated config (package config) with New, served with Serve or
-// ListenAndServe and stopped with Shutdown, which drains: clients get 1001 and plugins on_close.
 package host
 
 import (
