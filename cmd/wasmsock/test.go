@@ -19,6 +19,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/wasmsock/wasmsock/abi"
+	"github.com/wasmsock/wasmsock/host/kv"
 	"github.com/wasmsock/wasmsock/sdk/go/plugintest"
 )
 
@@ -61,6 +63,11 @@ A scenario is a TOML file (unknown keys are errors):
   # expect_reject = 403          #   the connect step was refused with this HTTP status
   # expect_attachment = "x"      #   conn's attachment (the host keeps it) is this text
   # expect_timers = 2            #   the plugin has this many timers armed
+  # expect_kv = { visits = "3", topic = false }
+  #                              #   the plugin's shared store (kv_*), in the namespace of the
+  #                              #   step's connection (conn or on; else the default one): each
+  #                              #   key has this text as its value, or (false) no live value;
+  #                              #   other keys are not looked at. Quote keys with / or . in them
 
 Connections that no connect step opens are opened before the first step, in the order they are
 listed. The plugin's clock stands still except in advance steps, so timers fire exactly there. Each step waits until the plugin has handled everything it caused. A message that an
@@ -142,6 +149,7 @@ type scenarioStep struct {
 	ExpectReject *int           `toml:"expect_reject"`
 	ExpectAttach *string        `toml:"expect_attachment"`
 	ExpectTimers *int           `toml:"expect_timers"`
+	ExpectKV     map[string]any `toml:"expect_kv"`
 
 	line    int           // of the step's [[step]] header
 	advance time.Duration // Advance parsed
@@ -364,6 +372,11 @@ func (r *scenarioRun) step(st *scenarioStep) []string {
 			failed(fmt.Errorf("%d timers armed, expected %d", n, *st.ExpectTimers))
 		}
 	}
+	if st.ExpectKV != nil {
+		for _, err := range r.expectKV(st) {
+			failed(err)
+		}
+	}
 	for _, n := range st.ExpectNone {
 		c, err := r.conn(n)
 		if err != nil {
@@ -375,6 +388,46 @@ func (r *scenarioRun) step(st *scenarioStep) []string {
 		}
 	}
 	return reasons
+}
+
+// kvNamespace is the namespace whose shared store expect_kv looks at: the step's connection's.
+func (r *scenarioRun) kvNamespace(st *scenarioStep) string {
+	name := st.target()
+	for _, c := range r.sc.Conns {
+		if c.Name == name {
+			return c.Namespace
+		}
+	}
+	return ""
+}
+
+// expectKV checks the plugin's shared store against expect_kv, key by key in order.
+func (r *scenarioRun) expectKV(st *scenarioStep) []error {
+	ns := r.kvNamespace(st)
+	store := r.h.KV(ns)
+	where := ""
+	if ns != "" {
+		where = fmt.Sprintf(" (namespace %q)", ns)
+	}
+	keys := make([]string, 0, len(st.ExpectKV))
+	for k := range st.ExpectKV {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var errs []error
+	for _, k := range keys {
+		got, ok := store[k]
+		want, wantSome := st.ExpectKV[k].(string) // else false: no value (check made sure)
+		switch {
+		case !wantSome && ok:
+			errs = append(errs, fmt.Errorf("kv %q%s is %s, expected no value", k, where, shorten(strconv.Quote(string(got)))))
+		case wantSome && !ok:
+			errs = append(errs, fmt.Errorf("kv %q%s has no value, expected %s", k, where, shorten(strconv.Quote(want))))
+		case wantSome && string(got) != want:
+			errs = append(errs, fmt.Errorf("kv %q%s is %s, expected %s", k, where, shorten(strconv.Quote(string(got))), shorten(strconv.Quote(want))))
+		}
+	}
+	return errs
 }
 
 // expectMessage checks (and consumes) the next message of conn name.
@@ -522,6 +575,9 @@ func describeStep(st *scenarioStep) string {
 	if st.ExpectTimers != nil {
 		add("expect %d timers", *st.ExpectTimers)
 	}
+	if st.ExpectKV != nil {
+		add("expect kv %s", compactJSON(st.ExpectKV))
+	}
 	if len(st.ExpectNone) == 1 {
 		add("%s expects nothing", st.ExpectNone[0])
 	} else if len(st.ExpectNone) > 1 {
@@ -564,7 +620,7 @@ func loadScenario(path string) (*scenario, []problem) {
 undecoded:
 	for _, k := range md.Undecoded() {
 		// config and expect_json hold free-form tables, decoded as a whole.
-		if k[0] == "config" || (len(k) > 2 && k[0] == "step" && k[1] == "expect_json") {
+		if k[0] == "config" || (len(k) > 2 && k[0] == "step" && (k[1] == "expect_json" || k[1] == "expect_kv")) {
 			continue
 		}
 		for i := 1; i <= len(k); i++ {
@@ -658,7 +714,7 @@ func (sc *scenario) check(lines tomlLines) []problem {
 		switch {
 		case actions > 1:
 			bad("a step has one action at most (connect, send, send_binary, close, reload, advance)")
-		case actions == 0 && expectations == 0 && st.ExpectClosed == nil && st.ExpectReject == nil && len(st.ExpectNone) == 0 && st.ExpectAttach == nil && st.ExpectTimers == nil:
+		case actions == 0 && expectations == 0 && st.ExpectClosed == nil && st.ExpectReject == nil && len(st.ExpectNone) == 0 && st.ExpectAttach == nil && st.ExpectTimers == nil && st.ExpectKV == nil:
 			bad("the step does nothing: give it an action or an expectation")
 		case (st.Send != nil || st.SendBinary != nil || st.Close != nil) && st.Conn == "":
 			bad("send, send_binary and close need conn = \"name\"")
@@ -697,8 +753,27 @@ func (sc *scenario) check(lines tomlLines) []problem {
 				bad("expect_binary: not hex: %v", err)
 			}
 		}
+		keys := make([]string, 0, len(st.ExpectKV))
+		for k := range st.ExpectKV {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if !kv.ValidKey([]byte(k)) {
+				bad("expect_kv: %q is not a key of the shared store (1 to %d bytes of A-Z a-z 0-9 - _ / = ., not starting or ending with .)", k, abi.MaxKVKey)
+			}
+			if b, isBool := st.ExpectKV[k].(bool); isBool && !b || isString(st.ExpectKV[k]) {
+				continue
+			}
+			bad("expect_kv: the value of %q must be a string, or false for no value", k)
+		}
 	}
 	return problems
+}
+
+func isString(v any) bool {
+	_, ok := v.(string)
+	return ok
 }
 
 // tomlLines says where the tables and keys of a TOML file are. The TOML library keeps no

@@ -52,13 +52,13 @@ func checkSummary(t *testing.T, out string, passed, failed string) {
 
 func TestTestCommandScenarios(t *testing.T) {
 	code, out, errOut := runTest(t, "../../sdk/testdata/scenarios/echo.toml", "../../sdk/testdata/scenarios/chat.toml",
-		"../../sdk/testdata/scenarios/state.toml")
+		"../../sdk/testdata/scenarios/state.toml", "../../sdk/testdata/scenarios/lobby.toml")
 	if code != 0 || strings.Contains(out, "FAIL") || errOut != "" {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	for _, l := range lines[:len(lines)-1] {
-		if !regexp.MustCompile(`^ok   \.\./\.\./sdk/testdata/scenarios/(echo|chat|state)\.toml:\d+: `).MatchString(l) {
+		if !regexp.MustCompile(`^ok   \.\./\.\./sdk/testdata/scenarios/(echo|chat|state|lobby)\.toml:\d+: `).MatchString(l) {
 			t.Errorf("unexpected line %q", l)
 		}
 	}
@@ -102,6 +102,87 @@ expect_attachment = "y"
 	bad := writeScenario(t, "bad.toml", "module = \"{{probe}}\"\n[[step]]\nadvance = \"soon\"\n")
 	if code, out, _ := runTest(t, bad); code != 1 || !strings.Contains(out, `bad.toml:2: advance = "soon": not a duration`) {
 		t.Errorf("a bad duration: exit %d\n%s", code, out)
+	}
+}
+
+// TestTestCommandKV checks expect_kv against the probe's shared store: values, absence, the
+// namespace of the step's connection, TTLs on the scenario's clock, and the failures' messages.
+func TestTestCommandKV(t *testing.T) {
+	path := writeScenario(t, "kv.toml", `
+module = "{{probe}}"
+instances = 2
+[[conn]]
+name = "a"
+[[conn]]
+name = "b"
+namespace = "acme"
+[[step]]
+conn = "a"
+send = "kvset visits 0 3"
+expect = "ok"
+expect_kv = { visits = "3", topic = false }
+[[step]]
+conn = "b"
+send = "kvset topic 1000 Hello, acme"
+expect = "ok"
+expect_kv = { "topic" = "Hello, acme", visits = false }
+[[step]]
+expect_kv = { visits = "3", topic = false }
+[[step]]
+advance = "1s"
+on = "b"
+expect_kv = { topic = false }
+[[step]]
+conn = "a"
+send = "kvset count/1 0"
+expect = "ok"
+expect_kv = { "count/1" = "", visits = "2", topic = "x" }
+[[step]]
+on = "b"
+expect_kv = { visits = "3" }
+[[step]]
+on = "a"
+expect_kv = { visits = false }
+`)
+	code, out, _ := runTest(t, path)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, out)
+	}
+	for _, want := range []string{
+		`ok   ` + path + `:9: a sends "kvset visits 0 3"; a expects "ok"; expect kv {"topic":false,"visits":"3"}`,
+		`ok   ` + path + `:14: b sends "kvset topic 1000 Hello, acme"; b expects "ok"; expect kv {"topic":"Hello, acme","visits":false}`,
+		`ok   ` + path + `:19: expect kv {"topic":false,"visits":"3"}`,
+		`ok   ` + path + `:21: advance 1s; expect kv {"topic":false}`,
+		`FAIL ` + path + `:25: a sends "kvset count/1 0"; a expects "ok"; expect kv {"count/1":"","topic":"x","visits":"2"}: kv "topic" has no value, expected "x"; kv "visits" is "3", expected "2"`,
+		`FAIL ` + path + `:30: expect kv {"visits":"3"}: kv "visits" (namespace "acme") has no value, expected "3"`,
+		`FAIL ` + path + `:33: expect kv {"visits":false}: kv "visits" is "3", expected no value`,
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("missing line %q in:\n%s", want, out)
+		}
+	}
+	checkSummary(t, out, "4", "3")
+
+	bad := writeScenario(t, "bad.toml", `module = "{{probe}}"
+[[step]]
+expect_kv = { ".hidden" = "x" }
+[[step]]
+expect_kv = { n = 5 }
+[[step]]
+expect_kv = { t = true }
+[[step]]
+expect_kv = { nested = { a = "b" } }
+`)
+	code, out, _ = runTest(t, bad)
+	for _, want := range []string{
+		`:2: expect_kv: ".hidden" is not a key of the shared store`,
+		`:4: expect_kv: the value of "n" must be a string, or false for no value`,
+		`:6: expect_kv: the value of "t" must be a string, or false for no value`,
+		`:8: expect_kv: the value of "nested" must be a string, or false for no value`,
+	} {
+		if !strings.Contains(out, "FAIL "+bad+want) {
+			t.Errorf("exit %d, missing %q in:\n%s", code, want, out)
+		}
 	}
 }
 
