@@ -277,6 +277,12 @@ var lobbyScenarios = []scenario{
 		s.kv("", "visits", "2")
 		s.connect("o", plugintest.ConnInfo{Namespace: "other"})
 		s.say("o", "announce 1 hi", "error namespace")
+		// A plugin timer cancelled: nothing is announced.
+		s.say("b", "announce 100 Cancelled", "ok")
+		s.say("a", "unannounce", "ok")
+		s.say("a", "unannounce", status(abi.ErrNotFound))
+		s.kv("", "visits", "2")
+		s.timers(0)
 
 		// A countdown arms several timers at once, all or nothing.
 		s.say("a", "countdown 3", "ok")

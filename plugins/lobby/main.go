@@ -10,7 +10,7 @@
 //   - the visit counter and the topic are in the plugin's shared store (KV), the counter
 //     updated with a compare-and-swap loop, the topic with a TTL;
 //   - reminders, a repeating tick and a countdown are connection timers (Conn.After,
-//     Conn.Every), an announcement is a plugin timer (After).
+//     Conn.Every), an announcement is a plugin timer (After, CancelTimer).
 //
 // Build it with
 //
@@ -151,6 +151,14 @@ func command(c wasmsock.Conn, text string) string {
 			return failure(err)
 		}
 		return result(wasmsock.After(d, "announce"))
+	case "unannounce":
+		if c.Namespace() != "" {
+			return "error namespace"
+		}
+		if err := wasmsock.CancelTimer("announce"); err != nil {
+			return failure(err)
+		}
+		return result(wasmsock.KV.Delete("announce"))
 	}
 	return "error unknown"
 }

@@ -9,13 +9,13 @@
 //   - the visit counter and the topic are in the shared store (kvGetText, kvSetText, kvCasText,
 //     kvDelete): the counter updated with a compare-and-swap loop, the topic with a TTL;
 //   - reminders, the tick and the countdown are connection timers (Conn.after, Conn.every), an
-//     announcement a plugin timer (after).
+//     announcement a plugin timer (after, cancelTimer).
 //
 // Build it with "make wasm" at the top of the repository (see ../../README.md).
 
 import {
   Conn, Message, Verdict, ACCEPT, Status, onConnect, onMessage, onClose, onTimer,
-  kvGetText, kvSetText, kvCasText, kvDelete, kvStatus, after, broadcastText, bytesToString,
+  kvGetText, kvSetText, kvCasText, kvDelete, kvStatus, after, cancelTimer, broadcastText, bytesToString,
   stringToBytes, error, warn,
 } from "../../assembly";
 
@@ -137,6 +137,11 @@ function command(c: Conn, text: string): string {
     // the plugin timer reads it there.
     let st = kvSetText("announce", mm[1]);
     return st < 0 ? result(st) : result(after(ms, "announce"));
+  }
+  if (verb == "unannounce") {
+    if (c.namespace().length != 0) return "error namespace";
+    let st = cancelTimer("announce");
+    return st < 0 ? result(st) : result(kvDelete("announce"));
   }
   return "error unknown";
 }

@@ -11,7 +11,8 @@
  *     wasmsock_kv_put, wasmsock_kv_swap, wasmsock_kv_remove): the counter updated with a
  *     compare-and-swap loop, the topic with a TTL;
  *   - reminders, the tick and the countdown are connection timers (wasmsock_timer_after,
- *     wasmsock_timer_every), an announcement a plugin timer (connection 0).
+ *     wasmsock_timer_every), an announcement a plugin timer (connection 0, also for
+ *     wasmsock_timer_cancel_str).
  *
  * Build it with "make wasm" at the top of the repository (the rule is in sdk/c/wasm.mk).
  */
@@ -273,6 +274,17 @@ static void command(uint64_t conn, char *text, size_t len) {
         int32_t st = wasmsock_kv_put("announce", msg, arg_len - (size_t)(msg - arg), 0);
         if (st == 0) {
             st = wasmsock_timer_after(0, "announce", ms);
+        }
+        reply_status(conn, st);
+    } else if (strcmp(verb, "unannounce") == 0) {
+        char ns[8];
+        if (wasmsock_get(conn, "namespace", ns, sizeof ns) != 0) {
+            wasmsock_send_text(conn, "error namespace");
+            return;
+        }
+        int32_t st = wasmsock_timer_cancel_str(0, "announce");
+        if (st == 0) {
+            st = wasmsock_kv_remove("announce");
         }
         reply_status(conn, st);
     } else {

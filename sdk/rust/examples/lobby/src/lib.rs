@@ -9,7 +9,7 @@
 //! - the visit counter and the topic are in the shared store ([`wasmsock::kv`]): the counter
 //!   updated with a compare-and-swap loop, the topic with a TTL;
 //! - reminders, the tick and the countdown are connection timers ([`Conn::after`],
-//!   [`Conn::every`]), an announcement a plugin timer ([`wasmsock::after`]).
+//!   [`Conn::every`]), an announcement a plugin timer ([`wasmsock::after`], [`wasmsock::cancel_timer`]).
 
 #![warn(missing_docs)]
 
@@ -149,6 +149,13 @@ impl Lobby {
                 // reload) gets the plugin timer reads it there.
                 kv::set("announce", msg.as_bytes(), Duration::ZERO).map_err(failure)?;
                 done(wasmsock::after(d, "announce"))
+            }
+            "unannounce" => {
+                if !c.namespace().is_empty() {
+                    return Err("error namespace".into());
+                }
+                wasmsock::cancel_timer("announce").map_err(failure)?;
+                done(kv::delete("announce"))
             }
             _ => Err("error unknown".into()),
         }
