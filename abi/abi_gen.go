@@ -233,16 +233,16 @@ var HostFunctions = []Func{
 	{Name: "subscribe", Params: []Param{{"subject_ptr", "ptr"}, {"subject_len", "len"}, {"queue_ptr", "ptr"}, {"queue_len", "len"}}, Results: []ValueType{I32}, Stability: Final},
 	{Name: "unsubscribe", Params: []Param{{"id", "i32"}}, Results: []ValueType{I32}, Stability: Final},
 	{Name: "request", Params: []Param{{"subject_ptr", "ptr"}, {"subject_len", "len"}, {"ptr", "ptr"}, {"len", "len"}, {"timeout_ms", "i32"}}, Results: []ValueType{I32}, Stability: Final},
-	{Name: "timer_set", Params: []Param{{"conn", "conn"}, {"name_ptr", "ptr"}, {"name_len", "len"}, {"delay_ms", "i32"}, {"interval_ms", "i32"}}, Results: []ValueType{I32}, Stability: Draft, RequiresExport: "on_timer"},
-	{Name: "timer_cancel", Params: []Param{{"conn", "conn"}, {"name_ptr", "ptr"}, {"name_len", "len"}}, Results: []ValueType{I32}, Stability: Draft},
-	{Name: "attach_set", Params: []Param{{"conn", "conn"}, {"ptr", "ptr"}, {"len", "len"}}, Results: []ValueType{I32}, Stability: Draft},
-	{Name: "attach_get", Params: []Param{{"conn", "conn"}, {"dst", "out"}, {"cap", "len"}}, Results: []ValueType{I32}, Stability: Draft},
+	{Name: "timer_set", Params: []Param{{"conn", "conn"}, {"name_ptr", "ptr"}, {"name_len", "len"}, {"delay_ms", "i32"}, {"interval_ms", "i32"}}, Results: []ValueType{I32}, Stability: Final, RequiresExport: "on_timer"},
+	{Name: "timer_cancel", Params: []Param{{"conn", "conn"}, {"name_ptr", "ptr"}, {"name_len", "len"}}, Results: []ValueType{I32}, Stability: Final},
+	{Name: "attach_set", Params: []Param{{"conn", "conn"}, {"ptr", "ptr"}, {"len", "len"}}, Results: []ValueType{I32}, Stability: Final},
+	{Name: "attach_get", Params: []Param{{"conn", "conn"}, {"dst", "out"}, {"cap", "len"}}, Results: []ValueType{I32}, Stability: Final},
 	{Name: "group_size", Params: []Param{{"group_ptr", "ptr"}, {"group_len", "len"}}, Results: []ValueType{I32}, Stability: Draft},
 	{Name: "group_members", Params: []Param{{"group_ptr", "ptr"}, {"group_len", "len"}, {"dst", "out"}, {"cap", "len"}}, Results: []ValueType{I32}, Stability: Draft},
-	{Name: "kv_get", Params: []Param{{"key_ptr", "ptr"}, {"key_len", "len"}, {"dst", "out"}, {"cap", "len"}}, Results: []ValueType{I32}, Stability: Draft},
-	{Name: "kv_set", Params: []Param{{"key_ptr", "ptr"}, {"key_len", "len"}, {"ptr", "ptr"}, {"len", "len"}, {"ttl_ms", "i32"}}, Results: []ValueType{I32}, Stability: Draft},
-	{Name: "kv_cas", Params: []Param{{"key_ptr", "ptr"}, {"key_len", "len"}, {"expect_ptr", "ptr"}, {"expect_len", "i32"}, {"ptr", "ptr"}, {"len", "len"}, {"ttl_ms", "i32"}}, Results: []ValueType{I32}, Stability: Draft},
-	{Name: "kv_delete", Params: []Param{{"key_ptr", "ptr"}, {"key_len", "len"}}, Results: []ValueType{I32}, Stability: Draft},
+	{Name: "kv_get", Params: []Param{{"key_ptr", "ptr"}, {"key_len", "len"}, {"dst", "out"}, {"cap", "len"}}, Results: []ValueType{I32}, Stability: Final},
+	{Name: "kv_set", Params: []Param{{"key_ptr", "ptr"}, {"key_len", "len"}, {"ptr", "ptr"}, {"len", "len"}, {"ttl_ms", "i32"}}, Results: []ValueType{I32}, Stability: Final},
+	{Name: "kv_cas", Params: []Param{{"key_ptr", "ptr"}, {"key_len", "len"}, {"expect_ptr", "ptr"}, {"expect_len", "i32"}, {"ptr", "ptr"}, {"len", "len"}, {"ttl_ms", "i32"}}, Results: []ValueType{I32}, Stability: Final},
+	{Name: "kv_delete", Params: []Param{{"key_ptr", "ptr"}, {"key_len", "len"}}, Results: []ValueType{I32}, Stability: Final},
 }
 
 // Exports are the guest exports the host looks for: each Required one must be there, and each
@@ -253,7 +253,7 @@ var Exports = []Func{
 	{Name: "on_message", Params: []Param{{"conn", "conn"}, {"kind", "i32"}, {"len", "len"}}, Results: []ValueType{}, Stability: Final, Required: true},
 	{Name: "on_close", Params: []Param{{"conn", "conn"}, {"code", "i32"}, {"reason_len", "len"}}, Results: []ValueType{}, Stability: Final, Required: true},
 	{Name: "on_start", Params: []Param{{"config_len", "len"}}, Results: []ValueType{I32}, Stability: Final},
-	{Name: "on_timer", Params: []Param{{"conn", "conn"}, {"name_len", "len"}}, Results: []ValueType{}, Stability: Draft},
+	{Name: "on_timer", Params: []Param{{"conn", "conn"}, {"name_len", "len"}}, Results: []ValueType{}, Stability: Final},
 	{Name: "_initialize", Params: []Param{}, Results: []ValueType{}, Stability: Final},
 	{Name: "on_event", Params: []Param{{"id", "i32"}, {"kind", "i32"}, {"subject_len", "len"}, {"data_len", "len"}}, Results: []ValueType{}, Stability: Final},
 }

@@ -321,25 +321,22 @@ int32_t wasmsock_request(const uint8_t *subject_ptr, int32_t subject_len, const 
                          int32_t len, int32_t timeout_ms);
 
 /* Arms the timer of that name for conn (0: a plugin timer): on_timer in delay_ms milliseconds,
- * then every interval_ms (0: once). Arming a name again replaces its timer. DRAFT: its
- * behaviour may still be refined. */
+ * then every interval_ms (0: once). Arming a name again replaces its timer. */
 WASMSOCK_IMPORT("timer_set")
 int32_t wasmsock_timer_set(uint64_t conn, const uint8_t *name_ptr, int32_t name_len,
                            int32_t delay_ms, int32_t interval_ms);
 
-/* Disarms the timer of that name for conn (0: a plugin timer); ErrNotFound if none is armed.
- * DRAFT: its behaviour may still be refined. */
+/* Disarms the timer of that name for conn (0: a plugin timer); ErrNotFound if none is armed. */
 WASMSOCK_IMPORT("timer_cancel")
 int32_t wasmsock_timer_cancel(uint64_t conn, const uint8_t *name_ptr, int32_t name_len);
 
 /* Stores len bytes (at most 2048; 0 removes it) as conn's attachment, kept by the host until
- * the connection ends and handed back in on_connect(RESUMED). DRAFT: its behaviour may still be
- * refined. */
+ * the connection ends and handed back in on_connect(RESUMED). */
 WASMSOCK_IMPORT("attach_set")
 int32_t wasmsock_attach_set(uint64_t conn, const uint8_t *ptr, int32_t len);
 
 /* Writes min(n, cap) bytes of conn's attachment to dst and returns its full length n (0 when it
- * has none). DRAFT: its behaviour may still be refined. */
+ * has none). */
 WASMSOCK_IMPORT("attach_get")
 int32_t wasmsock_attach_get(uint64_t conn, uint8_t *dst, int32_t cap);
 
@@ -357,14 +354,13 @@ int32_t wasmsock_group_members(const uint8_t *group_ptr, int32_t group_len, uint
                                int32_t cap);
 
 /* Writes min(n, cap) bytes of the value of key in the plugin's shared store (current namespace)
- * to dst and returns its full length n; ErrNotFound when the key has no live value. DRAFT: its
- * behaviour may still be refined. */
+ * to dst and returns its full length n; ErrNotFound when the key has no live value. */
 WASMSOCK_IMPORT("kv_get")
 int32_t wasmsock_kv_get(const uint8_t *key_ptr, int32_t key_len, uint8_t *dst, int32_t cap);
 
 /* Stores len bytes (at most MaxKVValue) as the value of key in the plugin's shared store
  * (current namespace), expiring after ttl_ms milliseconds (0: never); ErrLimit when the
- * plugin's store is full. DRAFT: its behaviour may still be refined. */
+ * plugin's store is full. */
 WASMSOCK_IMPORT("kv_set")
 int32_t wasmsock_kv_set(const uint8_t *key_ptr, int32_t key_len, const uint8_t *ptr, int32_t len,
                         int32_t ttl_ms);
@@ -372,13 +368,13 @@ int32_t wasmsock_kv_set(const uint8_t *key_ptr, int32_t key_len, const uint8_t *
 /* Compare-and-swap: stores the value as kv_set does only if key's value equals the expect_len
  * bytes at expect_ptr (expect_len -1: only if key has no value); ErrNotFound when an expected
  * value is given and the key has none, ErrMismatch when the key's value differs (or exists when
- * it must not). DRAFT: its behaviour may still be refined. */
+ * it must not). */
 WASMSOCK_IMPORT("kv_cas")
 int32_t wasmsock_kv_cas(const uint8_t *key_ptr, int32_t key_len, const uint8_t *expect_ptr,
                         int32_t expect_len, const uint8_t *ptr, int32_t len, int32_t ttl_ms);
 
 /* Removes key from the plugin's shared store (current namespace); ErrNotFound when it had no
- * live value. DRAFT: its behaviour may still be refined. */
+ * live value. */
 WASMSOCK_IMPORT("kv_delete")
 int32_t wasmsock_kv_delete(const uint8_t *key_ptr, int32_t key_len);
 
@@ -438,7 +434,7 @@ int32_t wasmsock_attachment(uint64_t conn, char dst[WASMSOCK_MAX_ATTACHMENT + 1]
  * Walk it with wasmsock_member_next. */
 uint8_t *wasmsock_members_alloc(const uint8_t *group, int32_t group_len, int32_t *len);
 
-/* ---- Shared state (abi/ABI.md, "Shared state"; DRAFT): a key-value store shared by all the
+/* ---- Shared state (abi/ABI.md, "Shared state"): a key-value store shared by all the
  * plugin's instances, scoped by the namespace being handled. Keys are NUL-terminated strings of
  * 1 to WASMSOCK_MAX_KV_KEY bytes of A-Z a-z 0-9 - _ / = . (not starting or ending with .);
  * values at most WASMSOCK_MAX_KV_VALUE bytes; ttl_ms 0 means no expiry. In a cluster, each node

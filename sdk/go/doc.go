@@ -103,6 +103,22 @@
 // request. A host without [cluster] in its config has no bus: the calls return
 // [ErrUnavailable]; a full host queue returns [ErrBusy].
 //
+// # State the host keeps
+//
+// A plugin's variables live in one instance and are gone after a reload or a fault. What must
+// outlive them goes to the host (abi/ABI.md, "Timers", "Attachments", "Shared state"):
+//
+//   - Timers: [Conn.After] and [Conn.Every] arm a named timer of a connection (it ends with the
+//     connection), [After] and [Every] one of the plugin; the [OnTimer] handler gets them by name,
+//     on whichever module serves after a reload. Arming a name again replaces the timer; at most
+//     abi.MaxTimers are armed per plugin ([ErrLimit]).
+//   - Attachments: [Conn.SetAttachment] keeps up to abi.MaxAttachment bytes with a connection;
+//     read it back with [Conn.Attachment] in the OnConnect handler when resumed is set.
+//   - Shared state: [KV] is a key-value store shared by the plugin's instances, per namespace,
+//     with TTLs and compare-and-swap ([ErrMismatch]).
+//
+// plugins/lobby in the repository uses all three; sdk/go/plugintest drives time in tests.
+//
 // # Errors
 //
 // Functions that call the host return nil or an [Error] holding the host's [abi.Status].

@@ -7,7 +7,7 @@ import (
 	"github.com/wasmsock/wasmsock/abi"
 )
 
-// KV is the plugin's shared key-value store (abi/ABI.md, "Shared state"; DRAFT): a small store the
+// KV is the plugin's shared key-value store (abi/ABI.md, "Shared state"): a small store the
 // host keeps for the plugin, shared by all its instances and scoped by namespace (a key is a key
 // of the namespace of the event being handled). Keys are 1 to abi.MaxKVKey (128) bytes of
 // A-Z a-z 0-9 - _ / = and ., not starting or ending with . ([ErrInvalidArgument] otherwise);

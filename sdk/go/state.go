@@ -8,7 +8,7 @@ import (
 )
 
 // Timers and attachments: state the host keeps for the plugin (abi/ABI.md, "Timers" and
-// "Attachments"; DRAFT). Both survive a reload and an instance restart, which a plugin's own
+// "Attachments"). Both survive a reload and an instance restart, which a plugin's own
 // variables do not.
 
 var timerHandler func(c Conn, name string)

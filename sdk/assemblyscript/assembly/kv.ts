@@ -1,4 +1,4 @@
-// The plugin's shared key-value store (abi/ABI.md, "Shared state"; DRAFT): a small store the host
+// The plugin's shared key-value store (abi/ABI.md, "Shared state"): a small store the host
 // keeps for the plugin, shared by all its instances and scoped by the namespace of the event
 // being handled. Keys are 1 to MAX_KV_KEY (128) bytes of A-Z a-z 0-9 - _ / = . (not starting or
 // ending with .: InvalidArgument); values at most MAX_KV_VALUE bytes (TooLarge); a plugin's store

@@ -1,4 +1,4 @@
-//! The plugin's shared key-value store (`abi/ABI.md`, "Shared state"; DRAFT): a small store the
+//! The plugin's shared key-value store (`abi/ABI.md`, "Shared state"): a small store the
 //! host keeps for the plugin, shared by all its instances and scoped by namespace (a key is a key
 //! of the namespace of the event being handled). Keys are 1 to `sys::MAX_KV_KEY` (128) bytes of
 //! `A-Z a-z 0-9 - _ / = .`, not starting or ending with `.` ([`Error::InvalidArgument`]);

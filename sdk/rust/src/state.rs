@@ -1,5 +1,5 @@
 //! Timers and attachments: state the host keeps for the plugin (`abi/ABI.md`, "Timers" and
-//! "Attachments"; DRAFT). Both survive a reload and an instance restart, which the plugin's own
+//! "Attachments"). Both survive a reload and an instance restart, which the plugin's own
 //! values do not.
 
 use core::time::Duration;
