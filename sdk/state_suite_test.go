@@ -125,9 +125,12 @@ func (s *session) say(name, cmd, reply string) {
 func status(st abi.Status) string { return "error " + strconv.Itoa(int(st)) }
 
 var lobbyScenarios = []scenario{
-	// The nickname is the connection's attachment: kept by the host, handed back to the new
-	// module's on_connect(resumed) after a reload, on either of two instances.
-	{name: "lobby_attachment", plugin: "lobby", opts: plugintest.Options{Instances: 2}, run: func(s *session) {
+	// Attachments and timers, with one reload in the middle (a Go module's load is the costly
+	// part of a scenario): the nickname is the connection's attachment, handed back to the new
+	// module's on_connect(resumed); reminders (once), a tick (repeating), cancel, a countdown,
+	// an announcement (a plugin timer), the timer limit; timers survive the reload and end with
+	// their connection. Two instances: whichever serves a connection, the host's state is the same.
+	{name: "lobby_state", plugin: "lobby", opts: plugintest.Options{Instances: 2}, run: func(s *session) {
 		s.connect("a", plugintest.ConnInfo{User: "alice"})
 		s.connect("b", plugintest.ConnInfo{})
 		s.none("a", "b")
@@ -144,11 +147,43 @@ var lobbyScenarios = []scenario{
 		s.attachment("b", strings.Repeat("é", abi.MaxAttachment/2))
 		s.say("b", "nick Bob", "ok")
 
-		// The new module knows nothing but what the host hands back.
+		s.say("a", "remind 1000 tea", "ok")
+		s.say("a", "remind 500 call", "ok")
+		s.say("a", "remind 2000 tea", "ok") // the same name: replaces the first
+		s.timers(2)
+		s.advance(999 * time.Millisecond)
+		s.expect("a", "reminder call")
+		s.none("a", "b")
+		s.say("a", "cancel call", status(abi.ErrNotFound)) // a one-shot timer that fired
+		s.say("a", "remind 10 "+strings.Repeat("n", abi.MaxTimerName+1), status(abi.ErrInvalidArgument))
+		s.say("a", "remind 10 ", status(abi.ErrInvalidArgument))
+		s.say("a", "remind soon tea", "error usage")
+		s.say("b", "visit", "visits 1")
+		s.say("b", "tick 300", "ok")
+		s.timers(2)
+		s.advance(700 * time.Millisecond)
+		s.expect("b", "tick 1")
+		s.expect("b", "tick 1")
+		s.none("a", "b")
+
+		// The new module knows nothing but what the host hands back: the attachments, and the
+		// timers, re-armed on it.
 		s.reload()
 		s.none("a", "b")
 		s.say("a", "whoami", "you are Alice ✓")
 		s.say("b", "whoami", "you are Bob")
+		s.timers(2)
+		s.advance(400 * time.Millisecond)
+		s.expect("b", "tick 1")
+		s.expect("a", "reminder tea")
+		s.none("a", "b")
+		s.say("a", "visit", "visits 2")
+		s.advance(300 * time.Millisecond)
+		s.expect("b", "tick 2")
+		s.say("b", "tick 0", "ok")
+		s.say("b", "tick 0", status(abi.ErrNotFound))
+		s.say("b", "cancel tick", status(abi.ErrNotFound))
+		s.timers(0)
 		s.connect("c", plugintest.ConnInfo{})
 		s.say("c", "whoami", "you are nobody")
 		s.attachment("c", "")
@@ -156,12 +191,53 @@ var lobbyScenarios = []scenario{
 		s.say("b", "nick", "ok")
 		s.attachment("b", "")
 		s.say("b", "whoami", "you are nobody")
-		s.reload()
-		s.say("b", "whoami", "you are nobody")
-		s.say("a", "whoami", "you are Alice ✓")
-		// The attachment ends with its connection.
+
+		// An announcement: a plugin timer, whose text waits in the shared store.
+		s.say("a", "announce 100 Lunch is served", "ok")
+		s.timers(1)
+		s.kv("", "announce", "Lunch is served", "visits", "2")
+		s.advance(100 * time.Millisecond)
+		for _, n := range []string{"a", "b", "c"} {
+			s.expect(n, "announce Lunch is served")
+		}
+		s.kv("", "visits", "2")
+		s.connect("o", plugintest.ConnInfo{Namespace: "other"})
+		s.say("o", "announce 1 hi", "error namespace")
+		// A plugin timer cancelled: nothing is announced.
+		s.say("b", "announce 100 Cancelled", "ok")
+		s.say("a", "unannounce", "ok")
+		s.say("a", "unannounce", status(abi.ErrNotFound))
+		s.kv("", "visits", "2")
+		s.timers(0)
+
+		// A countdown arms several timers at once, all or nothing.
+		s.say("a", "countdown 3", "ok")
+		s.say("a", "cancel count/2", "ok")
+		s.timers(2)
+		s.advance(3 * time.Second)
+		s.expect("a", "reminder count/1")
+		s.expect("a", "reminder count/3")
+		s.none("a", "b", "c", "o")
+		s.say("a", "countdown 0", "error usage")
+
+		// The timer limit is the plugin's, all connections together.
+		s.say("a", "countdown "+strconv.Itoa(abi.MaxTimers+1), status(abi.ErrLimit))
+		s.timers(0)
+		s.say("a", "countdown "+strconv.Itoa(abi.MaxTimers-1), "ok")
+		s.say("b", "remind 1 last", "ok")
+		s.timers(abi.MaxTimers)
+		s.say("o", "remind 1 one too many", status(abi.ErrLimit))
+		s.say("b", "remind 5 last", "ok") // re-arming an armed name is no new timer
+		// A connection's timers and attachment end with it.
 		s.close("a", 1000, "")
+		s.timers(1)
 		s.attachment("a", "")
+		s.say("o", "remind 1 now there is room", "ok")
+		s.advance(5 * time.Millisecond)
+		s.expect("o", "reminder now there is room")
+		s.expect("b", "reminder last")
+		s.none("b", "c", "o")
+		s.timers(0)
 		s.say("c", "dance", "error unknown")
 	}},
 
@@ -225,91 +301,5 @@ var lobbyScenarios = []scenario{
 		s.say("o", "visit", "visits 2")
 		s.kv("", "visits", "4")
 		s.kv("other", "visits", "2")
-	}},
-
-	// Reminders (once), a tick (repeating), cancel, a countdown, an announcement (a plugin timer),
-	// the timer limit; timers survive a reload and end with their connection.
-	{name: "lobby_timers", plugin: "lobby", opts: plugintest.Options{Instances: 2}, run: func(s *session) {
-		s.connect("a", plugintest.ConnInfo{})
-		s.connect("b", plugintest.ConnInfo{})
-		s.say("a", "remind 1000 tea", "ok")
-		s.say("a", "remind 500 call", "ok")
-		s.say("a", "remind 2000 tea", "ok") // the same name: replaces the first
-		s.timers(2)
-		s.advance(999 * time.Millisecond)
-		s.expect("a", "reminder call")
-		s.none("a", "b")
-		s.say("a", "cancel call", status(abi.ErrNotFound)) // a one-shot timer that fired
-		s.say("a", "remind 10 "+strings.Repeat("n", abi.MaxTimerName+1), status(abi.ErrInvalidArgument))
-		s.say("a", "remind 10 ", status(abi.ErrInvalidArgument))
-		s.say("a", "remind soon tea", "error usage")
-		s.say("b", "visit", "visits 1")
-		s.say("b", "tick 300", "ok")
-		s.timers(2)
-		s.advance(700 * time.Millisecond)
-		s.expect("b", "tick 1")
-		s.expect("b", "tick 1")
-		s.none("a", "b")
-
-		// A reload re-arms the timers on the new module.
-		s.reload()
-		s.none("a", "b")
-		s.timers(2)
-		s.advance(400 * time.Millisecond)
-		s.expect("b", "tick 1")
-		s.expect("a", "reminder tea")
-		s.none("a", "b")
-		s.say("a", "visit", "visits 2")
-		s.advance(300 * time.Millisecond)
-		s.expect("b", "tick 2")
-		s.say("b", "tick 0", "ok")
-		s.say("b", "tick 0", status(abi.ErrNotFound))
-		s.say("b", "cancel tick", status(abi.ErrNotFound))
-		s.timers(0)
-
-		// An announcement: a plugin timer, whose text waits in the shared store.
-		s.say("a", "announce 100 Lunch is served", "ok")
-		s.timers(1)
-		s.kv("", "announce", "Lunch is served", "visits", "2")
-		s.advance(100 * time.Millisecond)
-		s.expect("a", "announce Lunch is served")
-		s.expect("b", "announce Lunch is served")
-		s.kv("", "visits", "2")
-		s.connect("o", plugintest.ConnInfo{Namespace: "other"})
-		s.say("o", "announce 1 hi", "error namespace")
-		// A plugin timer cancelled: nothing is announced.
-		s.say("b", "announce 100 Cancelled", "ok")
-		s.say("a", "unannounce", "ok")
-		s.say("a", "unannounce", status(abi.ErrNotFound))
-		s.kv("", "visits", "2")
-		s.timers(0)
-
-		// A countdown arms several timers at once, all or nothing.
-		s.say("a", "countdown 3", "ok")
-		s.say("a", "cancel count/2", "ok")
-		s.timers(2)
-		s.advance(3 * time.Second)
-		s.expect("a", "reminder count/1")
-		s.expect("a", "reminder count/3")
-		s.none("a", "b", "o")
-		s.say("a", "countdown 0", "error usage")
-
-		// The timer limit is the plugin's, all connections together.
-		s.say("a", "countdown "+strconv.Itoa(abi.MaxTimers+1), status(abi.ErrLimit))
-		s.timers(0)
-		s.say("a", "countdown "+strconv.Itoa(abi.MaxTimers-1), "ok")
-		s.say("b", "remind 1 last", "ok")
-		s.timers(abi.MaxTimers)
-		s.say("o", "remind 1 one too many", status(abi.ErrLimit))
-		s.say("b", "remind 5 last", "ok") // re-arming an armed name is no new timer
-		// A connection's timers end with it.
-		s.close("a", 1000, "")
-		s.timers(1)
-		s.say("o", "remind 1 now there is room", "ok")
-		s.advance(5 * time.Millisecond)
-		s.expect("o", "reminder now there is room")
-		s.expect("b", "reminder last")
-		s.none("b", "o")
-		s.timers(0)
 	}},
 }
