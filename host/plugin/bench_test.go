@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wasmsock/wasmsock/abi"
+	"github.com/wasmsock/wasmsock/host/plugin/internal/loopcheck"
 )
 
 // nopHost accepts every send and knows every connection.
@@ -34,14 +35,17 @@ func (nopHost) Presence(uint64, string, bool) (int, []Member) {
 }
 func (nopHost) Broadcast(uint64, string, int32, []byte, uint64) (int, abi.Status) { return 0, abi.OK }
 
-// BenchmarkCallTimeout measures what interrupting runaway calls costs per call (wazero issue 2466:
-// WithCloseOnContextDone is known to be expensive), on the echo plugin's on_message (msg_read +
-// send of 5 bytes):
+// BenchmarkCallTimeout measures what interrupting runaway calls costs per call, on the echo
+// plugin's on_message (msg_read + send of 5 bytes):
 //
 //   - unbounded: no way to interrupt a call (the floor).
-//   - watchdog: what wasmsock does: CloseOnContextDone, one long-lived context per guest, and one
-//     watchdog goroutine per plugin that cancels it when a call overruns.
-//   - per-call-timeout: CloseOnContextDone with a context.WithTimeout for every call.
+//   - stopflag: what wasmsock does: the module instrumented by loopcheck (a flag checked at every
+//     loop head, set when the guest's context is cancelled), one long-lived context per guest,
+//     and one watchdog goroutine per plugin that cancels it when a call overruns.
+//   - closeoncontextdone: wazero's own mechanism (before): WithCloseOnContextDone, which starts a
+//     goroutine per call to watch the context and exits to Go at every loop iteration, with the
+//     same watchdog (wazero issue 2466).
+//   - per-call-timeout: WithCloseOnContextDone with a context.WithTimeout for every call.
 func BenchmarkCallTimeout(b *testing.B) {
 	for _, module := range []string{"../../testdata/wasm/echo.wasm", "../../plugins/echo/echo.wasm"} {
 		wasm, err := os.ReadFile(module)
@@ -52,14 +56,15 @@ func BenchmarkCallTimeout(b *testing.B) {
 		if module[len(module)-len("plugins/echo/echo.wasm"):] == "plugins/echo/echo.wasm" {
 			name = "go"
 		}
-		b.Run(name+"/unbounded", func(b *testing.B) { benchCall(b, wasm, false, false) })
-		b.Run(name+"/watchdog", func(b *testing.B) { benchCall(b, wasm, true, false) })
-		b.Run(name+"/per-call-timeout", func(b *testing.B) { benchCall(b, wasm, true, true) })
+		for _, mode := range []string{"unbounded", "stopflag", "closeoncontextdone", "per-call-timeout"} {
+			b.Run(name+"/"+mode, func(b *testing.B) { benchCall(b, wasm, mode) })
+		}
 	}
 }
 
-func benchCall(b *testing.B, wasm []byte, ensureTermination, perCallTimeout bool) {
+func benchCall(b *testing.B, wasm []byte, mode string) {
 	ctx := context.Background()
+	ensureTermination := mode == "closeoncontextdone" || mode == "per-call-timeout"
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(ensureTermination))
 	defer rt.Close(ctx)
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
@@ -68,13 +73,20 @@ func benchCall(b *testing.B, wasm []byte, ensureTermination, perCallTimeout bool
 	if err := instantiateHostModule(ctx, rt); err != nil {
 		b.Fatal(err)
 	}
-	compiled, err := rt.CompileModule(ctx, wasm)
+	code := wasm
+	if mode == "stopflag" {
+		var err error
+		if code, err = loopcheck.Instrument(wasm); err != nil {
+			b.Fatal(err)
+		}
+	}
+	compiled, err := rt.CompileModule(ctx, code)
 	if err != nil {
 		b.Fatal(err)
 	}
 	p := &Plugin{opts: Options{Host: nopHost{}}, host: nopHost{}}
 	p.opts.setDefaults()
-	m := &module{rt: rt, compiled: compiled, log: slog.New(slog.DiscardHandler)}
+	m := &module{rt: rt, compiled: compiled, log: slog.New(slog.DiscardHandler), checked: mode == "stopflag"}
 	g, err := newGuest(p, m, 0, new(atomic.Int64))
 	if err != nil {
 		b.Fatal(err)
@@ -87,7 +99,7 @@ func benchCall(b *testing.B, wasm []byte, ensureTermination, perCallTimeout bool
 	for i := 0; i < b.N; i++ {
 		g.setPayload(payload)
 		g.stack[0], g.stack[1], g.stack[2] = 1, abi.KindText, uint64(len(payload))
-		if perCallTimeout {
+		if mode == "per-call-timeout" {
 			cctx, cancel := context.WithTimeout(g.ctx, time.Second)
 			g.callStart.Store(time.Now().UnixNano())
 			err = fn.CallWithStack(cctx, g.stack[:])
@@ -116,8 +128,8 @@ func (h *countHost) Send(uint64, uint64, int32, []byte) abi.Status {
 // BenchmarkMessagePath measures one message through the plugin's whole delivery path
 // (Plugin.Message -> on_message -> msg_read + send -> Host.Send), for the WAT and the Go echo:
 //
-//   - armed / unbounded: call timeouts armed (wazero's termination checks and its per-call
-//     goroutine, what wasmsock runs) or not (no way to stop a runaway guest: the floor);
+//   - armed / unbounded: call timeouts armed (the loopcheck stop flag, what wasmsock runs) or not
+//     (no way to stop a runaway guest: the floor);
 //   - inline / handoff: the guest called on the delivering goroutine when the instance is idle
 //     (what wasmsock does), or every event handed to the instance's worker goroutine (before).
 func BenchmarkMessagePath(b *testing.B) {

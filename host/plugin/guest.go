@@ -8,11 +8,15 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasmsock/wasmsock/host/plugin/internal/loopcheck"
 
 	"github.com/wasmsock/wasmsock/abi"
 )
@@ -25,6 +29,7 @@ type module struct {
 	hash     string // hex SHA-256 of the bytes
 	loadedAt time.Time
 	log      *slog.Logger // the plugin's logger, tagged with this module's hash
+	checked  bool         // instrumented by loopcheck: guests stop through their stop flag
 	config   []byte       // handed to on_start of every guest of this module (nil: "{}")
 }
 
@@ -54,6 +59,13 @@ type guest struct {
 	ctx    context.Context // carries the guest to its host functions; cancelled to interrupt it
 	cancel context.CancelFunc
 	stack  [4]uint64
+
+	// stop is the loopcheck flag of an instrumented module (nil otherwise): set when ctx is
+	// cancelled, it makes the guest trap at its next loop iteration. stopMu orders setting it
+	// with closing the module.
+	stop    api.MutableGlobal
+	stopMu  sync.Mutex
+	stopped bool // the flag is set, or the module closed: nothing more to set
 
 	// callStart is when the running call started (unix nanos), 0 between calls: the watchdog's
 	// view. It is the owning instance's, so the watchdog needs no lock to follow guest changes.
@@ -113,6 +125,18 @@ func (g *guest) boot(m *module) error {
 		return fmt.Errorf("instantiate: %w", err)
 	}
 	g.mod = mod
+	if m.checked {
+		stop, ok := mod.ExportedGlobal(loopcheck.Export).(api.MutableGlobal)
+		if !ok {
+			return fmt.Errorf("instantiate: the stop flag %q is missing", loopcheck.Export)
+		}
+		g.stopMu.Lock()
+		g.stop = stop
+		g.stopMu.Unlock()
+		// Cancelling ctx (the watchdog, the start-up timer, an abort, a shutdown) sets the flag:
+		// one registration per guest, no goroutine per call.
+		context.AfterFunc(g.ctx, g.halt)
+	}
 	g.fns = guestFuncs{
 		onConnect: mod.ExportedFunction(abi.ExportOnConnect),
 		onMessage: mod.ExportedFunction(abi.ExportOnMessage),
@@ -145,6 +169,10 @@ func (g *guest) boot(m *module) error {
 	return nil
 }
 
+// errInterrupted is what a call of an instrumented guest interrupted by its context returns, as
+// wazero's own interruption does.
+var errInterrupted = sys.NewExitError(sys.ExitCodeContextCanceled)
+
 // call runs fn with g.stack as its parameters and results.
 func (g *guest) call(fn api.Function, conn uint64) error {
 	g.current = conn
@@ -152,7 +180,23 @@ func (g *guest) call(fn api.Function, conn uint64) error {
 	err := fn.CallWithStack(g.ctx, g.stack[:])
 	g.callStart.Store(0)
 	g.current = 0
+	if g.stop != nil && g.ctx.Err() != nil {
+		// Interrupted (the trap of the loop check), or about to be: a guest whose flag is set
+		// traps at its next loop, so even a call that returned in time is the one that ran out
+		// of time, and the guest is done.
+		return errInterrupted
+	}
 	return err
+}
+
+// halt sets the stop flag of an instrumented guest.
+func (g *guest) halt() {
+	g.stopMu.Lock()
+	defer g.stopMu.Unlock()
+	if g.stop != nil && !g.stopped {
+		g.stopped = true
+		g.stop.Set(1)
+	}
 }
 
 // sleep is the guest's WASI sleep (poll_oneoff on a clock): it ends early when the guest is
@@ -179,6 +223,9 @@ func (g *guest) close() {
 	}
 	g.cancel()
 	g.closeBus()
+	g.stopMu.Lock()
+	g.stopped = true // the flag of a closed module is not touched
+	g.stopMu.Unlock()
 	if g.mod != nil {
 		_ = g.mod.Close(context.Background())
 	}

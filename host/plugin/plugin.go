@@ -16,6 +16,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wasmsock/wasmsock/host/kv"
+	"github.com/wasmsock/wasmsock/host/plugin/internal/loopcheck"
 )
 
 var randReader = rand.Reader
@@ -290,12 +291,33 @@ func (p *Plugin) compile(ctx context.Context, wasm []byte) (*module, error) {
 var errCompile = errors.New("compile")
 
 func (p *Plugin) compileWith(ctx context.Context, wasm []byte, cache wazero.CompilationCache) (*module, error) {
+	// A call is interrupted through the stop flag the instrumentation adds (loopcheck); a module
+	// it cannot instrument falls back to wazero's own mechanism, which costs a goroutine per call
+	// and an exit to Go per loop iteration.
+	if p.opts.unbounded {
+		return p.compileCode(ctx, wasm, wasm, false, cache)
+	}
+	code, err := loopcheck.Instrument(wasm)
+	if err == nil {
+		m, err := p.compileCode(ctx, wasm, code, true, cache)
+		if err == nil || !errors.Is(err, errCompile) {
+			return m, err
+		}
+	}
+	p.log.Warn("module not instrumented for call timeouts: using the runtime's slower interruption", "module", hashOf(wasm)[:12], "why", err)
+	return p.compileCode(ctx, wasm, wasm, false, cache)
+}
+
+// compileCode compiles code, which is wasm instrumented with loopcheck when checked (else the
+// runtime's termination checks are compiled in, unless the plugin is unbounded).
+func (p *Plugin) compileCode(ctx context.Context, wasm, code []byte, checked bool, cache wazero.CompilationCache) (*module, error) {
 	pages := uint32((p.opts.MemoryLimit + 65535) / 65536)
-	cfg := wazero.NewRuntimeConfig().WithMemoryLimitPages(pages).WithCloseOnContextDone(!p.opts.unbounded)
+	hash := hashOf(wasm)
+	cfg := wazero.NewRuntimeConfig().WithMemoryLimitPages(pages).WithCloseOnContextDone(!p.opts.unbounded && !checked)
 	if cache != nil {
 		cfg = cfg.WithCompilationCache(cache)
 	}
-	m := &module{rt: wazero.NewRuntimeWithConfig(ctx, cfg), hash: hashOf(wasm), loadedAt: time.Now()}
+	m := &module{rt: wazero.NewRuntimeWithConfig(ctx, cfg), hash: hash, loadedAt: time.Now(), checked: checked}
 	m.log = p.log.With("module", m.hash[:12])
 	fail := func(err error) (*module, error) {
 		m.close()
@@ -307,7 +329,7 @@ func (p *Plugin) compileWith(ctx context.Context, wasm []byte, cache wazero.Comp
 	if err := instantiateHostModule(ctx, m.rt); err != nil {
 		return fail(fmt.Errorf("host module: %w", err))
 	}
-	compiled, err := m.rt.CompileModule(ctx, wasm)
+	compiled, err := m.rt.CompileModule(ctx, code)
 	if err != nil {
 		return fail(fmt.Errorf("%w: %w", errCompile, err))
 	}
