@@ -601,6 +601,11 @@ func loadScenario(path string) (*scenario, []problem) {
 	if err != nil {
 		return nil, []problem{{0, err.Error()}}
 	}
+	return parseScenario(src)
+}
+
+// parseScenario decodes and checks a scenario file's contents.
+func parseScenario(src []byte) (*scenario, []problem) {
 	var sc scenario
 	md, err := toml.Decode(string(src), &sc)
 	if err != nil {
