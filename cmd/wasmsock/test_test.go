@@ -17,13 +17,14 @@ func runTest(t *testing.T, args ...string) (int, string, string) {
 	return code, stdout.String(), stderr.String()
 }
 
-// writeScenario writes a scenario file into a temporary directory; {{probe}} and {{echo}} in src
-// become the absolute paths of those plugins.
+// writeScenario writes a scenario file into a temporary directory; {{probe}}, {{echo}} and
+// {{lobby}} (the C one) in src become the absolute paths of those plugins.
 func writeScenario(t *testing.T, name, src string) string {
 	t.Helper()
 	for k, rel := range map[string]string{
 		"{{probe}}": "../../testdata/plugins/probe/probe.wasm",
 		"{{echo}}":  "../../plugins/echo/echo.wasm",
+		"{{lobby}}": "../../sdk/c/examples/lobby/lobby.wasm",
 	} {
 		abs, err := filepath.Abs(rel)
 		if err != nil {
@@ -105,11 +106,12 @@ expect_attachment = "y"
 	}
 }
 
-// TestTestCommandKV checks expect_kv against the probe's shared store: values, absence, the
-// namespace of the step's connection, TTLs on the scenario's clock, and the failures' messages.
+// TestTestCommandKV checks expect_kv against the shared store of the lobby example (the C one:
+// any language's module works, and it loads fast): values, absence, the namespace of the step's
+// connection, TTLs on the scenario's clock, and the failures' messages.
 func TestTestCommandKV(t *testing.T) {
 	path := writeScenario(t, "kv.toml", `
-module = "{{probe}}"
+module = "{{lobby}}"
 instances = 2
 [[conn]]
 name = "a"
@@ -118,28 +120,28 @@ name = "b"
 namespace = "acme"
 [[step]]
 conn = "a"
-send = "kvset visits 0 3"
-expect = "ok"
-expect_kv = { visits = "3", topic = false }
+send = "visit"
+expect = "visits 1"
+expect_kv = { visits = "1", topic = false }
 [[step]]
 conn = "b"
-send = "kvset topic 1000 Hello, acme"
+send = "set-topic Hello, acme"
 expect = "ok"
 expect_kv = { "topic" = "Hello, acme", visits = false }
 [[step]]
-expect_kv = { visits = "3", topic = false }
+expect_kv = { visits = "1", topic = false }
 [[step]]
-advance = "1s"
+advance = "60s"
 on = "b"
 expect_kv = { topic = false }
 [[step]]
 conn = "a"
-send = "kvset count/1 0"
+send = "set-topic "
 expect = "ok"
-expect_kv = { "count/1" = "", visits = "2", topic = "x" }
+expect_kv = { topic = "", "count/1" = "x", visits = "2" }
 [[step]]
 on = "b"
-expect_kv = { visits = "3" }
+expect_kv = { visits = "1" }
 [[step]]
 on = "a"
 expect_kv = { visits = false }
@@ -149,13 +151,13 @@ expect_kv = { visits = false }
 		t.Fatalf("exit %d, want 1\n%s", code, out)
 	}
 	for _, want := range []string{
-		`ok   ` + path + `:9: a sends "kvset visits 0 3"; a expects "ok"; expect kv {"topic":false,"visits":"3"}`,
-		`ok   ` + path + `:14: b sends "kvset topic 1000 Hello, acme"; b expects "ok"; expect kv {"topic":"Hello, acme","visits":false}`,
-		`ok   ` + path + `:19: expect kv {"topic":false,"visits":"3"}`,
-		`ok   ` + path + `:21: advance 1s; expect kv {"topic":false}`,
-		`FAIL ` + path + `:25: a sends "kvset count/1 0"; a expects "ok"; expect kv {"count/1":"","topic":"x","visits":"2"}: kv "topic" has no value, expected "x"; kv "visits" is "3", expected "2"`,
-		`FAIL ` + path + `:30: expect kv {"visits":"3"}: kv "visits" (namespace "acme") has no value, expected "3"`,
-		`FAIL ` + path + `:33: expect kv {"visits":false}: kv "visits" is "3", expected no value`,
+		`ok   ` + path + `:9: a sends "visit"; a expects "visits 1"; expect kv {"topic":false,"visits":"1"}`,
+		`ok   ` + path + `:14: b sends "set-topic Hello, acme"; b expects "ok"; expect kv {"topic":"Hello, acme","visits":false}`,
+		`ok   ` + path + `:19: expect kv {"topic":false,"visits":"1"}`,
+		`ok   ` + path + `:21: advance 60s; expect kv {"topic":false}`,
+		`FAIL ` + path + `:25: a sends "set-topic "; a expects "ok"; expect kv {"count/1":"x","topic":"","visits":"2"}: kv "count/1" has no value, expected "x"; kv "visits" is "1", expected "2"`,
+		`FAIL ` + path + `:30: expect kv {"visits":"1"}: kv "visits" (namespace "acme") has no value, expected "1"`,
+		`FAIL ` + path + `:33: expect kv {"visits":false}: kv "visits" is "1", expected no value`,
 	} {
 		if !strings.Contains(out, want+"\n") {
 			t.Errorf("missing line %q in:\n%s", want, out)
