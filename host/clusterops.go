@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/wasmsock/wasmsock/abi"
 	"github.com/wasmsock/wasmsock/host/cluster"
 	"github.com/wasmsock/wasmsock/host/config"
 	"github.com/wasmsock/wasmsock/host/hub"
+	"github.com/wasmsock/wasmsock/host/plugin"
 )
 
 // What nodes ask each other (package cluster carries the bytes): the backend API's commands
@@ -19,7 +21,7 @@ import (
 // clusterReq is one node's request to another, or to all (JSON: control traffic, not the hot
 // path).
 type clusterReq struct {
-	Op        string `json:"op"` // publish, broadcast, send, close, groups, plugin_send, plugin_close
+	Op        string `json:"op"` // publish, broadcast, send, close, groups, pluginNamesend, pluginNameclose, presence
 	Namespace string `json:"ns,omitempty"`
 	Group     string `json:"group,omitempty"`
 	All       bool   `json:"all,omitempty"`
@@ -31,6 +33,8 @@ type clusterReq struct {
 	Reason    string `json:"reason,omitempty"`
 	// CheckNS: send and close find Conn only among the connections of Namespace.
 	CheckNS bool `json:"check_ns,omitempty"`
+	// Members: presence answers the members too, not only the size.
+	Members bool `json:"members,omitempty"`
 }
 
 // clusterResp is a node's answer.
@@ -38,9 +42,13 @@ type clusterResp struct {
 	Delivered int      `json:"delivered,omitempty"`
 	Status    int      `json:"status,omitempty"` // HTTP status of send and close
 	Error     string   `json:"error,omitempty"`
-	ABI       int32    `json:"abi,omitempty"` // status of plugin_send and plugin_close
+	ABI       int32    `json:"abi,omitempty"` // status of pluginNamesend and pluginNameclose
 	Groups    []Group  `json:"groups,omitempty"`
 	Members   []Member `json:"members,omitempty"`
+	// Size and Presence answer presence: the group's size on the node and its members in the
+	// group_members encoding (plugin.EncodeMembers), ids of other plugins' connections zeroed.
+	Size     int    `json:"size,omitempty"`
+	Presence []byte `json:"presence,omitempty"`
 }
 
 // joinCluster makes the hub carry groups over the node's NATS connection and answers the other
@@ -76,6 +84,18 @@ func (s *Server) local(r clusterReq) clusterResp {
 		return clusterResp{Delivered: s.fanOut(members, r.Kind, r.Data, 0)}
 	case "groups":
 		return s.localGroups(r)
+	case "presence":
+		size, ms := s.localPresence(r.Plugin, r.Namespace, r.Group, r.Members)
+		a := clusterResp{Size: size}
+		if r.Members {
+			a.Presence = make([]byte, plugin.EncodeMembers(nil, ms))
+			plugin.EncodeMembers(a.Presence, ms)
+			// The answer must fit in one NATS message (JSON carries the bytes in base64).
+			if max := s.cluster.Conn().MaxPayload(); int64(len(a.Presence))*4/3+1024 > max {
+				return clusterResp{Status: http.StatusRequestEntityTooLarge, Error: "this node's members of the group do not fit in a NATS message"}
+			}
+		}
+		return a
 	case "send":
 		c := s.conn(r.Conn)
 		if c == nil || r.CheckNS && c.namespace != r.Namespace {
@@ -94,13 +114,13 @@ func (s *Server) local(r clusterReq) clusterResp {
 			return clusterResp{Status: http.StatusConflict, Error: "already closing"}
 		}
 		return clusterResp{Status: http.StatusOK}
-	case "plugin_send", "plugin_close":
+	case "pluginNamesend", "pluginNameclose":
 		h := &pluginHost{s: s, plugin: r.Plugin}
 		c := s.conn(r.Conn)
 		if c == nil || c.route.cfg.Plugin != r.Plugin || c.namespace != r.Namespace {
 			return clusterResp{ABI: int32(abi.ErrUnknownConn)}
 		}
-		if r.Op == "plugin_send" {
+		if r.Op == "pluginNamesend" {
 			return clusterResp{ABI: int32(c.send(r.Kind, r.Data, false))}
 		}
 		return clusterResp{ABI: int32(h.closeConn(c, r.Code, r.Reason))}
@@ -117,6 +137,55 @@ func (s *Server) localGroups(r clusterReq) clusterResp {
 		ms = append(ms, Member{Conn: c.id, Node: hub.Node(c.id), User: c.user, Route: c.route.cfg.Path, RemoteAddr: c.remoteAddr})
 	}
 	return clusterResp{Members: ms}
+}
+
+// clusterPresence adds the other nodes' members of a group to size and members (presence in a
+// cluster: a scatter-gather over the nodes heard from). It waits at most request_timeout and at
+// most half of what is left of the guest call (ctx), so that the guest keeps time to handle an
+// error. NATS unreachable, or a node that does not answer in time: abi.ErrUnavailable (a partial
+// list is never given as the whole); a node whose part does not fit in a NATS message:
+// abi.ErrTooLarge.
+func (s *Server) clusterPresence(ctx context.Context, pluginName, ns, group string, members bool, size *int, out *[]plugin.Member) abi.Status {
+	if s.cluster.State() != cluster.Connected {
+		s.metrics.presenceUnavailable.Inc()
+		return abi.ErrUnavailable
+	}
+	wait := s.cluster.RequestTimeout()
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(dl)/2)
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	req, _ := json.Marshal(clusterReq{Op: "presence", Plugin: pluginName, Namespace: ns, Group: group, Members: members})
+	raw, complete, err := s.cluster.Gather(ctx, req)
+	if err != nil || !complete {
+		s.metrics.presenceUnavailable.Inc()
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			s.log.Warn("cluster: presence request failed", "error", err)
+		}
+		return abi.ErrUnavailable
+	}
+	for _, b := range raw {
+		var a clusterResp
+		if err := json.Unmarshal(b, &a); err != nil {
+			s.metrics.presenceUnavailable.Inc()
+			return abi.ErrUnavailable
+		}
+		if a.Status == http.StatusRequestEntityTooLarge {
+			return abi.ErrTooLarge
+		}
+		*size += a.Size
+		if members {
+			ms, err := plugin.DecodeMembers(a.Presence)
+			if err != nil {
+				s.log.Warn("cluster: bad presence answer", "error", err)
+				s.metrics.presenceUnavailable.Inc()
+				return abi.ErrUnavailable
+			}
+			*out = append(*out, ms...)
+		}
+	}
+	return abi.OK
 }
 
 // gather asks every other node and decodes their answers; nodes counts this one too.

@@ -2,6 +2,7 @@ package host
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -46,7 +47,7 @@ func (h *pluginHost) lookup(current, conn uint64) *Conn {
 func (h *pluginHost) Send(current, conn uint64, kind int32, data []byte) abi.Status {
 	c := h.lookup(current, conn)
 	if c == nil {
-		if st, ok := h.remote(current, conn, clusterReq{Op: "plugin_send", Kind: kind, Data: data}); ok {
+		if st, ok := h.remote(current, conn, clusterReq{Op: "pluginNamesend", Kind: kind, Data: data}); ok {
 			return st
 		}
 		return abi.ErrUnknownConn
@@ -74,7 +75,7 @@ func (c *Conn) send(kind int32, data []byte, inline bool) abi.Status {
 func (h *pluginHost) Close(current, conn uint64, code int, reason string) abi.Status {
 	c := h.lookup(current, conn)
 	if c == nil {
-		if st, ok := h.remote(current, conn, clusterReq{Op: "plugin_close", Code: code, Reason: reason}); ok {
+		if st, ok := h.remote(current, conn, clusterReq{Op: "pluginNameclose", Code: code, Reason: reason}); ok {
 			return st
 		}
 		return abi.ErrUnknownConn
@@ -185,28 +186,43 @@ func (s *Server) fanOut(members []*Conn, kind int32, data []byte, except uint64)
 	return n
 }
 
-// Presence implements plugin.Host: the group of that name in current's namespace, on this node
-// (members on other nodes of a cluster are not counted yet). A member served by another plugin
-// of the namespace counts, with connection id 0 (ids are private to the plugin that serves the
-// connection).
-func (h *pluginHost) Presence(current uint64, group string, members bool) (int, []plugin.Member) {
-	list := h.s.hub.Members(h.scope(current), group)
+// Presence implements plugin.Host: the group of that name in current's namespace, on every node
+// of the cluster (abi/ABI.md, "Presence"). A member served by another plugin of the namespace
+// counts, with connection id 0 (ids are private to the plugin that serves the connection).
+func (h *pluginHost) Presence(ctx context.Context, current uint64, group string, members bool) (int, []plugin.Member, abi.Status) {
+	ns := h.scope(current)
+	size, out := h.s.localPresence(h.plugin, ns, group, members)
+	if h.s.cluster != nil {
+		st := h.s.clusterPresence(ctx, h.plugin, ns, group, members, &size, &out)
+		if st != abi.OK {
+			return 0, nil, st
+		}
+	}
+	if members {
+		slices.SortFunc(out, func(a, b plugin.Member) int {
+			if a.Conn != b.Conn {
+				return cmp.Compare(a.Conn, b.Conn)
+			}
+			return strings.Compare(a.User, b.User)
+		})
+	}
+	return size, out, abi.OK
+}
+
+// localPresence is the size of a group on this node and, when members is set, its members as
+// plugin sees them.
+func (s *Server) localPresence(pluginName, ns, group string, members bool) (int, []plugin.Member) {
+	list := s.hub.Members(ns, group)
 	if !members {
 		return len(list), nil
 	}
 	out := make([]plugin.Member, len(list))
 	for i, c := range list {
 		out[i].User = c.user
-		if c.route.cfg.Plugin == h.plugin {
+		if c.route.cfg.Plugin == pluginName {
 			out[i].Conn = c.id
 		}
 	}
-	slices.SortFunc(out, func(a, b plugin.Member) int {
-		if a.Conn != b.Conn {
-			return cmp.Compare(a.Conn, b.Conn)
-		}
-		return strings.Compare(a.User, b.User)
-	})
 	return len(list), out
 }
 

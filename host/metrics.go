@@ -29,6 +29,8 @@ type metrics struct {
 	reloadFailures   *prometheus.CounterVec   // plugin
 	groupLimits      *prometheus.CounterVec   // limit
 	configReloads    *prometheus.CounterVec   // result: applied or refused
+	// presenceUnavailable counts presence calls answered ErrUnavailable (cluster incomplete).
+	presenceUnavailable prometheus.Counter
 }
 
 // routeMetrics are one route's children of the vectors, looked up once.
@@ -60,7 +62,8 @@ func newMetrics(s *Server) *metrics {
 	m.groupLimits = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "group_limit_refusals_total", Help: "Joins refused because a connection (per_connection) or the host (total) is at its group limit."}, []string{"limit"})
 	f(m.groupLimits)
 	m.configReloads = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "config_reloads_total", Help: "Config reloads, by result: applied, or refused (the running config kept serving)."}, []string{"result"})
-	for _, c := range []prometheus.Collector{m.configReloads, m.connections, m.messagesIn, m.bytesIn, m.messagesOut, m.bytesOut, m.handshakeRejects, m.protocolErrors, m.slowConsumers, m.pingTimeouts, m.rateLimited, m.fanout, m.pluginCalls, m.reloads, m.reloadFailures} {
+	m.presenceUnavailable = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "presence_unavailable_total", Help: "group_size and group_members calls answered ErrUnavailable: NATS unreachable, or a node of the cluster did not answer in time."})
+	for _, c := range []prometheus.Collector{m.presenceUnavailable, m.configReloads, m.connections, m.messagesIn, m.bytesIn, m.messagesOut, m.bytesOut, m.handshakeRejects, m.protocolErrors, m.slowConsumers, m.pingTimeouts, m.rateLimited, m.fanout, m.pluginCalls, m.reloads, m.reloadFailures} {
 		f(c)
 	}
 	f(pluginCollector{s})

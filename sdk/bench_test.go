@@ -74,7 +74,9 @@ func (benchHost) Join(uint64, uint64, string) abi.Status                        
 func (benchHost) Leave(uint64, uint64, string) abi.Status                           { return abi.OK }
 func (benchHost) Broadcast(uint64, string, int32, []byte, uint64) (int, abi.Status) { return 0, abi.OK }
 func (benchHost) Released(uint64)                                                   {}
-func (benchHost) Presence(uint64, string, bool) (int, []plugin.Member)              { return 0, nil }
+func (benchHost) Presence(context.Context, uint64, string, bool) (int, []plugin.Member, abi.Status) {
+	return 0, nil, abi.OK
+}
 
 var _ plugin.Host = benchHost{}
 

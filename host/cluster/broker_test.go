@@ -3,7 +3,9 @@ package cluster
 import (
 	"bytes"
 	"testing"
+	"time"
 
+	"github.com/wasmsock/wasmsock/host/config"
 	"github.com/wasmsock/wasmsock/host/hub"
 )
 
@@ -24,6 +26,29 @@ func FuzzEnvelope(f *testing.F) {
 		}
 		if again := encodeEnvelope(origin, msg); !bytes.Equal(again, env) {
 			t.Fatalf("round trip: %x != %x", again, env)
+		}
+	})
+}
+
+// FuzzBeat: decoding any bytes never panics, takes only node ids 1-1023, and a heartbeat or a bye
+// that decodes encodes to the same bytes.
+func FuzzBeat(f *testing.F) {
+	now := time.Unix(0, time.Now().UnixNano())
+	f.Add(beat{id: 1, instance: 42, started: now}.encode())
+	f.Add(beat{id: 1023, instance: 7, started: now, bye: true}.encode())
+	f.Add([]byte{})
+	f.Add(append(beat{id: 5}.encode(), 2))
+	f.Add(make([]byte, 18))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b, ok := decodeBeat(data)
+		if !ok {
+			return
+		}
+		if b.id < 1 || b.id > config.MaxNodeID {
+			t.Fatalf("node id %d", b.id)
+		}
+		if again := b.encode(); !bytes.Equal(again, data) {
+			t.Fatalf("round trip: %x != %x", again, data)
 		}
 	})
 }

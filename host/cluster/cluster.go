@@ -355,35 +355,81 @@ func (n *Node) claimID(ctx context.Context) error {
 	return errorf("node_id", "found no free node id in 32 tries: set node_id")
 }
 
-// heartbeat payload: node id (2 bytes), instance (8), start time in unix nanoseconds (8).
+// A heartbeat is the node id (2 bytes), its instance (8) and its start time in unix nanoseconds
+// (8); a node that leaves says so with the same 18 bytes and a last byte of 1 (byeFlag), so the
+// others drop it at once rather than after peerTimeout. Anything else on the subject is ignored
+// (a node of a later version may say more).
+const (
+	beatSize = 18
+	byeFlag  = 1
+)
+
+type beat struct {
+	id       int
+	instance uint64
+	started  time.Time
+	bye      bool
+}
+
+func (b beat) encode() []byte {
+	out := make([]byte, beatSize, beatSize+1)
+	binary.BigEndian.PutUint16(out, uint16(b.id))
+	binary.BigEndian.PutUint64(out[2:], b.instance)
+	binary.BigEndian.PutUint64(out[10:], uint64(b.started.UnixNano()))
+	if b.bye {
+		out = append(out, byeFlag)
+	}
+	return out
+}
+
+// decodeBeat reads a heartbeat or a bye; ok is false for anything else.
+func decodeBeat(data []byte) (b beat, ok bool) {
+	switch {
+	case len(data) == beatSize:
+	case len(data) == beatSize+1 && data[beatSize] == byeFlag:
+		b.bye = true
+	default:
+		return beat{}, false
+	}
+	b.id = int(binary.BigEndian.Uint16(data))
+	if b.id < 1 || b.id > config.MaxNodeID {
+		return beat{}, false
+	}
+	b.instance = binary.BigEndian.Uint64(data[2:])
+	b.started = time.Unix(0, int64(binary.BigEndian.Uint64(data[10:])))
+	return b, true
+}
+
 func (n *Node) startHeartbeat() error {
 	subj := n.Subject("nodes")
 	_, err := n.nc.Subscribe(subj, func(m *nats.Msg) {
-		if len(m.Data) != 18 {
+		b, ok := decodeBeat(m.Data)
+		if !ok {
 			return
 		}
-		id := int(binary.BigEndian.Uint16(m.Data))
-		inst := binary.BigEndian.Uint64(m.Data[2:])
-		started := time.Unix(0, int64(binary.BigEndian.Uint64(m.Data[10:])))
-		if id == n.id {
-			if inst != n.instance {
+		if b.id == n.id {
+			if b.instance != n.instance {
 				n.Duplicates.Add(1)
-				n.log.Error("another process uses this node's id: connection ids may collide; give the nodes distinct node_id", "node", id)
+				n.log.Error("another process uses this node's id: connection ids may collide; give the nodes distinct node_id", "node", b.id)
 			}
 			return
 		}
 		n.mu.Lock()
-		n.peers[id] = peer{instance: inst, seen: time.Now(), started: started}
-		n.mu.Unlock()
+		defer n.mu.Unlock()
+		if b.bye {
+			if p, ok := n.peers[b.id]; ok && p.instance == b.instance {
+				delete(n.peers, b.id)
+				n.log.Info("node left", "node", b.id)
+			}
+			return
+		}
+		n.peers[b.id] = peer{instance: b.instance, seen: time.Now(), started: b.started}
 	})
 	if err != nil {
 		return err
 	}
-	beat := make([]byte, 18)
-	binary.BigEndian.PutUint16(beat, uint16(n.id))
-	binary.BigEndian.PutUint64(beat[2:], n.instance)
-	binary.BigEndian.PutUint64(beat[10:], uint64(n.started.UnixNano()))
-	_ = n.nc.Publish(subj, beat)
+	hb := beat{id: n.id, instance: n.instance, started: n.started}.encode()
+	_ = n.nc.Publish(subj, hb)
 	n.stopped.Add(1)
 	go func() {
 		defer n.stopped.Done()
@@ -394,7 +440,7 @@ func (n *Node) startHeartbeat() error {
 			case <-n.stop:
 				return
 			case <-t.C:
-				_ = n.nc.Publish(subj, beat)
+				_ = n.nc.Publish(subj, hb)
 				n.mu.Lock()
 				for id, p := range n.peers {
 					if time.Since(p.seen) > peerTimeout {
@@ -487,6 +533,9 @@ func (n *Node) Close() {
 	n.stopped.Wait()
 	n.setState(Closed)
 	if n.nc != nil {
+		if n.id != 0 { // say goodbye: the others stop counting on this node's answers at once
+			_ = n.nc.Publish(n.Subject("nodes"), beat{id: n.id, instance: n.instance, started: n.started, bye: true}.encode())
+		}
 		_ = n.nc.FlushTimeout(time.Second)
 		n.nc.Close()
 	}

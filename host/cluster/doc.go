@@ -14,12 +14,21 @@
 //     the subject NAME.claim.ID, so a claim that finds no responder holds. The node id is in
 //     the high bits of every connection id the node issues, so ids are unique in the cluster.
 //  4. It says it is alive on NAME.nodes every second; a node not heard of for three seconds is
-//     gone from Peers (and from cluster-wide answers such as /api/groups).
+//     gone from Peers (and from cluster-wide answers such as /api/groups and presence).
 //
 // Then the host builds its hub (package host/hub) on a Broker: a group's messages travel on
 // NAME.g.NAMESPACE.GROUP, which the node subscribes to while the group has members on it, and the
 // node answers the others' requests (Handle) on NAME.all (backend commands that every node
-// carries out: Gather) and NAME.node.ID (a send or close to one of its connections: Ask).
+// carries out, and presence: Gather) and NAME.node.ID (a send or close to one of its
+// connections: Ask).
+//
+// Gather is a scatter-gather: one request on NAME.all, and the answers, each naming its node,
+// until every node of Peers has answered, bounded by request_timeout and the caller's context.
+// Presence (a plugin's group_size and group_members) is a Gather from inside a guest call: the
+// host bounds it by half of what is left of the call's call_timeout too, and answers
+// ErrUnavailable when the gather is incomplete (a node that is alive did not answer in time) or
+// the node is not Connected: never a partial answer. Membership is not replicated; each node
+// knows only its own members, and the answer is as fresh as the call.
 //
 // While it runs, the connection reconnects by itself, forever, when NATS is lost (State is
 // Reconnecting meanwhile, and the host's /readyz answers 503). Subscriptions are renewed on
@@ -27,8 +36,10 @@
 // broker counts it as lost. Delivery across nodes is at most once (RATIONALE.md, "The cluster").
 //
 // Close (at the end of the host's drain, after the plugins' on_close, so their last broadcasts
-// still leave) flushes and closes the connection and stops the embedded server; the other nodes
-// stop hearing its heartbeat and drop it from their answers within three seconds.
+// still leave) says goodbye on NAME.nodes (a heartbeat with a last byte 1), flushes and closes
+// the connection and stops the embedded server; the other nodes drop it from Peers, and so from
+// their answers, when the goodbye arrives. A node that dies without one is dropped three seconds
+// after its last heartbeat; until then a Gather waits its bound for it and is incomplete.
 //
 // # Subjects
 //

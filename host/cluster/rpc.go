@@ -19,11 +19,13 @@ var ErrNoNode = errors.New("no such node")
 // NAME.node.ID, this node's own (Ask). h gets the request's bytes and returns the answer's.
 // Requests this node sent itself are not handed to h.
 func (n *Node) Handle(h func(req []byte) []byte) error {
+	self := strconv.Itoa(n.id)
 	serve := func(m *nats.Msg) {
-		if m.Header.Get(originHeader) == strconv.Itoa(n.id) || m.Reply == "" {
+		if m.Header.Get(originHeader) == self || m.Reply == "" {
 			return
 		}
-		_ = m.Respond(h(m.Data))
+		// The answer names this node, so that Gather knows who has answered.
+		_ = n.nc.PublishMsg(&nats.Msg{Subject: m.Reply, Data: h(m.Data), Header: nats.Header{originHeader: {self}}})
 	}
 	for _, subj := range []string{n.Subject("all"), n.Subject("node", strconv.Itoa(n.id))} {
 		if _, err := n.nc.Subscribe(subj, serve); err != nil {
@@ -33,15 +35,21 @@ func (n *Node) Handle(h func(req []byte) []byte) error {
 	return nil
 }
 
-// Gather sends req to every other node and returns their answers: all of them, or those that
-// came within request_timeout (complete is false then). A node alone gets none, complete.
+// Gather sends req to every other node and returns their answers: one from each node heard from
+// (Peers), or those that came before request_timeout or ctx's deadline, whichever is first
+// (complete is false then). It stops waiting as soon as every node of the peer set has answered.
+// A node alone gets none, complete. While NATS is unreachable it fails at once.
 func (n *Node) Gather(ctx context.Context, req []byte) (answers [][]byte, complete bool, err error) {
-	want := len(n.Peers())
-	if want == 0 {
+	peers := n.Peers()
+	if len(peers) == 0 {
 		return nil, true, nil
 	}
+	pending := make(map[string]bool, len(peers))
+	for _, p := range peers {
+		pending[strconv.Itoa(p.ID)] = true
+	}
 	inbox := n.nc.NewRespInbox()
-	ch := make(chan *nats.Msg, want)
+	ch := make(chan *nats.Msg, len(peers)+8)
 	sub, err := n.nc.ChanSubscribe(inbox, ch)
 	if err != nil {
 		return nil, false, err
@@ -53,9 +61,12 @@ func (n *Node) Gather(ctx context.Context, req []byte) (answers [][]byte, comple
 	}
 	timer := time.NewTimer(n.cfg.RequestTimeout.D)
 	defer timer.Stop()
-	for len(answers) < want {
+	for len(pending) > 0 {
 		select {
 		case m := <-ch:
+			// A node not in the snapshot (it started a moment ago) answers too: its answer
+			// counts, it is just not waited for.
+			delete(pending, m.Header.Get(originHeader))
 			answers = append(answers, m.Data)
 		case <-timer.C:
 			return answers, false, nil

@@ -54,7 +54,9 @@ type Cluster struct {
 
 	// ConnectTimeout bounds how long serve and check wait for NATS at start.
 	ConnectTimeout Duration `toml:"connect_timeout"`
-	// RequestTimeout bounds how long a backend API call waits for the other nodes' answers.
+	// RequestTimeout bounds how long a backend API call, or a plugin's presence call (group_size,
+	// group_members: also at most half of what is left of its call_timeout), waits for the other
+	// nodes' answers.
 	RequestTimeout Duration `toml:"request_timeout"`
 }
 

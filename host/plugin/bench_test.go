@@ -30,8 +30,8 @@ func (nopHost) ConnGet(_, _ uint64, key string) (string, abi.Status) {
 func (nopHost) Join(uint64, uint64, string) abi.Status  { return abi.OK }
 func (nopHost) Leave(uint64, uint64, string) abi.Status { return abi.OK }
 func (nopHost) Released(uint64)                         {}
-func (nopHost) Presence(uint64, string, bool) (int, []Member) {
-	return 2, []Member{{Conn: 1, User: "ada"}, {Conn: 0, User: ""}}
+func (nopHost) Presence(context.Context, uint64, string, bool) (int, []Member, abi.Status) {
+	return 2, []Member{{Conn: 1, User: "ada"}, {Conn: 0, User: ""}}, abi.OK
 }
 func (nopHost) Broadcast(uint64, string, int32, []byte, uint64) (int, abi.Status) { return 0, abi.OK }
 

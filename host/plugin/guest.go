@@ -80,6 +80,8 @@ type guest struct {
 	scoped   Host
 	scopedNS string
 	bus      busState
+
+	lastPresence presenceAnswer // of the running call (hostfuncs.go)
 }
 
 type guestFuncs struct {
@@ -180,6 +182,9 @@ func (g *guest) call(fn api.Function, conn uint64) error {
 	err := fn.CallWithStack(g.ctx, g.stack[:])
 	g.callStart.Store(0)
 	g.current = 0
+	if g.lastPresence.call != 0 {
+		g.lastPresence = presenceAnswer{} // a member list is not kept past its call
+	}
 	if g.stop != nil && g.ctx.Err() != nil {
 		// Interrupted (the trap of the loop check), or about to be: a guest whose flag is set
 		// traps at its next loop, so even a call that returned in time is the one that ran out

@@ -1,6 +1,10 @@
 package plugin
 
-import "github.com/wasmsock/wasmsock/abi"
+import (
+	"context"
+
+	"github.com/wasmsock/wasmsock/abi"
+)
 
 // Host is what a plugin's host functions act on: the connections and groups of the server.
 //
@@ -24,8 +28,10 @@ type Host interface {
 	Broadcast(current uint64, group string, kind int32, data []byte, except uint64) (int, abi.Status)
 	// Presence returns the size of group (in current's namespace) and, when members is set, its
 	// members sorted by connection id: a member that this plugin does not serve (another
-	// plugin's connection) has Conn 0.
-	Presence(current uint64, group string, members bool) (int, []Member)
+	// plugin's connection) has Conn 0. It is the one Host method that may wait on the network
+	// (the other nodes of a cluster), never past ctx, the guest call's context; when it cannot
+	// give the whole answer it returns a status instead (abi.ErrUnavailable, abi.ErrTooLarge).
+	Presence(ctx context.Context, current uint64, group string, members bool) (int, []Member, abi.Status)
 	// Released says the plugin is done with conn: its on_close has returned (or was skipped), so
 	// the id may be forgotten.
 	Released(conn uint64)

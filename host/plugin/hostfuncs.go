@@ -147,6 +147,7 @@ func hostJoin(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	if st != abi.OK {
 		return st
 	}
+	g.lastPresence = presenceAnswer{}
 	return g.host().Join(g.current, stack[0], group)
 }
 
@@ -155,6 +156,7 @@ func hostLeave(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	if st != abi.OK {
 		return st
 	}
+	g.lastPresence = presenceAnswer{}
 	return g.host().Leave(g.current, stack[0], group)
 }
 
@@ -296,7 +298,10 @@ func hostGroupSize(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	if !ValidGroupName(group) {
 		return abi.ErrInvalidArgument
 	}
-	n, _ := g.plugin.host.Presence(g.current, string(group), false)
+	n, _, st := g.presence(string(group), false)
+	if st != abi.OK {
+		return st
+	}
 	return abi.Status(min(n, math.MaxInt32))
 }
 
@@ -309,8 +314,42 @@ func hostGroupMembers(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	if !ValidGroupName(group) {
 		return abi.ErrInvalidArgument
 	}
-	_, members := g.plugin.host.Presence(g.current, string(group), true)
+	_, members, st := g.presence(string(group), true)
+	if st != abi.OK {
+		return st
+	}
 	return abi.Status(EncodeMembers(dst, members))
+}
+
+// presenceAnswer is the last presence answer of a guest call, so that the usual two calls of
+// group_members (one for the length, one with room enough) cost one lookup (in a cluster, one
+// round trip to the other nodes) and agree. join and leave forget it.
+type presenceAnswer struct {
+	call    int64 // the call's start (guest.callStart), 0: none
+	group   string
+	members bool // list holds the members, not only the size
+	size    int
+	list    []Member
+}
+
+// presence asks the host for a group's size (and members), within the guest call's deadline
+// (the host may wait on the other nodes of a cluster).
+func (g *guest) presence(group string, members bool) (int, []Member, abi.Status) {
+	start := g.callStart.Load()
+	if a := &g.lastPresence; start != 0 && a.call == start && a.group == group && (a.members || !members) {
+		return a.size, a.list, abi.OK
+	}
+	ctx := g.ctx
+	if start != 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, time.Unix(0, start).Add(g.plugin.opts.CallTimeout))
+		defer cancel()
+	}
+	n, list, st := g.plugin.host.Presence(ctx, g.current, group, members)
+	if st == abi.OK && start != 0 {
+		g.lastPresence = presenceAnswer{call: start, group: group, members: members, size: n, list: list}
+	}
+	return n, list, st
 }
 
 // EncodeMembers writes the group_members encoding of members into dst, as much as fits, and
@@ -333,6 +372,28 @@ func EncodeMembers(dst []byte, members []Member) int {
 		n += size
 	}
 	return n
+}
+
+// DecodeMembers reads the group_members encoding (EncodeMembers) back: an error for a record cut
+// short or a user id that is not valid UTF-8.
+func DecodeMembers(b []byte) ([]Member, error) {
+	var out []Member
+	for len(b) > 0 {
+		if len(b) < 9 {
+			return nil, fmt.Errorf("member record cut short: %d bytes", len(b))
+		}
+		u := int(b[8])
+		if u > abi.MaxUser || len(b) < 9+u {
+			return nil, fmt.Errorf("member record: user id of %d bytes in %d", u, len(b)-9)
+		}
+		user := b[9 : 9+u]
+		if !utf8.Valid(user) {
+			return nil, fmt.Errorf("member record: user id is not UTF-8")
+		}
+		out = append(out, Member{Conn: binary.LittleEndian.Uint64(b), User: string(user)})
+		b = b[9+u:]
+	}
+	return out, nil
 }
 
 // readMemberGroup reads a group name for join or leave: a valid name that is not one of the

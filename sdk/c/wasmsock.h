@@ -341,14 +341,13 @@ WASMSOCK_IMPORT("attach_get")
 int32_t wasmsock_attach_get(uint64_t conn, uint8_t *dst, int32_t cap);
 
 /* Returns how many connections are in a group of the current namespace (0 for an empty or
- * unknown group). DRAFT: its behaviour may still be refined. */
+ * unknown group). */
 WASMSOCK_IMPORT("group_size")
 int32_t wasmsock_group_size(const uint8_t *group_ptr, int32_t group_len);
 
 /* Writes min(n, cap) bytes of the members of a group of the current namespace to dst, each as
  * its connection id (8 bytes, little-endian; 0 for one this plugin does not serve), its user
- * id's length (1 byte) and the user id, and returns their full length n. DRAFT: its behaviour
- * may still be refined. */
+ * id's length (1 byte) and the user id, and returns their full length n. */
 WASMSOCK_IMPORT("group_members")
 int32_t wasmsock_group_members(const uint8_t *group_ptr, int32_t group_len, uint8_t *dst,
                                int32_t cap);

@@ -3,6 +3,7 @@ package plugintest
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"maps"
 	"net/url"
 	"slices"
@@ -179,19 +180,19 @@ func (f *fakeHost) Broadcast(current uint64, group string, kind int32, data []by
 }
 
 // Presence implements plugin.Host.
-func (f *fakeHost) Presence(current uint64, group string, members bool) (int, []plugin.Member) {
+func (f *fakeHost) Presence(_ context.Context, current uint64, group string, members bool) (int, []plugin.Member, abi.Status) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	list := f.groups.Members(f.scope(current), group)
 	if !members {
-		return len(list), nil
+		return len(list), nil, abi.OK
 	}
 	out := make([]plugin.Member, 0, len(list))
 	for _, m := range list {
 		out = append(out, plugin.Member{Conn: m.c.id, User: m.c.info.User})
 	}
 	slices.SortFunc(out, func(a, b plugin.Member) int { return cmp.Compare(a.Conn, b.Conn) })
-	return len(list), out
+	return len(list), out, abi.OK
 }
 
 // Released implements plugin.Host: the plugin has handled on_close, and the id is forgotten.

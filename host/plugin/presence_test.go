@@ -1,0 +1,94 @@
+package plugin
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wasmsock/wasmsock/abi"
+)
+
+// presenceHost answers presence with a fixed list, counts the calls, and keeps what the plugin
+// sends.
+type presenceHost struct {
+	nopHost
+	members []Member
+
+	mu       sync.Mutex
+	calls    int
+	deadline bool // every call had a deadline within the call timeout
+	sent     chan string
+}
+
+func (h *presenceHost) Presence(ctx context.Context, _ uint64, _ string, members bool) (int, []Member, abi.Status) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls++
+	dl, ok := ctx.Deadline()
+	h.deadline = ok && time.Until(dl) <= time.Minute
+	if !members {
+		return len(h.members), nil, abi.OK
+	}
+	return len(h.members), append([]Member(nil), h.members...), abi.OK
+}
+
+func (h *presenceHost) Send(_, _ uint64, _ int32, data []byte) abi.Status {
+	h.sent <- string(data)
+	return abi.OK
+}
+
+// TestPresenceOncePerCall: the SDK's usual two group_members calls (the length, then the list
+// with room enough) ask the host once per guest call, under the call's deadline (the probe
+// plugin, Go SDK); the next call asks again.
+func TestPresenceOncePerCall(t *testing.T) {
+	wasm, err := os.ReadFile("../../testdata/plugins/probe/probe.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &presenceHost{sent: make(chan string, 16)}
+	for i := range 200 { // 200 records of 9+6 bytes: more than the SDK's first 1 KiB buffer
+		h.members = append(h.members, Member{Conn: uint64(i + 1), User: "user" + strconv.Itoa(i%100)})
+	}
+	p, err := Load(context.Background(), Options{Wasm: wasm, Host: h, CallTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if v := p.Connect(1, 0); !v.Accepted() {
+		t.Fatalf("connect: %+v", v)
+	}
+	for _, tc := range []struct {
+		cmd   string
+		calls int
+	}{
+		{"members room", 1},
+		{"size room", 1},
+		{"members room", 1},
+	} {
+		h.mu.Lock()
+		h.calls = 0
+		h.mu.Unlock()
+		p.Message(1, abi.KindText, []byte(tc.cmd))
+		select {
+		case reply := <-h.sent:
+			if want := strings.Fields(tc.cmd)[0]; !strings.HasPrefix(reply, want) {
+				t.Fatalf("%s: %.80q", tc.cmd, reply)
+			}
+			if tc.cmd == "members room" && strings.Count(reply, ":") != len(h.members) {
+				t.Fatalf("%s: %d members in the reply", tc.cmd, strings.Count(reply, ":"))
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: no reply", tc.cmd)
+		}
+		h.mu.Lock()
+		calls, deadline := h.calls, h.deadline
+		h.mu.Unlock()
+		if calls != tc.calls || !deadline {
+			t.Errorf("%s: %d host calls (deadline %v), want %d with a deadline", tc.cmd, calls, deadline, tc.calls)
+		}
+	}
+}
