@@ -316,3 +316,32 @@ func TestClusterPresenceWithinCallTimeout(t *testing.T) {
 		t.Fatalf("echo: %q", p)
 	}
 }
+
+// TestClusterPresenceTooLarge: a node whose members of a group do not fit in one NATS message
+// answers so, and group_members is ErrTooLarge (group_size still counts them).
+func TestClusterPresenceTooLarge(t *testing.T) {
+	ns := runNATS(t, 0, 4096) // max_payload 4 KiB
+	top := fmt.Sprintf("[limits]\nmax_connections_per_ip = 0\nconnections_per_second_per_ip = 0\n[cluster]\nurls = [%q]", ns.ClientURL())
+	route := "[[route]]\npath = \"/ws\"\nplugin = \"p\"\nuser_from = \"query:u\""
+	a, baseA := startConfigTop(t, top, "../testdata/plugins/probe/probe.wasm", route)
+	b, baseB := startConfigTop(t, top, "../testdata/plugins/probe/probe.wasm", route)
+	waitPeers(t, a, b)
+	const members = 30 // 30 records of 109 bytes: over 4 KiB once in JSON
+	for i := range members {
+		c := wstest.Dial(t, baseB+"/ws?u="+strings.Repeat("x", 98)+fmt.Sprintf("%02d", i), nil)
+		c.Send(ws.OpText, []byte("join room"))
+		if _, p := c.Read(); string(p) != "ok" {
+			t.Fatalf("join: %q", p)
+		}
+	}
+	asker := wstest.Dial(t, baseA+"/ws?u=ann", nil)
+	for _, tc := range []struct{ cmd, want string }{
+		{"size room", "size " + strconv.Itoa(members)},
+		{"members room", "ERR " + strconv.Itoa(int(abi.ErrTooLarge))},
+	} {
+		asker.Send(ws.OpText, []byte(tc.cmd))
+		if _, p := asker.Read(); string(p) != tc.want {
+			t.Errorf("%s: %q, want %q", tc.cmd, p, tc.want)
+		}
+	}
+}
