@@ -8,6 +8,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/wasmsock/wasmsock/host/cluster/natstest"
 	"github.com/wasmsock/wasmsock/host/wstest"
 )
 
@@ -25,7 +26,7 @@ func BenchmarkClusterPresence(b *testing.B) {
 	probe := "../testdata/plugins/probe/probe.wasm"
 	for _, size := range []int{10, 100, 1000} {
 		_, alone := startConfigTop(b, noLimits, probe, route)
-		ns := runNATS(b, 0, 0)
+		ns := natstest.Start(b, nil)
 		clustered := fmt.Sprintf("%s\n[cluster]\nurls = [%q]", noLimits, ns.ClientURL())
 		a, baseA := startConfigTop(b, clustered, probe, route)
 		bn, baseB := startConfigTop(b, clustered, probe, route)

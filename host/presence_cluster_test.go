@@ -11,11 +11,13 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/wasmsock/wasmsock/abi"
 	"github.com/wasmsock/wasmsock/host"
 	"github.com/wasmsock/wasmsock/host/cluster"
+	"github.com/wasmsock/wasmsock/host/cluster/natstest"
 	"github.com/wasmsock/wasmsock/host/wstest"
 )
 
@@ -137,7 +139,7 @@ func waitPeerCount(t *testing.T, n *host.Server, count int) {
 // a close reflected, a node that hangs or NATS away answered with ErrUnavailable (never a partial
 // list), and a stopped node's members gone.
 func TestClusterPresence(t *testing.T) {
-	ns := runNATS(t, 0, 0)
+	ns := natstest.Start(t, nil)
 	a, baseA := startNode(t, ns.ClientURL(), `request_timeout = "500ms"`)
 	b, baseB := startNode(t, ns.ClientURL(), `request_timeout = "500ms"`)
 	waitPeers(t, a, b)
@@ -226,7 +228,7 @@ func TestClusterPresenceStatuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns := runNATS(t, 0, 0)
+	ns := natstest.Start(t, nil)
 	rest := fmt.Sprintf(`
 [plugin.q]
 module = %q
@@ -299,7 +301,7 @@ user_from = "query:u"`, probe)
 // the plugin's call_timeout, even when request_timeout is longer: the guest gets ErrUnavailable
 // and time to answer, and its connection is not failed for a timeout.
 func TestClusterPresenceWithinCallTimeout(t *testing.T) {
-	ns := runNATS(t, 0, 0)
+	ns := natstest.Start(t, nil)
 	top := fmt.Sprintf("[cluster]\nurls = [%q]\nrequest_timeout = \"60s\"", ns.ClientURL())
 	a, base := startConfigTop(t, top, "../testdata/plugins/probe/probe.wasm", "call_timeout = \"2s\"\n[[route]]\npath = \"/ws\"\nplugin = \"p\"")
 	fakePeer(t, ns.ClientURL(), 1002)
@@ -320,7 +322,7 @@ func TestClusterPresenceWithinCallTimeout(t *testing.T) {
 // TestClusterPresenceTooLarge: a node whose members of a group do not fit in one NATS message
 // answers so, and group_members is ErrTooLarge (group_size still counts them).
 func TestClusterPresenceTooLarge(t *testing.T) {
-	ns := runNATS(t, 0, 4096) // max_payload 4 KiB
+	ns := natstest.Start(t, &server.Options{MaxPayload: 4096}) // max_payload 4 KiB
 	top := fmt.Sprintf("[limits]\nmax_connections_per_ip = 0\nconnections_per_second_per_ip = 0\n[cluster]\nurls = [%q]", ns.ClientURL())
 	route := "[[route]]\npath = \"/ws\"\nplugin = \"p\"\nuser_from = \"query:u\""
 	a, baseA := startConfigTop(t, top, "../testdata/plugins/probe/probe.wasm", route)
