@@ -6,7 +6,7 @@ import (
 	"github.com/wasmsock/wasmsock/abi"
 )
 
-// Presence: who is in a group (abi/ABI.md, "Presence"; DRAFT).
+// Presence: who is in a group, cluster-wide (abi/ABI.md, "Presence").
 
 // Member is a member of a group.
 type Member struct {
