@@ -259,10 +259,10 @@ user_from = "query:u"`, probe)
 	}
 	ann, annID := dial(baseA, "/ws", "ann")
 	_, benID := dial(baseB, "/ws", "ben")
-	_, _ = dial(baseB, "/other", "cid")   // another plugin's connection: id 0 for p
-	_, _ = dial(baseA, "/other", "ben")   // ben's second connection, through q on A
-	wantMembers := "members 0:ben 0:cid " // then ann and ben in id order
-	if annID < benID {
+	_, _ = dial(baseB, "/other", "cid")          // another plugin's connection: id 0 for p
+	_, _ = dial(baseA, "/other", "ben")          // ben's second connection, through q on A
+	wantMembers := "members 0:ben 0:cid "        // then ann and ben in id order
+	if mustUint(t, annID) < mustUint(t, benID) { // by id, as numbers
 		wantMembers += annID + ":ann " + benID + ":ben"
 	} else {
 		wantMembers += benID + ":ben " + annID + ":ann"
@@ -346,4 +346,13 @@ func TestClusterPresenceTooLarge(t *testing.T) {
 			t.Errorf("%s: %q, want %q", tc.cmd, p, tc.want)
 		}
 	}
+}
+
+func mustUint(t *testing.T, s string) uint64 {
+	t.Helper()
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		t.Fatalf("not an id: %q", s)
+	}
+	return n
 }
