@@ -339,7 +339,7 @@ export function cancelTimer(name: string): Status {
   return cancelTimer_(0, name);
 }
 
-/** A member of a group (presence; DRAFT). */
+/** A member of a group (presence). */
 export class Member {
   constructor(
     /** Its connection; null for a connection another plugin serves. */

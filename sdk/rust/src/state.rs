@@ -99,7 +99,7 @@ impl Conn {
     }
 }
 
-/// A member of a group (presence, `abi/ABI.md`, "Presence"; DRAFT).
+/// A member of a group (presence, `abi/ABI.md`, "Presence").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Member {
     /// Its connection; `None` for a connection another plugin serves.
