@@ -14,24 +14,32 @@ import (
 // A guest spinning in on_message is interrupted once it runs past CallTimeout, whichever way the
 // module is made interruptible: the stop flag loopcheck adds (every module the runtime accepts),
 // or, for a module loopcheck refuses (here, one that already exports the flag's name), wazero's
-// own termination checks. The fault is counted as a timeout and the plugin serves on.
+// own termination checks. The stop flag also stops a guest that spins without a loop (recursion
+// that never gets deep but makes 2^60 calls), which wazero's checks, at loop heads only, do not.
+// The fault is counted as a timeout and the plugin serves on.
 func TestCallTimeoutInterruptsLoop(t *testing.T) {
-	loop, err := os.ReadFile("../../testdata/wasm/loop.wasm")
-	if err != nil {
-		t.Fatal(err)
+	read := func(name string) []byte {
+		wasm, err := os.ReadFile("../../testdata/wasm/" + name + ".wasm")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wasm
 	}
+	loop := read("loop")
 	taken, err := loopcheck.Instrument(loop) // exports loopcheck.Export already
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tt := range []struct {
+	tests := []struct {
 		name    string
 		wasm    []byte
 		checked bool
 	}{
-		{"stop flag", loop, true},
-		{"runtime fallback", taken, false},
-	} {
+		{"loop/stop flag", loop, true},
+		{"loop/runtime fallback", taken, false},
+		{"recursion/stop flag", read("recurse"), true},
+	}
+	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := &closeHost{closed: make(chan uint64, 4)}
 			p, err := Load(context.Background(), Options{Wasm: tt.wasm, Host: h, CallTimeout: 50 * time.Millisecond})

@@ -1,6 +1,6 @@
 // Package loopcheck makes a WebAssembly module interruptible without help from the runtime: it
-// adds a mutable i32 global, exported as Export, and at the head of every loop of every function
-// a check of it,
+// adds a mutable i32 global, exported as Export, and at the entry of every function and the head
+// of every loop a check of it,
 //
 //	global.get $stop
 //	if
@@ -8,12 +8,14 @@
 //	end
 //
 // so that once the host sets the global to a non-zero value, the guest traps at its next loop
-// iteration. A wasm function can only run unboundedly by looping (recursion ends on the stack
-// limit), so a guest stops within one loop iteration, or one host call, of the flag being set.
+// iteration or call. A wasm guest can only run for long by looping or by calling (recursion that
+// stays shallow can still make 2^n calls), so it stops within one loop iteration, one call, or
+// one host call of the flag being set.
 //
 // This replaces wazero's WithCloseOnContextDone, which costs a goroutine per call from Go into the
-// guest (to watch the call's context) and an exit to Go at every loop iteration; the check costs a
-// load and a branch per iteration and nothing per call (RATIONALE.md, "Interrupting runaway calls").
+// guest (to watch the call's context) and an exit to Go at every loop iteration, and does not
+// stop a guest that spins without a loop; the check costs a load and a branch per iteration and
+// per call, and no goroutine (RATIONALE.md, "Interrupting runaway calls").
 //
 // Only what the runtime accepts needs to be instrumented: the WebAssembly 2.0 instructions
 // (with SIMD) and the threads proposal's atomics. Any other instruction, or a module that already
@@ -263,8 +265,8 @@ func instrumentCode(body, check []byte) ([]byte, error) {
 	return out, r.err
 }
 
-// instrumentFunc appends to out the function body fn (locals, then code) with check inserted after
-// every loop instruction.
+// instrumentFunc appends to out the function body fn (locals, then code) with check inserted at
+// the start of the code and after every loop instruction.
 func instrumentFunc(out, fn, check []byte) ([]byte, error) {
 	r := &reader{b: fn}
 	groups := r.u32()
@@ -275,7 +277,11 @@ func instrumentFunc(out, fn, check []byte) ([]byte, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	from := 0 // fn[from:r.i] is copied but not yet appended
+	// The check at the function's entry: a guest can run for ages without a loop, by calls
+	// that never nest deep (f calling itself twice with n-1 makes 2^n calls).
+	out = append(out, fn[:r.i]...)
+	out = append(out, check...)
+	from := r.i // fn[from:r.i] is copied but not yet appended
 	for r.i < len(fn) {
 		op := r.byte()
 		loop := op == 0x03
