@@ -252,21 +252,28 @@ func TestPluginTrapClosesOnlyThatConnection(t *testing.T) {
 	}
 }
 
+// A handler that spins past call_timeout, by looping forever (loop.wat) or by recursion that
+// makes 2^60 calls without a loop (recurse.wat), is interrupted: its connection gets 1011, and
+// the replacement instance serves the next one.
 func TestCallTimeout(t *testing.T) {
-	srv, url := startServer(t, "../testdata/wasm/loop.wasm", "call_timeout = \"100ms\"", "")
-	c := wstest.Dial(t, url, nil)
-	c.Send(ws.OpText, []byte("spin"))
-	if code, _ := c.ExpectClose(5 * time.Second); code != 1011 {
-		t.Errorf("looping handler: close %d, want 1011", code)
-	}
-	if n := srv.Plugins()["p"].Stats().Timeouts.Load(); n != 1 {
-		t.Errorf("timeouts = %d, want 1", n)
-	}
-	// A new connection is served by the replacement instance.
-	c2 := wstest.Dial(t, url, nil)
-	c2.Close(1000, "")
-	if code, _ := c2.ExpectClose(5 * time.Second); code != 1000 {
-		t.Errorf("after timeout: close %d", code)
+	for _, module := range []string{"loop", "recurse"} {
+		t.Run(module, func(t *testing.T) {
+			srv, url := startServer(t, "../testdata/wasm/"+module+".wasm", "call_timeout = \"100ms\"", "")
+			c := wstest.Dial(t, url, nil)
+			c.Send(ws.OpText, []byte("spin"))
+			if code, _ := c.ExpectClose(5 * time.Second); code != 1011 {
+				t.Errorf("spinning handler: close %d, want 1011", code)
+			}
+			if n := srv.Plugins()["p"].Stats().Timeouts.Load(); n != 1 {
+				t.Errorf("timeouts = %d, want 1", n)
+			}
+			// A new connection is served by the replacement instance.
+			c2 := wstest.Dial(t, url, nil)
+			c2.Close(1000, "")
+			if code, _ := c2.ExpectClose(5 * time.Second); code != 1000 {
+				t.Errorf("after timeout: close %d", code)
+			}
+		})
 	}
 }
 

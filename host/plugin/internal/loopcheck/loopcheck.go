@@ -12,6 +12,13 @@
 // stays shallow can still make 2^n calls), so it stops within one loop iteration, one call, or
 // one host call of the flag being set.
 //
+// The same places count down a second global, and every YieldEvery of them the guest runs
+// memory.grow 0, which changes nothing but leaves the compiled code for Go (wazero grows memory in
+// Go). Compiled wasm cannot be preempted by the Go runtime, so without such exits a guest that
+// spins would hold up every stop-the-world of the process (a garbage collection) until it
+// returned: the whole host would stop, the timer that is to interrupt the guest included. A
+// module needs a memory for this; one without is refused (the caller falls back).
+//
 // This replaces wazero's WithCloseOnContextDone, which costs a goroutine per call from Go into the
 // guest (to watch the call's context) and an exit to Go at every loop iteration, and does not
 // stop a guest that spins without a loop; the check costs a load and a branch per iteration and
@@ -32,12 +39,29 @@ import (
 // Export is the name under which the stop flag is exported (a mutable i32 global).
 const Export = "wasmsock.stop"
 
-// check is the code inserted at the head of every loop, after the global's index.
-var checkTail = []byte{0x04, 0x40, 0x00, 0x0b} // if (empty) unreachable end
+// YieldEvery is how many loop iterations and calls a guest makes between two exits to Go.
+const YieldEvery = 1000
+
+// checkCode is the code inserted at the entry of every function and the head of every loop.
+func checkCode(stop, tick uint32) []byte {
+	b := appendU32([]byte{0x23}, stop)          // global.get $stop
+	b = append(b, 0x04, 0x40, 0x00, 0x0b)       // if unreachable end
+	b = appendU32(append(b, 0x23), tick)        // global.get $tick
+	b = append(b, 0x41, 0x01, 0x6b)             // i32.const 1, i32.sub
+	b = appendU32(append(b, 0x24), tick)        // global.set $tick
+	b = appendU32(append(b, 0x23), tick)        // global.get $tick
+	b = append(b, 0x45, 0x04, 0x40)             // i32.eqz, if
+	b = append(b, 0x41)                         // i32.const YieldEvery
+	b = appendS32(b, YieldEvery)                //
+	b = appendU32(append(b, 0x24), tick)        // global.set $tick
+	b = append(b, 0x41, 0x00, 0x40, 0x00, 0x1a) // i32.const 0, memory.grow 0, drop
+	return append(b, 0x0b)                      // end
+}
 
 const (
 	secCustom = 0
 	secImport = 2
+	secMemory = 5
 	secGlobal = 6
 	secExport = 7
 	secCode   = 10
@@ -61,7 +85,7 @@ func Instrument(wasm []byte) ([]byte, error) {
 	}
 	r := &reader{b: wasm, i: 8}
 	var secs []section
-	importedGlobals := uint32(0)
+	importedGlobals, memories := uint32(0), uint32(0)
 	var globalIdx = -1
 	var exportIdx = -1
 	for r.i < len(r.b) {
@@ -83,11 +107,17 @@ func Instrument(wasm []byte) ([]byte, error) {
 		}
 		switch id {
 		case secImport:
-			n, err := countGlobalImports(body)
+			g, m, err := countImports(body)
 			if err != nil {
 				return nil, fmt.Errorf("import section: %w", err)
 			}
-			importedGlobals = n
+			importedGlobals, memories = g, memories+m
+		case secMemory:
+			mr := &reader{b: body}
+			memories += mr.u32()
+			if mr.err != nil {
+				return nil, fmt.Errorf("memory section: %w", mr.err)
+			}
 		case secGlobal:
 			globalIdx = len(secs)
 		case secExport:
@@ -99,19 +129,30 @@ func Instrument(wasm []byte) ([]byte, error) {
 		return nil, r.err
 	}
 
-	// The new global comes after every imported and defined one: no existing index moves.
+	if memories == 0 {
+		return nil, errors.New("the module has no memory (the exits to Go grow it by 0 pages)")
+	}
+
+	// The new globals come after every imported and defined one: no existing index moves.
 	definedGlobals := uint32(0)
-	newGlobal := []byte{0x7f, 0x01, 0x41, 0x00, 0x0b} // mut i32 = i32.const 0
+	stopGlobal := []byte{0x7f, 0x01, 0x41, 0x00, 0x0b} // mut i32 = i32.const 0
+	tickGlobal := appendS32([]byte{0x7f, 0x01, 0x41}, YieldEvery)
+	tickGlobal = append(tickGlobal, 0x0b) // mut i32 = i32.const YieldEvery
+	newGlobals := append(append([]byte(nil), stopGlobal...), tickGlobal...)
 	if globalIdx >= 0 {
-		body, n, err := appendToVector(secs[globalIdx].body, newGlobal)
+		body, n, err := appendToVector(secs[globalIdx].body, stopGlobal)
+		if err == nil {
+			body, n, err = appendToVector(body, tickGlobal)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("global section: %w", err)
 		}
-		secs[globalIdx].body, definedGlobals = body, n-1
+		secs[globalIdx].body, definedGlobals = body, n-2
 	} else {
-		secs = insertSection(secs, section{secGlobal, append([]byte{1}, newGlobal...)})
+		secs = insertSection(secs, section{secGlobal, append([]byte{2}, newGlobals...)})
 	}
 	stop := importedGlobals + definedGlobals
+	tick := stop + 1
 
 	exp := appendName(nil, Export)
 	exp = append(exp, 0x03) // global
@@ -129,8 +170,7 @@ func Instrument(wasm []byte) ([]byte, error) {
 		secs = insertSection(secs, section{secExport, append([]byte{1}, exp...)})
 	}
 
-	check := appendU32([]byte{0x23}, stop) // global.get $stop
-	check = append(check, checkTail...)
+	check := checkCode(stop, tick)
 	if i := indexOf(secs, secCode); i >= 0 {
 		body, err := instrumentCode(secs[i].body, check)
 		if err != nil {
@@ -194,10 +234,10 @@ func customName(body []byte) (string, bool) {
 	return string(body[r.i : r.i+int(n)]), true
 }
 
-func countGlobalImports(body []byte) (uint32, error) {
+// countImports counts the globals and the memories an import section imports.
+func countImports(body []byte) (globals, memories uint32, err error) {
 	r := &reader{b: body}
 	n := r.u32()
-	var globals uint32
 	for k := uint32(0); k < n && r.err == nil; k++ {
 		r.name()
 		r.name()
@@ -209,6 +249,7 @@ func countGlobalImports(body []byte) (uint32, error) {
 			r.limits()
 		case 0x02: // memory: limits
 			r.limits()
+			memories++
 		case 0x03: // global: valtype, mutability
 			r.byte()
 			r.byte()
@@ -217,13 +258,13 @@ func countGlobalImports(body []byte) (uint32, error) {
 			r.byte()
 			r.u32()
 		default:
-			return 0, errors.New("unknown import kind")
+			return 0, 0, errors.New("unknown import kind")
 		}
 	}
 	if r.err == nil && r.i != len(body) {
-		return 0, errors.New("trailing bytes")
+		return 0, 0, errors.New("trailing bytes")
 	}
-	return globals, r.err
+	return globals, memories, r.err
 }
 
 func exportsName(body []byte, name string) bool {
@@ -509,4 +550,16 @@ func appendU32(b []byte, v uint32) []byte {
 func appendName(b []byte, s string) []byte {
 	b = appendU32(b, uint32(len(s)))
 	return append(b, s...)
+}
+
+// appendS32 appends v as a signed LEB128 (the encoding of i32.const's immediate).
+func appendS32(b []byte, v int32) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -141,7 +142,8 @@ func TestFlagStopsALoop(t *testing.T) {
 func TestInstrumentModules(t *testing.T) {
 	header := []byte("\x00asm\x01\x00\x00\x00")
 	typ := []byte{1, 4, 1, 0x60, 0, 0}  // type 0: [] -> []
-	fn := []byte{3, 2, 1, 0}            // one function of type 0
+	fnOnly := []byte{3, 2, 1, 0}        // one function of type 0
+	fn := append(fnOnly, 5, 3, 1, 0, 1) // and a memory of one page
 	code := func(body ...byte) []byte { // one function body, no locals
 		b := append([]byte{1, byte(len(body) + 1), 0}, body...)
 		return append([]byte{10, byte(len(b))}, b...)
@@ -164,6 +166,7 @@ func TestInstrumentModules(t *testing.T) {
 		{"truncated body", mod(typ, fn, []byte{10, 4, 1, 5, 0, 0x03}), "truncated"},
 		{"already exports the flag", mod(typ, fn, append([]byte{7, byte(4 + len(Export)), 1, byte(len(Export))}, append([]byte(Export), 0, 0)...), loop), "already exports"},
 		{"not wasm", []byte("hello, world"), "not a WebAssembly module"},
+		{"no memory", mod(typ, fnOnly, loop), "no memory"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			out, err := Instrument(tt.wasm)
@@ -223,4 +226,48 @@ func FuzzInstrument(f *testing.F) {
 			t.Fatalf("instrumented module does not compile: %v", err)
 		}
 	})
+}
+
+// A guest that spins, in a loop or by calls, lets the Go runtime stop the world (a garbage
+// collection) while it runs: compiled wasm cannot be preempted, and without the checks' exits to
+// Go every goroutine of the process, the one that would set the flag included, waited for the
+// guest forever.
+func TestSpinningGuestLetsTheWorldStop(t *testing.T) {
+	for _, name := range []string{"loop", "recurse"} {
+		t.Run(name, func(t *testing.T) {
+			wasm, err := os.ReadFile("../../../../testdata/wasm/" + name + ".wasm")
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := Instrument(wasm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			rt := wazero.NewRuntime(ctx)
+			defer rt.Close(ctx)
+			mod, err := rt.InstantiateWithConfig(ctx, out, wazero.NewModuleConfig().WithName(""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			stop := mod.ExportedGlobal(Export).(api.MutableGlobal)
+			done := make(chan error, 1)
+			go func() {
+				_, err := mod.ExportedFunction("on_message").Call(ctx, 1, 1, 0)
+				done <- err
+			}()
+			for i := 0; i < 3; i++ {
+				runtime.GC() // stops the world twice; returns only if the guest lets it
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("the guest returned by itself: %v", err)
+			default:
+			}
+			stop.Set(1)
+			if err := <-done; err == nil || !strings.Contains(err.Error(), "unreachable") {
+				t.Fatalf("call ended with %v, want the check's trap", err)
+			}
+		})
+	}
 }
