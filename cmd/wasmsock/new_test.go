@@ -379,7 +379,7 @@ func scaffoldDev(t *testing.T, dir, name, source string) {
 	}
 	start, saved := time.Now(), time.Now()
 	for {
-		if time.Since(saved) > 20*time.Second { // an editor saves again
+		if time.Since(saved) > time.Minute { // an editor saves again
 			if err := os.WriteFile(srcPath, src, 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -394,8 +394,9 @@ func scaffoldDev(t *testing.T, dir, name, source string) {
 		if string(got) != old {
 			t.Fatalf("greeting: %q, want %q or %q", got, old, edited)
 		}
-		if time.Since(start) > 90*time.Second {
-			t.Fatalf("the edit of %s was not served within 90s", source)
+		// Rebuilding and compiling a Go module under -race took 89 s on a loaded 2-core machine.
+		if time.Since(start) > 4*time.Minute {
+			t.Fatalf("the edit of %s was not served within 4 minutes", source)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
