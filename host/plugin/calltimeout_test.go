@@ -42,7 +42,7 @@ func TestCallTimeoutInterruptsLoop(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := &closeHost{closed: make(chan uint64, 4)}
-			p, err := Load(context.Background(), Options{Wasm: tt.wasm, Host: h, CallTimeout: 50 * time.Millisecond})
+			p, err := Load(context.Background(), Options{Wasm: tt.wasm, Host: h, CallTimeout: time.Second}) // also bounds start-up: generous for -race on a loaded machine
 			if err != nil {
 				t.Fatal(err)
 			}
