@@ -31,9 +31,12 @@ lost or the server closed a connection with a code other than 1000, 2 for bad fl
 A tcp://HOST:PORT URL loads a plain TCP echo (echo mode only): the same messages without
 WebSocket framing, the floor under any WebSocket server.
 
-  -serve gobwas    instead of loading a server, run a reference one on -listen until SIGINT:
-  -serve tcp       a plain gobwas/ws echo server (ws://ADDR/) or a plain TCP echo (tcp://ADDR),
-                   to compare with wasmsock side by side on the same machine.`
+  -serve gobwas    instead of loading a server, run a reference one on -listen until SIGINT,
+  -serve tcp       to compare with wasmsock side by side on the same machine: a plain gobwas/ws
+                   server (an echo on ws://ADDR/, and on ws://ADDR/fanout a broadcast of every
+                   message to every other client, the queue-and-coalesce design: the frame built
+                   once, a bounded queue and a writer per client, one writev per batch), or a
+                   plain TCP echo (tcp://ADDR).`
 
 // cmdBench runs "wasmsock bench".
 func cmdBench(args []string, stdout, stderr io.Writer) int {
@@ -119,7 +122,11 @@ func serveReference(kind, addr string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "wasmsock bench: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "wasmsock bench: serving a plain %s echo on %s%s\n", kind, scheme, ln.Addr())
+	if kind == loadgen.ServeGobwas {
+		fmt.Fprintf(stdout, "wasmsock bench: serving a plain gobwas echo on ws://%s/ and broadcast on ws://%s%s\n", ln.Addr(), ln.Addr(), loadgen.FanoutPath)
+	} else {
+		fmt.Fprintf(stdout, "wasmsock bench: serving a plain %s echo on %s%s\n", kind, scheme, ln.Addr())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() { <-ctx.Done(); _ = ln.Close() }()

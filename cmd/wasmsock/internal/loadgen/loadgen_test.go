@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
 	"github.com/wasmsock/wasmsock/host"
 	"github.com/wasmsock/wasmsock/host/config"
 )
@@ -261,5 +263,105 @@ func TestHistogram(t *testing.T) {
 		if us > histUpper(i) || (i > 0 && us <= histUpper(i-1)) {
 			t.Fatalf("%d µs in bucket %d, which covers (%d, %d]", us, i, histUpper(i-1), histUpper(i))
 		}
+	}
+}
+
+// The reference servers of "wasmsock bench -serve", loaded as the host is: the gobwas echo on any
+// path, its queue-and-coalesce broadcast on FanoutPath, and the plain TCP echo.
+func TestReferenceServers(t *testing.T) {
+	serve := func(kind string) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { _ = Serve(ln, kind); close(done) }()
+		t.Cleanup(func() { _ = ln.Close(); <-done })
+		return ln.Addr().String()
+	}
+	gobwas, tcp := serve(ServeGobwas), serve(ServeTCP)
+	tests := []struct {
+		name, url, mode string
+		conns           int
+	}{
+		{"gobwas echo", "ws://" + gobwas + "/", ModeEcho, 10},
+		{"gobwas fanout", "ws://" + gobwas + FanoutPath, ModeBroadcast, 20},
+		{"gobwas fanout, query", "ws://" + gobwas + FanoutPath + "?x=1", ModeBroadcast, 5},
+		{"tcp echo", "tcp://" + tcp, ModeEcho, 10},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Run(context.Background(), Config{URL: tc.url, Conns: tc.conns, Duration: 300 * time.Millisecond, Mode: tc.mode, Size: 64})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.OK() || res.Sent == 0 {
+				t.Fatalf("not clean:\n%s", res.Text())
+			}
+			want := res.Sent
+			if tc.mode == ModeBroadcast {
+				want *= int64(tc.conns - 1)
+			}
+			if res.Received != want {
+				t.Errorf("received %d, want %d", res.Received, want)
+			}
+		})
+	}
+}
+
+// A reference broadcast member that never reads is dropped once its queue is over the bound (as
+// the host closes a slow consumer), and the others keep receiving.
+func TestReferenceFanoutDropsSlowConsumer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = Serve(ln, ServeGobwas); close(done) }()
+	t.Cleanup(func() { _ = ln.Close(); <-done })
+	url := "ws://" + ln.Addr().String() + FanoutPath
+	dial := func() net.Conn {
+		nc, _, _, err := ws.Dial(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = nc.Close() })
+		return nc
+	}
+	sender, slow, fast := dial(), dial(), dial()
+	// 400 messages of 64 KiB: 25 MiB for slow, which reads nothing until the end, far over the
+	// 4 MiB queue bound plus what the socket buffers take.
+	const n = 400
+	big := make([]byte, 64<<10)
+	sent := make(chan error, 1)
+	go func() {
+		for range n + 1 {
+			if err := wsutil.WriteClientBinary(sender, big); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- nil
+	}()
+	// When fast has the last message, the server has queued every earlier one to slow.
+	_ = fast.SetReadDeadline(time.Now().Add(time.Minute)) // a hang guard, not a timed assertion
+	for i := range n + 1 {
+		if _, _, err := wsutil.ReadServerData(fast); err != nil {
+			t.Fatalf("fast member, message %d: %v", i, err)
+		}
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	_ = slow.SetReadDeadline(time.Now().Add(time.Minute))
+	got := 0
+	for {
+		if _, _, err := wsutil.ReadServerData(slow); err != nil {
+			break
+		}
+		got++
+	}
+	if got >= n {
+		t.Fatalf("the slow member got all %d messages: not dropped", got)
 	}
 }

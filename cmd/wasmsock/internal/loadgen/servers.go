@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"io"
 	"net"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -13,17 +15,28 @@ import (
 // Reference servers, for side-by-side runs against the host on the same machine ("wasmsock bench
 // -serve"): what a plain Go WebSocket server and a plain TCP echo do with the same load.
 const (
-	ServeGobwas = "gobwas" // a plain gobwas/ws echo server: ws://ADDR/
-	ServeTCP    = "tcp"    // a plain TCP echo: tcp://ADDR
+	// ServeGobwas is a plain gobwas/ws server: a broadcast on ws://ADDR/fanout (FanoutPath) and an
+	// echo on any other path.
+	ServeGobwas = "gobwas"
+	ServeTCP    = "tcp" // a plain TCP echo: tcp://ADDR
+)
+
+// FanoutPath is the path of the reference server's broadcast: every message a client sends goes to
+// every other client connected to the path.
+const FanoutPath = "/fanout"
+
+// Bounds of the reference broadcast's per-connection queue, as the host's defaults (the route keys
+// queue_messages and queue_bytes): a client whose queue is over either is a slow consumer and is
+// dropped.
+const (
+	refQueueMessages = 256
+	refQueueBytes    = 4 << 20
 )
 
 // Serve accepts connections on ln and serves each with the reference server kind (ServeGobwas or
 // ServeTCP) on a goroutine of its own, until ln is closed.
 func Serve(ln net.Listener, kind string) error {
-	serve := plainEcho
-	if kind == ServeTCP {
-		serve = tcpEcho
-	}
+	hub := &refHub{}
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
@@ -31,14 +44,26 @@ func Serve(ln net.Listener, kind string) error {
 		}
 		go func() {
 			defer nc.Close()
-			if kind != ServeTCP {
-				_ = nc.SetDeadline(time.Now().Add(DefaultTimeout))
-				if _, err := ws.Upgrade(nc); err != nil {
-					return
-				}
-				_ = nc.SetDeadline(time.Time{})
+			if kind == ServeTCP {
+				tcpEcho(nc)
+				return
 			}
-			serve(nc)
+			fanout := false
+			u := ws.Upgrader{OnRequest: func(uri []byte) error {
+				path, _, _ := strings.Cut(string(uri), "?")
+				fanout = path == FanoutPath
+				return nil
+			}}
+			_ = nc.SetDeadline(time.Now().Add(DefaultTimeout))
+			if _, err := u.Upgrade(nc); err != nil {
+				return
+			}
+			_ = nc.SetDeadline(time.Time{})
+			if fanout {
+				hub.serve(nc)
+			} else {
+				plainEcho(nc)
+			}
 		}()
 	}
 }
@@ -63,6 +88,152 @@ func plainEcho(nc net.Conn) {
 		}
 		if err := bw.Flush(); err != nil {
 			return
+		}
+	}
+}
+
+// refHub is the reference broadcast server, the queue-and-coalesce design of a plain gobwas/ws
+// server: each message is framed once and appended to every other member's bounded queue, and
+// each member has a writer goroutine that writes whatever its queue holds with one writev.
+type refHub struct {
+	mu      sync.Mutex
+	members []*refMember // copy on write: a broadcast reads a snapshot
+}
+
+type refMember struct {
+	nc     net.Conn
+	wake   chan struct{} // one token: the queue is not empty, or the member is closing
+	mu     sync.Mutex
+	queue  [][]byte
+	queued int
+	closed bool // dropped: nothing more is written
+	drain  bool // the reader ended: write what is queued (the answer to a close frame), then close
+}
+
+func (h *refHub) serve(nc net.Conn) {
+	me := &refMember{nc: nc, wake: make(chan struct{}, 1)}
+	h.mu.Lock()
+	h.members = append(h.members[:len(h.members):len(h.members)], me)
+	h.mu.Unlock()
+	done := make(chan struct{})
+	go func() { me.writeLoop(); close(done) }()
+	defer func() {
+		h.mu.Lock()
+		out := make([]*refMember, 0, len(h.members))
+		for _, m := range h.members {
+			if m != me {
+				out = append(out, m)
+			}
+		}
+		h.members = out
+		h.mu.Unlock()
+		me.mu.Lock()
+		me.drain = true
+		me.mu.Unlock()
+		me.signal()
+		<-done
+	}()
+	rw := struct {
+		io.Reader
+		io.Writer // ReadClientData answers pings and close frames here (serialised with writeLoop by mu)
+	}{bufio.NewReader(nc), lockedWriter{me}}
+	for {
+		data, op, err := wsutil.ReadClientData(rw)
+		if err != nil {
+			return
+		}
+		frame, err := ws.CompileFrame(ws.NewFrame(op, true, data))
+		if err != nil {
+			return
+		}
+		h.mu.Lock()
+		members := h.members
+		h.mu.Unlock()
+		for _, m := range members {
+			if m != me {
+				m.push(frame)
+			}
+		}
+	}
+}
+
+// lockedWriter writes control frames (pong, close) through the member's queue, so they never
+// interleave with a writev in progress.
+type lockedWriter struct{ m *refMember }
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.m.push(append([]byte(nil), p...))
+	return len(p), nil
+}
+
+// push queues a frame; a member over its queue bounds is dropped.
+func (m *refMember) push(frame []byte) {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	if len(m.queue) >= refQueueMessages || m.queued+len(frame) > refQueueBytes {
+		m.mu.Unlock()
+		m.close()
+		return
+	}
+	m.queue = append(m.queue, frame)
+	m.queued += len(frame)
+	m.mu.Unlock()
+	m.signal()
+}
+
+func (m *refMember) signal() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (m *refMember) close() {
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	_ = m.nc.Close()
+	m.signal()
+}
+
+// writeLoop writes the queue, each batch with one writev (net.Buffers), until the member closes.
+// The write deadline is moved when half of it has passed, not per batch.
+func (m *refMember) writeLoop() {
+	var spare [][]byte
+	var deadline time.Time
+	for range m.wake {
+		for {
+			m.mu.Lock()
+			if m.closed {
+				m.mu.Unlock()
+				return
+			}
+			batch := m.queue
+			if len(batch) == 0 {
+				drain := m.drain
+				m.mu.Unlock()
+				if drain {
+					m.close()
+					return
+				}
+				break
+			}
+			m.queue, m.queued, spare = spare[:0], 0, nil
+			m.mu.Unlock()
+			if now := time.Now(); deadline.Sub(now) < DefaultTimeout/2 {
+				deadline = now.Add(DefaultTimeout)
+				_ = m.nc.SetWriteDeadline(deadline)
+			}
+			bufs := net.Buffers(batch)
+			if _, err := bufs.WriteTo(m.nc); err != nil {
+				m.close()
+				return
+			}
+			clear(batch)
+			spare = batch[:0]
 		}
 	}
 }
