@@ -99,7 +99,7 @@ type Conn struct {
 	closeCode       int // the code we sent, when we started the closing handshake
 	closeReason     string
 	closeTimer      *time.Timer
-	writeDeadline   time.Time // the socket's write deadline; only the one writing touches it
+	writeDeadline   int64 // the socket's write deadline, unix nanos (0: none); only the one writing touches it
 }
 
 // enqueue adds a frame to the outbound queue and starts the writer if needed. It never blocks: a
@@ -141,7 +141,7 @@ func (c *Conn) enqueue(frame []byte, inline bool) abi.Status {
 	start := c.pushLocked(frame)
 	c.mu.Unlock()
 	if start {
-		go c.writeLoop()
+		c.startWriter()
 	}
 	return abi.OK
 }
@@ -236,7 +236,7 @@ func (c *Conn) queueClose(code int, reason string, dropQueue, shut bool) bool {
 	start := c.pushLocked(wsproto.CloseFrame(code, reason))
 	c.mu.Unlock()
 	if start {
-		go c.writeLoop()
+		c.startWriter()
 	}
 	return true
 }
@@ -298,7 +298,7 @@ func (c *Conn) answerClose(payload []byte) (int, string) {
 	start := c.pushLocked(wsproto.CloseFrame(code, ""))
 	c.mu.Unlock()
 	if start {
-		go c.writeLoop() // else the running writer sends it, then closes the connection
+		c.startWriter() // else the running writer sends it, then closes the connection
 	}
 	return code, reason
 }
@@ -326,9 +326,16 @@ func (c *Conn) isTCPClosed() bool {
 	return c.tcpClosed
 }
 
-// writeLoop writes queued frames until the queue is empty, each batch with one writev.
+// writeLoop writes queued frames until the queue is empty, each batch with one writev, waiting
+// for the socket when it is full. It runs on a goroutine of its own: for a connection the writer
+// pool cannot take (TLS, or no non-blocking writev on the platform), and for one whose socket
+// was full.
 func (c *Conn) writeLoop() {
+	writerGoroutines.Add(1)
 	timeout := c.route.cfg.CloseTimeout.D
+	// With the writer pool, the deadline is lifted when this writer ends: the pool's
+	// non-blocking writes would otherwise stop at it once it has passed.
+	pooled := c.raw != nil && writers() != nil
 	var written [][]byte // the batch just written: its array becomes the next queue
 	for {
 		c.mu.Lock()
@@ -336,17 +343,11 @@ func (c *Conn) writeLoop() {
 			c.spare, written = written[:0], nil
 		}
 		if len(c.queue) == 0 || c.tcpClosed {
-			c.writing = false
-			closeNow := c.closeAfterFlush
-			shut := c.shutAfterFlush && c.closeSent && !c.tcpClosed
-			c.mu.Unlock()
-			if closeNow {
-				c.closeTCP()
-			} else if shut {
-				if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
-					_ = cw.CloseWrite()
-				}
+			if pooled && c.writeDeadline != 0 && !c.tcpClosed {
+				c.writeDeadline = 0
+				_ = c.nc.SetWriteDeadline(time.Time{})
 			}
+			c.endWriterLocked()
 			return
 		}
 		batch := c.queue
@@ -355,11 +356,13 @@ func (c *Conn) writeLoop() {
 		c.mu.Unlock()
 
 		// The deadline bounds how long a peer that stops reading holds the writer; it is moved
-		// when half of it has passed rather than for every batch (a timer update each time),
-		// and it outlives the writer goroutine: the next burst's writer finds it set.
-		if now := time.Now(); c.writeDeadline.Sub(now) < timeout/2 {
-			c.writeDeadline = now.Add(timeout)
-			_ = c.nc.SetWriteDeadline(c.writeDeadline)
+		// when half of it has passed rather than for every batch (a timer update each time).
+		// Without the writer pool it outlives the writer goroutine: the next burst's writer
+		// finds it set.
+		if now := time.Now(); time.Duration(c.writeDeadline-now.UnixNano()) < timeout/2 {
+			d := now.Add(timeout)
+			c.writeDeadline = d.UnixNano()
+			_ = c.nc.SetWriteDeadline(d)
 		}
 		bufs := net.Buffers(batch)
 		_, err := bufs.WriteTo(c.nc)

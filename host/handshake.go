@@ -240,7 +240,7 @@ func (s *Server) upgrade(nc net.Conn, head []byte, rest func() []byte, r *route)
 	}
 	c.mu.Unlock()
 	if start {
-		go c.writeLoop() // what on_connect sent, and the close it may have asked for
+		c.startWriter() // what on_connect sent, and the close it may have asked for
 	}
 	rd := wsproto.NewReader(nc, int64(r.cfg.MaxMessageBytes))
 	rd.SetPrefix(pre)

@@ -1,0 +1,179 @@
+package host
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+// writerPool writes connections' queues with a few goroutines shared by the whole process,
+// instead of a goroutine started per burst of frames (at 10,000 members a broadcast started
+// 10,000 goroutines). A connection with frames queued is put on the pool's list once (c.writing
+// stays true until its queue is empty); a worker takes it and writes everything queued with
+// non-blocking writev calls, so no worker ever waits on a socket: whatever a full socket does not
+// take stays first in the queue and the connection goes to a goroutine of its own (writeLoop,
+// which waits for the socket under the write deadline, as every connection did before). A
+// connection refilled while it was being written goes to the back of the list, so one busy
+// connection does not hold a worker, and its next visit coalesces what piled up meanwhile.
+//
+// Only connections with a descriptor (c.raw: plain TCP) on platforms with writevNonblock use it;
+// TLS connections, and every connection elsewhere, keep a writer goroutine per burst.
+type writerPool struct {
+	mu      sync.Mutex
+	cond    sync.Cond
+	ready   []*Conn // connections with frames to write, in order
+	next    []*Conn // the list a worker swaps in; reused
+	waiting int     // workers waiting on cond
+}
+
+var (
+	writersOnce sync.Once
+	theWriters  *writerPool
+)
+
+// writers returns the process's writer pool, started on first use (nil where writes cannot be
+// non-blocking).
+func writers() *writerPool {
+	writersOnce.Do(func() {
+		if !haveWritev {
+			return
+		}
+		p := &writerPool{}
+		p.cond.L = &p.mu
+		for range max(runtime.GOMAXPROCS(0), 2) {
+			go p.work()
+		}
+		theWriters = p
+	})
+	return theWriters
+}
+
+// push adds connections whose c.writing the caller set.
+func (p *writerPool) push(cs ...*Conn) {
+	p.mu.Lock()
+	p.ready = append(p.ready, cs...)
+	wake := p.waiting > 0
+	p.mu.Unlock()
+	if wake {
+		p.cond.Signal()
+	}
+}
+
+// batchTake is how many connections a worker takes off the list at once.
+const batchTake = 64
+
+func (p *writerPool) work() {
+	var iov []syscall.Iovec
+	var mine []*Conn
+	for {
+		p.mu.Lock()
+		for len(p.ready) == 0 {
+			p.waiting++
+			p.cond.Wait()
+			p.waiting--
+		}
+		n := min(len(p.ready), batchTake)
+		mine = append(mine[:0], p.ready[:n]...)
+		if n == len(p.ready) {
+			clear(p.ready)
+			p.ready = p.ready[:0]
+		} else {
+			// Keep the list's order; shift what is left (cheaper than reallocating: the list
+			// is short unless a broadcast just filled it).
+			rest := copy(p.ready, p.ready[n:])
+			clear(p.ready[rest:])
+			p.ready = p.ready[:rest]
+			if p.waiting > 0 {
+				p.cond.Signal() // more for another worker
+			}
+		}
+		p.mu.Unlock()
+		for i, c := range mine {
+			iov = c.flushPooled(p, iov)
+			mine[i] = nil
+		}
+	}
+}
+
+// flushPooled writes c's queue without blocking (c.writing is true and c is the pool's). iov is
+// the worker's scratch, returned for reuse.
+func (c *Conn) flushPooled(p *writerPool, iov []syscall.Iovec) []syscall.Iovec {
+	c.mu.Lock()
+	if len(c.queue) == 0 || c.tcpClosed {
+		c.endWriterLocked()
+		return iov
+	}
+	batch := c.queue
+	c.queue, c.spare = c.spare[:0], nil
+	c.queued = 0
+	c.mu.Unlock()
+
+	rest, iov, err := writevNonblock(c.raw, batch, iov)
+	if err != nil {
+		clear(batch)
+		c.writeFailed()
+		c.mu.Lock()
+		c.spare = batch[:0]
+		c.endWriterLocked()
+		return iov
+	}
+	c.mu.Lock()
+	if len(rest) > 0 {
+		// The socket is full: what it did not take goes first in the queue, and a goroutine of
+		// the connection's own waits for the socket (under the write deadline).
+		q := make([][]byte, 0, len(rest)+len(c.queue))
+		q = append(q, rest...)
+		for _, b := range rest {
+			c.queued += len(b)
+		}
+		c.queue = append(q, c.queue...)
+		c.mu.Unlock()
+		clear(batch)
+		go c.writeLoop()
+		return iov
+	}
+	clear(batch)
+	if c.spare == nil {
+		c.spare = batch[:0]
+	}
+	if len(c.queue) > 0 && !c.tcpClosed {
+		c.mu.Unlock()
+		p.push(c) // refilled meanwhile: to the back of the list, and coalesced at the next visit
+		return iov
+	}
+	c.endWriterLocked()
+	return iov
+}
+
+// endWriterLocked ends a writer whose queue is empty (or whose socket is closed): c.mu is held and
+// is released. A close the queue was waiting for happens now.
+func (c *Conn) endWriterLocked() {
+	c.writing = false
+	closeNow := c.closeAfterFlush
+	shut := c.shutAfterFlush && c.closeSent && !c.tcpClosed
+	c.mu.Unlock()
+	if closeNow {
+		c.closeTCP()
+	} else if shut {
+		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+		}
+	}
+}
+
+// startWriter hands c, whose c.writing the caller just set, to a writer: the pool when c's
+// socket can be written without blocking, else a goroutine of its own.
+func (c *Conn) startWriter() {
+	if c.raw != nil {
+		if p := writers(); p != nil {
+			p.push(c)
+			return
+		}
+	}
+	go c.writeLoop()
+}
+
+// writerGoroutines counts writer goroutines started (writeLoop), for tests: with the pool, a
+// broadcast to members whose sockets take it starts none.
+var writerGoroutines atomic.Int64
