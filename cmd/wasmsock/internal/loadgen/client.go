@@ -39,6 +39,9 @@ type client struct {
 	recvAt        time.Time // when the bytes being parsed were read from the socket
 	readDeadline  time.Time // deadlines move forward at most once a second
 	writeDeadline time.Time
+	// until, when set, is the read deadline instead of the timeout: an idle connection waits
+	// for frames (answering pings) until then.
+	until time.Time
 }
 
 // errIdle matches the error of a read that timed out between two frames (errors.Is): the
@@ -144,7 +147,12 @@ func (c *client) next() (ws.OpCode, []byte, error) {
 		if c.br.Buffered() == 0 {
 			// About to wait for the socket: move the deadline, and note when the bytes
 			// arrived (the receive time of every frame in this read).
-			if now := time.Now(); now.After(c.readDeadline.Add(-c.timeout + time.Second)) {
+			if !c.until.IsZero() {
+				if !c.readDeadline.Equal(c.until) {
+					c.readDeadline = c.until
+					_ = c.nc.SetReadDeadline(c.readDeadline)
+				}
+			} else if now := time.Now(); now.After(c.readDeadline.Add(-c.timeout + time.Second)) {
 				c.readDeadline = now.Add(c.timeout)
 				_ = c.nc.SetReadDeadline(c.readDeadline)
 			}

@@ -468,6 +468,12 @@ func (r *run) echoConn(ctx context.Context, c *client, h *histogram, stop time.T
 	for seq := uint64(0); ctx.Err() == nil && time.Now().Before(stop); seq++ {
 		if interval > 0 {
 			if !pace(ctx, due, stop) {
+				// Nothing more is due before the end: the connection stays open, idle, until
+				// then (with -rate under one message per connection, most connections are
+				// only open and idle: what an idle-memory measurement needs).
+				if !r.idleUntil(ctx, c, stop) {
+					return
+				}
 				break
 			}
 			due = due.Add(interval)
@@ -496,6 +502,33 @@ func (r *run) echoConn(ctx context.Context, c *client, h *histogram, stop time.T
 		storeMax(&r.lastRecv, int64(now))
 	}
 	r.closeConn(c, true)
+}
+
+// idleUntil keeps c open and idle until stop (or ctx is done: within a second), answering the
+// server's pings. It reports false when the connection was lost (or the server sent a message),
+// which it has recorded.
+func (r *run) idleUntil(ctx context.Context, c *client, stop time.Time) bool {
+	defer func() { c.until = time.Time{} }()
+	for ctx.Err() == nil && time.Now().Before(stop) {
+		c.until = time.Now().Add(time.Second) // a second at a time, to see ctx
+		if stop.Before(c.until) {
+			c.until = stop
+		}
+		_, _, err := c.next() // answers pings; returns a data frame, or an error
+		var idle idleError
+		switch {
+		case errors.As(err, &idle):
+			continue
+		case err != nil:
+			r.connLost(c, err)
+			return false
+		default:
+			r.addError(errors.New("echo: a message came while the connection sent nothing"))
+			r.closeConn(c, true)
+			return false
+		}
+	}
+	return true
 }
 
 // connLost records why a connection stopped: an error, and the close code if the server sent a
@@ -645,6 +678,12 @@ func (b *bcast) send(ctx context.Context, c *client, stop time.Time) {
 	for ctx.Err() == nil && time.Now().Before(stop) {
 		if interval > 0 {
 			if !pace(ctx, due, stop) {
+				// Nothing more is due before the end: the connection stays open, idle, until
+				// then (with -rate under one message per connection, most connections are
+				// only open and idle: what an idle-memory measurement needs).
+				if !r.idleUntil(ctx, c, stop) {
+					return
+				}
 				break
 			}
 			due = due.Add(interval)

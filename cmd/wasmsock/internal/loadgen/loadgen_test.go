@@ -72,6 +72,11 @@ plugin = "echo-wat"
 [[route]]
 path = "/fanout"
 plugin = "fanout"
+[[route]]
+path = "/echo-pinged"
+plugin = "echo-wat"
+ping_interval = "100ms"
+pong_timeout = "500ms"
 `, echo, echoWAT, fanout)
 	cfg, err := config.Parse("host.toml", []byte(src))
 	if err != nil {
@@ -363,5 +368,27 @@ func TestReferenceFanoutDropsSlowConsumer(t *testing.T) {
 	}
 	if got >= n {
 		t.Fatalf("the slow member got all %d messages: not dropped", got)
+	}
+}
+
+// With -rate under one message per connection in the run, the connections with nothing due stay
+// open, idle, until the end of the run, answering the server's pings (they closed at once before:
+// an idle-memory measurement with "-conns 19000 -rate 1" measured closed connections). The route
+// pings every 100ms and drops a peer silent for 500ms after a ping.
+func TestEchoRateKeepsIdleConnectionsOpen(t *testing.T) {
+	const conns = 5
+	dur := time.Second
+	start := time.Now()
+	// 1 message/s over 5 connections: only the first one's first message is due within the run.
+	res, err := Run(context.Background(), Config{URL: base + "/echo-pinged", Conns: conns, Duration: dur, Mode: ModeEcho, Size: 64, Rate: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkClean(t, res, conns)
+	if res.Sent != 1 {
+		t.Errorf("sent %d, want 1", res.Sent)
+	}
+	if took := time.Since(start); took < dur {
+		t.Errorf("the run ended after %v, before its duration %v: idle connections closed early", took, dur)
 	}
 }
