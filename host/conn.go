@@ -48,11 +48,17 @@ type Conn struct {
 	// Handshake facts, fixed after the upgrade.
 	path        string
 	rawQuery    string
-	query       url.Values
-	headers     []string // name (lower case), value, name, value, ...
+	query       url.Values // the parsed query, for the handshake only (nil after it)
+	headers     []string   // name (lower case), value, name, value, ...
 	subprotocol string
 	deflate     bool // permessage-deflate negotiated
 	deflateRefs bool // and the client allows back-references (a 32 KiB server window)
+	counted     bool // counted against the connection limits (released by finish)
+	unsettled   bool // the reader handed the plugin a message since the last settle
+	// holdsPlugin: counted as a user of its route's plugin (released by finish), which a config
+	// reload that retires the plugin waits for before stopping it.
+	holdsPlugin bool
+	pollAdded   bool // registered with poll's epoll instance; reader goroutine only
 	remoteAddr  string
 	ip          string // the client's IP, for per-IP limits
 	host        string // the Host header
@@ -63,22 +69,18 @@ type Conn struct {
 	rejected  string       // why the handshake was refused (a metric label)
 	accepted  atomic.Bool  // on_connect accepted: on_close is owed
 	finished  atomic.Bool  // finish ran
-	counted   bool         // counted against the connection limits (released by finish)
 	msgBucket bucket       // the message rate limit; used by the reader only
-	unsettled bool         // the reader handed the plugin a message since the last settle
 	lastRead  atomic.Int64 // unix nanos of the last frame from the peer
 	pingSent  atomic.Int64 // unix nanos of the last ping without a frame read since, 0 for none
 	hb        *time.Timer
-	expires   time.Time   // when the token stops being valid (close_on_expiry); zero: never
+	expires   int64       // unix nanos when the token stops being valid (close_on_expiry); 0: never
 	expiry    *time.Timer // closes the connection at expires (guard.go)
-	// holdsPlugin: counted as a user of its route's plugin (released by finish), which a config
-	// reload that retires the plugin waits for before stopping it.
-	holdsPlugin bool
 
+	// rd reads the connection's frames; nil while the connection is parked (a parked connection
+	// keeps no reader: the goroutine that takes it back makes a new one). Reader goroutine only.
 	rd        *wsproto.Reader
 	poll      *poller // parks the connection while idle; nil: the reader goroutine waits instead (c.mu)
 	pollToken uint64  // the connection's key in poll, fixed before the first read (c.mu)
-	pollAdded bool    // registered with poll's epoll instance; reader goroutine only
 
 	// onCaller is true while the plugin runs one of this connection's messages on the reader's
 	// goroutine (plugin.MessageFrom): a reply sent then is left queued for the reader to write
@@ -385,6 +387,19 @@ func (c *Conn) writeFailed() {
 	c.closeTCP()
 }
 
+// newReader returns a reader of the connection's frames, set up for its route.
+func (c *Conn) newReader() *wsproto.Reader {
+	r := c.route
+	rd := wsproto.NewReader(c.nc, int64(r.cfg.MaxMessageBytes))
+	rd.SetDeflate(c.deflate)
+	rd.SetFrameTimeout(r.cfg.PongTimeout.D)
+	rd.SetProgress(c.alive)
+	if c.poll != nil {
+		rd.SetIdleTimeout(c.poll.idle)
+	}
+	return rd
+}
+
 // serve runs the read loop until the connection ends, then delivers on_close. With a poller, the
 // calling goroutine returns once the connection is idle and parked, and others read it later.
 func (c *Conn) serve(rd *wsproto.Reader) {
@@ -408,11 +423,20 @@ func (c *Conn) serve(rd *wsproto.Reader) {
 // poller. One goroutine at a time runs it.
 func (c *Conn) run() {
 	for {
+		if c.rd == nil {
+			c.rd = c.newReader()
+		}
 		code, reason, idle := c.readLoop(c.rd)
 		if idle {
+			// A parked connection keeps no reader (about 450 bytes: the reader is idle, with no
+			// bytes buffered and no frame in progress, so nothing is lost); the goroutine that
+			// takes the connection back makes a new one.
+			rd := c.rd
+			c.rd = nil
 			if c.poll.park(c) {
 				return
 			}
+			c.rd = rd
 			continue
 		}
 		c.finish(code, reason)
@@ -599,7 +623,10 @@ func (c *Conn) get(key string) (string, abi.Status) {
 		return c.user, abi.OK
 	}
 	if name, ok := strings.CutPrefix(key, "query."); ok {
-		if vs, ok := c.query[name]; ok && len(vs) > 0 {
+		// Parsed again for each lookup: a connection keeps only the raw query (the map made
+		// for the handshake is dropped after it), since plugins ask rarely.
+		q, _ := url.ParseQuery(c.rawQuery)
+		if vs, ok := q[name]; ok && len(vs) > 0 {
 			return vs[0], abi.OK
 		}
 		return "", abi.ErrNotFound

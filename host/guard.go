@@ -94,7 +94,9 @@ func (s *Server) check(c *Conn) error {
 		if id.Authenticated {
 			c.user, c.namespace = id.User, id.Namespace
 			if g.auth.CloseOnExpiry() {
-				c.expires = id.Expires
+				if !id.Expires.IsZero() {
+					c.expires = id.Expires.UnixNano()
+				}
 			}
 		}
 		if g.auth.NamespaceFromToken() {
@@ -124,17 +126,18 @@ const CloseTokenExpired = 3000
 // says so (close_on_expiry, on by default). It runs once the connection is upgraded; finish stops
 // the timer.
 func (c *Conn) startExpiry() {
-	if c.expires.IsZero() {
+	if c.expires == 0 {
 		return
 	}
+	expires := time.Unix(0, c.expires)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closeSent {
 		return
 	}
-	c.expiry = time.AfterFunc(time.Until(c.expires), func() {
+	c.expiry = time.AfterFunc(time.Until(expires), func() {
 		if c.startClose(CloseTokenExpired, "token expired", false) {
-			c.log.Info("token expired: closing", "expired", c.expires.Format(time.RFC3339))
+			c.log.Info("token expired: closing", "expired", expires.Format(time.RFC3339))
 		}
 	})
 }

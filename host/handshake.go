@@ -232,6 +232,7 @@ func (s *Server) upgrade(nc net.Conn, head []byte, rest func() []byte, r *route)
 	}
 	r.m.connections.Inc()
 	r.m.open.Add(1)
+	c.query = nil // conn_get parses rawQuery: an open connection keeps no map of its query
 	c.mu.Lock()
 	c.upgraded = true
 	start := len(c.queue) > 0 && !c.writing
@@ -242,11 +243,8 @@ func (s *Server) upgrade(nc net.Conn, head []byte, rest func() []byte, r *route)
 	if start {
 		c.startWriter() // what on_connect sent, and the close it may have asked for
 	}
-	rd := wsproto.NewReader(nc, int64(r.cfg.MaxMessageBytes))
+	rd := c.newReader()
 	rd.SetPrefix(pre)
-	rd.SetDeflate(c.deflate)
-	rd.SetFrameTimeout(r.cfg.PongTimeout.D)
-	rd.SetProgress(c.alive)
 	c.serve(rd)
 }
 
