@@ -43,7 +43,6 @@ type Conn struct {
 	route *route
 	nc    net.Conn
 	raw   syscall.RawConn // nc's descriptor, for writes that must not block; nil without one
-	log   *slog.Logger
 
 	// Handshake facts, fixed after the upgrade.
 	path        string
@@ -121,7 +120,7 @@ func (c *Conn) enqueue(frame []byte, inline bool) abi.Status {
 	if len(c.queue) >= r.cfg.QueueMessages || c.queued+len(frame) > int(r.cfg.QueueBytes) {
 		c.mu.Unlock()
 		c.route.m.slowConsumers.Inc()
-		c.log.Warn("slow consumer: outbound queue full, closing", "queued_messages", len(c.queue), "queued_bytes", c.queued)
+		c.logger().Warn("slow consumer: outbound queue full, closing", "queued_messages", len(c.queue), "queued_bytes", c.queued)
 		c.startClose(wsproto.ClosePolicyViolation, "slow consumer: outbound queue full", true)
 		return abi.ErrClosed
 	}
@@ -387,6 +386,13 @@ func (c *Conn) writeFailed() {
 	c.closeTCP()
 }
 
+// logger is the connection's logger: the server's, with the connection's id and route. It is
+// made when something is logged rather than kept (a JSON handler with attributes costs about
+// 200 bytes, which an idle connection would hold for nothing).
+func (c *Conn) logger() *slog.Logger {
+	return c.srv.log.With("conn", c.id, "route", c.route.cfg.Path)
+}
+
 // newReader returns a reader of the connection's frames, set up for its route.
 func (c *Conn) newReader() *wsproto.Reader {
 	r := c.route
@@ -457,7 +463,7 @@ func (c *Conn) readLoop(rd *wsproto.Reader) (code int, reason string, idle bool)
 			var ce *wsproto.CloseError
 			if errors.As(err, &ce) {
 				c.srv.metrics.protocolError(ce.Code)
-				c.log.Debug("protocol error", "code", ce.Code, "reason", ce.Reason)
+				c.logger().Debug("protocol error", "code", ce.Code, "reason", ce.Reason)
 				c.failClose(ce.Code, ce.Reason)
 				return ce.Code, ce.Reason, false
 			}
@@ -488,7 +494,7 @@ func (c *Conn) readLoop(rd *wsproto.Reader) (code int, reason string, idle bool)
 				// Start the closing handshake and keep reading (discarding data) until the peer
 				// answers or close_timeout passes, so the close frame is not lost to a reset.
 				c.srv.metrics.rateLimited.Inc()
-				c.log.Info("message rate limit exceeded: closing")
+				c.logger().Info("message rate limit exceeded: closing")
 				c.settle()
 				c.startClose(wsproto.ClosePolicyViolation, "message rate limit exceeded", false)
 				continue
@@ -534,7 +540,7 @@ func (c *Conn) heartbeat() {
 	if sent := c.pingSent.Load(); sent != 0 {
 		if time.Duration(now-sent) >= cfg.PongTimeout.D {
 			c.srv.metrics.pingTimeouts.Inc()
-			c.log.Debug("no pong within pong_timeout, dropping connection")
+			c.logger().Debug("no pong within pong_timeout, dropping connection")
 			c.closeTCP()
 			return
 		}
@@ -590,7 +596,7 @@ func (c *Conn) finish(code int, reason string) {
 	if c.holdsPlugin {
 		c.route.plugin.release() // after on_close is queued: a retired plugin stops after it
 	}
-	c.log.Debug("connection closed", "code", code, "reason", reason)
+	c.logger().Debug("connection closed", "code", code, "reason", reason)
 }
 
 // ID, Namespace and Memberships make a Conn a hub.Member.

@@ -21,6 +21,6 @@ func (s *Server) groupLimit(c *Conn, group string, err error) abi.Status {
 		which = "total"
 	}
 	s.metrics.groupLimits.WithLabelValues(which).Inc()
-	c.log.Debug("join refused", "group", group, "reason", err)
+	c.logger().Debug("join refused", "group", group, "reason", err)
 	return abi.ErrLimit
 }

@@ -137,7 +137,7 @@ func (c *Conn) startExpiry() {
 	}
 	c.expiry = time.AfterFunc(time.Until(expires), func() {
 		if c.startClose(CloseTokenExpired, "token expired", false) {
-			c.log.Info("token expired: closing", "expired", expires.Format(time.RFC3339))
+			c.logger().Info("token expired: closing", "expired", expires.Format(time.RFC3339))
 		}
 	})
 }
@@ -159,7 +159,7 @@ func (c *Conn) refuseAuth(err error, label string) error {
 	if !errors.As(err, &ae) {
 		return c.refuse(http.StatusForbidden, label, "refused")
 	}
-	c.log.Debug("handshake refused", "check", label, "reason", ae.Reason, "detail", fmt.Sprintf("%q", errString(ae.Err)))
+	c.logger().Debug("handshake refused", "check", label, "reason", ae.Reason, "detail", fmt.Sprintf("%q", errString(ae.Err)))
 	c.rejected = label
 	opts := []ws.RejectOption{ws.RejectionStatus(ae.Status), ws.RejectionReason(ae.Reason)}
 	if ae.Status == http.StatusUnauthorized {

@@ -153,7 +153,6 @@ func (s *Server) upgrade(nc net.Conn, head []byte, rest func() []byte, r *route)
 		remoteAddr: nc.RemoteAddr().String(),
 		ip:         ipOf(nc.RemoteAddr()),
 	}
-	c.log = s.log.With("conn", c.id, "route", r.cfg.Path)
 	defer func() {
 		// A bug while serving one connection must not take the host down: drop that connection
 		// (the plugin still gets its on_close) and say so loudly.
@@ -221,7 +220,7 @@ func (s *Server) upgrade(nc net.Conn, head []byte, rest func() []byte, r *route)
 			c.finish(wsproto.CloseAbnormal, "")
 		} else {
 			s.metrics.reject(cmp.Or(c.rejected, "bad_handshake"))
-			c.log.Debug("handshake refused", "error", err)
+			c.logger().Debug("handshake refused", "error", err)
 		}
 		_ = nc.Close()
 		return
@@ -307,7 +306,7 @@ func (s *Server) admit(c *Conn) (ws.HandshakeHeader, error) {
 	case v.Code >= 400 && v.Code <= 599:
 		return nil, c.refuse(int(v.Code), "plugin_refused", "refused by plugin")
 	default:
-		c.log.Warn("on_connect returned an invalid verdict: refusing with 500", "verdict", v.Code)
+		c.logger().Warn("on_connect returned an invalid verdict: refusing with 500", "verdict", v.Code)
 		return nil, c.refuse(http.StatusInternalServerError, "plugin_error", fmt.Sprintf("plugin returned invalid verdict %d", v.Code))
 	}
 }

@@ -116,7 +116,7 @@ func (h *pluginHost) Join(current, conn uint64, group string) abi.Status {
 	case hub.ErrMemberLimit, hub.ErrTotalLimit:
 		return h.s.groupLimit(c, group, err)
 	default:
-		c.log.Warn("join failed", "group", group, "error", err)
+		c.logger().Warn("join failed", "group", group, "error", err)
 		return abi.ErrClosed
 	}
 }
