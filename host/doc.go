@@ -40,9 +40,12 @@
 // publication from another node) is framed once per message and put on the connection's
 // outbound queue, which is bounded by queue_messages and queue_bytes: a peer that does not read
 // fills it and is closed with 1008 as a slow consumer, whoever sends to it. A reply that finds
-// nothing queued is written at once with one non-blocking write; whatever the socket does not
-// take, and bursts, go to a writer goroutine that exists only while the queue is not empty and
-// writes each batch with one writev, under a write deadline.
+// nothing queued is written at once with one non-blocking write. Bursts (a broadcast's frames)
+// go, on Linux over plain TCP, to the process's writer pool (writers.go): a few workers that write
+// each connection's queue with non-blocking writev calls and never wait on a socket; a socket
+// that does not take everything hands its connection to a writer goroutine of its own, which
+// writes each batch with one writev under a write deadline until the queue is empty. TLS
+// connections and other platforms use that goroutine for every burst.
 //
 // Open: health. A heartbeat timer pings a connection silent for ping_interval and drops one that
 // sends nothing for pong_timeout after the ping (1006 to the plugin). With close_on_expiry, the
