@@ -195,7 +195,7 @@ func (c *Conn) flushDeferred() {
 		return
 	}
 	c.mu.Unlock()
-	go c.writeLoop() // several frames (one writev), or a closed socket: the writer's job
+	c.startWriter() // several frames (one writev), or a closed socket: the writer's job
 }
 
 // pushLocked appends frame to the queue (c.mu held) and reports whether the caller must start the
