@@ -678,12 +678,6 @@ func (b *bcast) send(ctx context.Context, c *client, stop time.Time) {
 	for ctx.Err() == nil && time.Now().Before(stop) {
 		if interval > 0 {
 			if !pace(ctx, due, stop) {
-				// Nothing more is due before the end: the connection stays open, idle, until
-				// then (with -rate under one message per connection, most connections are
-				// only open and idle: what an idle-memory measurement needs).
-				if !r.idleUntil(ctx, c, stop) {
-					return
-				}
 				break
 			}
 			due = due.Add(interval)
