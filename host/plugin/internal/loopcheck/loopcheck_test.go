@@ -91,25 +91,8 @@ func TestInstrumentCompiles(t *testing.T) {
 // A guest spinning in a loop stops at the next iteration once the flag is set, on a runtime without
 // its own termination checks; before, it runs.
 func TestFlagStopsALoop(t *testing.T) {
-	wasm, err := os.ReadFile("../../../../testdata/wasm/loop.wasm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := Instrument(wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	rt := wazero.NewRuntime(ctx)
-	defer rt.Close(ctx)
-	mod, err := rt.InstantiateWithConfig(ctx, out, wazero.NewModuleConfig().WithName(""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop, ok := mod.ExportedGlobal(Export).(api.MutableGlobal)
-	if !ok {
-		t.Fatalf("no mutable global %q", Export)
-	}
+	mod, stop := instrumented(t, "loop")
 	if stop.Get() != 0 {
 		t.Fatalf("flag starts at %d", stop.Get())
 	}
@@ -235,22 +218,8 @@ func FuzzInstrument(f *testing.F) {
 func TestSpinningGuestLetsTheWorldStop(t *testing.T) {
 	for _, name := range []string{"loop", "recurse"} {
 		t.Run(name, func(t *testing.T) {
-			wasm, err := os.ReadFile("../../../../testdata/wasm/" + name + ".wasm")
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, err := Instrument(wasm)
-			if err != nil {
-				t.Fatal(err)
-			}
 			ctx := context.Background()
-			rt := wazero.NewRuntime(ctx)
-			defer rt.Close(ctx)
-			mod, err := rt.InstantiateWithConfig(ctx, out, wazero.NewModuleConfig().WithName(""))
-			if err != nil {
-				t.Fatal(err)
-			}
-			stop := mod.ExportedGlobal(Export).(api.MutableGlobal)
+			mod, stop := instrumented(t, name)
 			done := make(chan error, 1)
 			go func() {
 				_, err := mod.ExportedFunction("on_message").Call(ctx, 1, 1, 0)
@@ -270,4 +239,31 @@ func TestSpinningGuestLetsTheWorldStop(t *testing.T) {
 			}
 		})
 	}
+}
+
+// instrumented instantiates the fixture testdata/wasm/NAME.wasm, instrumented, on a runtime
+// without termination checks of its own (closed when the test ends), and returns it with its
+// stop flag.
+func instrumented(t *testing.T, name string) (api.Module, api.MutableGlobal) {
+	t.Helper()
+	wasm, err := os.ReadFile("../../../../testdata/wasm/" + name + ".wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Instrument(wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	t.Cleanup(func() { _ = rt.Close(ctx) })
+	mod, err := rt.InstantiateWithConfig(ctx, out, wazero.NewModuleConfig().WithName(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, ok := mod.ExportedGlobal(Export).(api.MutableGlobal)
+	if !ok {
+		t.Fatalf("no mutable global %q", Export)
+	}
+	return mod, stop
 }
