@@ -86,7 +86,7 @@ namespace_from = "query:ns"
 			t.Errorf("%.40q: %q, want %q", st.cmd, got, st.want)
 		}
 	}
-	if v, _ := srv.Plugins()["p"].KV().Get("t1", "big"); len(v) != 65536 {
+	if v, _ := srv.Plugins()["p"].KV().Get(context.Background(), "t1", "big"); len(v) != 65536 {
 		t.Errorf("the host holds %d bytes for big", len(v))
 	}
 

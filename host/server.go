@@ -235,7 +235,25 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, prev *state) (*s
 		if b != nil {
 			pb = b
 		}
-		lp, err := loadPlugin(ctx, pc, &pluginHost{s: s, plugin: name}, pb, s.kvStore(name), s.cache, s.log, s.metrics.observer(name))
+		store := s.kvStore(name)
+		if js, ok := store.(*kv.JetStream); ok {
+			// The plugin's bucket, made now so that check and serve report a NATS account that
+			// may not make it (at start: a problem; on a reload, a warning: the store makes it
+			// on first use once it can).
+			ectx, cancel := context.WithTimeout(ctx, cfg.Cluster.ConnectTimeout.D)
+			err := js.Ensure(ectx)
+			cancel()
+			if err != nil && prev == nil {
+				if b != nil {
+					b.Close()
+				}
+				bad("cluster.kv", fmt.Errorf("the shared store of plugin %s (JetStream stream KV_%s): %v", name, js.Bucket(), err))
+				continue
+			} else if err != nil {
+				s.log.Warn("shared store: JetStream bucket not made yet", "plugin", name, "error", err)
+			}
+		}
+		lp, err := loadPlugin(ctx, pc, &pluginHost{s: s, plugin: name}, pb, store, s.cache, s.log, s.metrics.observer(name))
 		if err != nil {
 			if b != nil {
 				b.Close()
@@ -595,7 +613,8 @@ func (e configRefused) Error() string { return e.msg }
 
 // kvStore returns the shared store of the plugin called name (abi/ABI.md, "Shared state"): one
 // per name for the life of the process, so a plugin loaded anew by a config reload keeps its
-// state. It is in this process's memory: in a cluster, each node has its own (DRAFT).
+// state. It is in this process's memory, or, in a cluster with kv = "jetstream", the plugin's
+// JetStream key-value bucket, which every node shares (and which outlives the process).
 func (s *Server) kvStore(name string) kv.Store {
 	s.kvMu.Lock()
 	defer s.kvMu.Unlock()
@@ -604,7 +623,11 @@ func (s *Server) kvStore(name string) kv.Store {
 	}
 	st := s.kv[name]
 	if st == nil {
-		st = kv.NewMemory(nil, kv.Limits{})
+		if s.cluster != nil && s.cluster.JetStream() != nil {
+			st = kv.NewJetStream(s.cluster.JetStream(), kv.Bucket(s.cluster.Name(), name), kv.Limits{}, s.cluster.RequestTimeout(), s.log.With("plugin", name))
+		} else {
+			st = kv.NewMemory(nil, kv.Limits{})
+		}
 		s.kv[name] = st
 	}
 	return st

@@ -18,6 +18,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
 	"github.com/wasmsock/wasmsock/host/config"
@@ -57,7 +58,8 @@ type Node struct {
 	state    atomic.Int32
 	started  time.Time
 
-	claim *nats.Subscription // answers other nodes asking whether id is taken
+	claim *nats.Subscription  // answers other nodes asking whether id is taken
+	js    jetstream.JetStream // kv = "jetstream": the shared stores' JetStream; else nil
 
 	mu         sync.Mutex
 	peers      map[int]peer // the other nodes, from their heartbeats
@@ -115,6 +117,13 @@ func Start(ctx context.Context, cfg *config.Cluster, log *slog.Logger) (*Node, e
 	}
 	n.nc = nc
 	n.setState(Connected)
+	if cfg.KV == config.KVJetStream {
+		if err := n.checkJetStream(ctx); err != nil {
+			nc.Close()
+			n.shutdownEmbedded()
+			return nil, err
+		}
+	}
 	if err := n.claimID(ctx); err != nil {
 		nc.Close()
 		n.shutdownEmbedded()
@@ -165,6 +174,11 @@ func startEmbedded(cfg *config.Cluster, log *slog.Logger) (*server.Server, error
 		Port:       port,
 		NoSigs:     true,
 		MaxPayload: EmbeddedMaxPayload,
+	}
+	if cfg.KV == config.KVJetStream && cfg.JetStreamDir != "" {
+		// The shared stores live in this server's JetStream.
+		opts.JetStream = true
+		opts.StoreDir = cfg.JetStreamDir
 	}
 	if cfg.TokenFile != "" || cfg.TokenEnv != "" {
 		tok, err := token(cfg)
@@ -296,6 +310,31 @@ func (n *Node) connect() (*nats.Conn, error) {
 	}
 	return nc, nil
 }
+
+// checkJetStream makes sure the NATS servers run JetStream for this node's account (kv =
+// "jetstream"), within connect_timeout, and keeps the node's JetStream context.
+func (n *Node) checkJetStream(ctx context.Context) error {
+	js, err := jetstream.New(n.nc)
+	if err != nil {
+		return errorf("kv", "%v", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.ConnectTimeout.D)
+	defer cancel()
+	_, err = js.AccountInfo(ctx)
+	switch {
+	case err == nil:
+	case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount), errors.Is(err, nats.ErrNoResponders):
+		return errorf("kv", `JetStream is not enabled on the NATS server %s (for this account): kv = "jetstream" keeps the shared stores there; run nats-server with JetStream (-js), or use the embedded server with jetstream_dir, or kv = "node"`, n.nc.ConnectedUrlRedacted())
+	default:
+		return errorf("kv", "JetStream on %s did not answer: %v", n.nc.ConnectedUrlRedacted(), err)
+	}
+	n.js = js
+	return nil
+}
+
+// JetStream is the node's JetStream context when the shared stores live in JetStream (kv =
+// "jetstream"), else nil.
+func (n *Node) JetStream() jetstream.JetStream { return n.js }
 
 // redact drops passwords from URLs for messages.
 func redact(urls []string) []string {

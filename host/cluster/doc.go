@@ -10,6 +10,11 @@
 //     server that cannot be reached, a credentials file that is not one, a token that is
 //     refused: Start fails and says which key is wrong. wasmsock check does the same (Check).
 //     There is no degraded start: a node that cannot reach its cluster does not serve.
+//     With kv = "jetstream" (the plugins' shared stores in JetStream), the embedded server runs
+//     JetStream in jetstream_dir, and Start asks the NATS server for this account's JetStream
+//     within connect_timeout: a server without JetStream fails Start (and check) at cluster.kv.
+//     JetStream gives the node's JetStream context; package host/kv keeps one bucket per plugin
+//     in it (kv.JetStream).
 //  3. It claims a node id, 1-1023 (node_id, or a free one picked at random): a node answers on
 //     the subject NAME.claim.ID, so a claim that finds no responder holds. The node id is in
 //     the high bits of every connection id the node issues, so ids are unique in the cluster.

@@ -17,6 +17,9 @@ const (
 	DefaultEmbeddedListen        = "127.0.0.1:4222"
 	DefaultClusterConnectTimeout = "5s"
 	DefaultClusterRequestTimeout = "2s"
+	// KVNode and KVJetStream are the values of [cluster] kv.
+	KVNode      = "node"
+	KVJetStream = "jetstream"
 	// MaxNodeID is the largest node id: a connection id holds the node id in its bits 43-52, so
 	// that every id stays below 2^53 (exact in JavaScript and in JSON parsers that use doubles).
 	MaxNodeID = 1023
@@ -51,6 +54,14 @@ type Cluster struct {
 	TLSCAFile   string `toml:"tls_ca_file"`
 	TLSCertFile string `toml:"tls_cert_file"`
 	TLSKeyFile  string `toml:"tls_key_file"`
+
+	// KV is where the plugins' shared stores (kv_get, kv_set, kv_cas, kv_delete) live: "node"
+	// (the default: each node keeps its own in memory) or "jetstream" (a NATS JetStream
+	// key-value bucket per plugin, shared by every node; the NATS servers must run JetStream).
+	KV string `toml:"kv"`
+	// JetStreamDir is where the embedded NATS server keeps JetStream's data: with embedded =
+	// true and kv = "jetstream" (required then), the embedded server runs JetStream.
+	JetStreamDir string `toml:"jetstream_dir"`
 
 	// ConnectTimeout bounds how long serve and check wait for NATS at start.
 	ConnectTimeout Duration `toml:"connect_timeout"`
@@ -134,6 +145,26 @@ func (c *Config) validateCluster(v *validator) {
 	}
 	if (cl.TLSCertFile == "") != (cl.TLSKeyFile == "") {
 		v.add("cluster.tls_key_file", "set tls_cert_file and tls_key_file together")
+	}
+	setStr(&cl.KV, KVNode)
+	switch cl.KV {
+	case KVNode:
+	case KVJetStream:
+		if cl.Embedded && cl.JetStreamDir == "" {
+			v.add("cluster.jetstream_dir", `required with embedded = true and kv = "jetstream": the directory where the embedded NATS server keeps the shared stores`)
+		}
+	default:
+		v.add("cluster.kv", fmt.Sprintf(`%q: want "node" (each node's own store) or "jetstream" (shared by every node)`, cl.KV))
+	}
+	if cl.JetStreamDir != "" {
+		if !cl.Embedded || cl.KV != KVJetStream {
+			v.add("cluster.jetstream_dir", `only for the embedded NATS server's JetStream: set embedded = true and kv = "jetstream", or remove it`)
+		} else if !filepath.IsAbs(cl.JetStreamDir) {
+			cl.JetStreamDir = filepath.Join(c.Dir, cl.JetStreamDir)
+		}
+		if st, err := os.Stat(cl.JetStreamDir); err == nil && !st.IsDir() {
+			v.add("cluster.jetstream_dir", fmt.Sprintf("%q is a file, not a directory", cl.JetStreamDir))
+		}
 	}
 	if cl.ConnectTimeout.D <= 0 {
 		v.add("cluster.connect_timeout", "must be positive")

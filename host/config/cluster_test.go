@@ -25,7 +25,7 @@ func TestClusterDefaults(t *testing.T) {
 				t.Fatal(err)
 			}
 			cl := c.Cluster
-			if cl.Name != config.DefaultClusterName || cl.NodeID != 0 || cl.EmbeddedListen != config.DefaultEmbeddedListen ||
+			if cl.Name != config.DefaultClusterName || cl.NodeID != 0 || cl.EmbeddedListen != config.DefaultEmbeddedListen || cl.KV != config.KVNode ||
 				cl.ConnectTimeout.D != dur(t, config.DefaultClusterConnectTimeout) || cl.RequestTimeout.D != dur(t, config.DefaultClusterRequestTimeout) {
 				t.Errorf("defaults: %+v", cl)
 			}
@@ -61,6 +61,12 @@ func TestClusterProblems(t *testing.T) {
 		{"tls pair", `tls_cert_file = "m.wasm"`, []wantProblem{{-6, "cluster.tls_key_file", "together"}}},
 		{"timeout", `connect_timeout = "0s"`, []wantProblem{{7, "cluster.connect_timeout", "positive"}}},
 		{"unknown key", `embeded = true`, []wantProblem{{7, "cluster.embeded", "unknown key"}}},
+		{"kv", `kv = "redis"`, []wantProblem{{7, "cluster.kv", `want "node"`}}},
+		{"kv case", `kv = "JetStream"`, []wantProblem{{7, "cluster.kv", `want "node"`}}},
+		{"jetstream_dir without embedded", "kv = \"jetstream\"\njetstream_dir = \"js\"", []wantProblem{{8, "cluster.jetstream_dir", "only for the embedded"}}},
+		{"jetstream_dir without kv", "embedded = true\njetstream_dir = \"js\"", []wantProblem{{8, "cluster.jetstream_dir", "only for the embedded"}}},
+		{"embedded jetstream without dir", "embedded = true\nkv = \"jetstream\"", []wantProblem{{-6, "cluster.jetstream_dir", "required"}}},
+		{"jetstream_dir a file", "embedded = true\nkv = \"jetstream\"\njetstream_dir = \"m.wasm\"", []wantProblem{{9, "cluster.jetstream_dir", "not a directory"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

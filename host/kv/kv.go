@@ -2,14 +2,18 @@
 // store shared by every instance of a plugin, scoped by namespace, with get, set (optionally
 // with a TTL), compare-and-swap and delete.
 //
-// Memory is the store of one process: bounded in entries and bytes (abi.MaxKVEntries,
-// abi.MaxKVBytes, or smaller limits for tests), with expired entries dropped lazily, when read,
-// and by a sweep of a deadline heap on every write: no goroutine and no timer per key.
+// Store is the one interface, with two implementations: Memory is the store of one process:
+// bounded in entries and bytes (abi.MaxKVEntries, abi.MaxKVBytes, or smaller limits for tests),
+// with expired entries dropped lazily, when read, and by a sweep of a deadline heap on every
+// write: no goroutine and no timer per key. JetStream is the store of a cluster with kv =
+// "jetstream": a NATS JetStream key-value bucket per plugin that every node shares, with the same
+// semantics and limits (see its doc).
 package kv
 
 import (
 	"bytes"
 	"container/heap"
+	"context"
 	"sync"
 	"time"
 
@@ -34,18 +38,20 @@ func ValidKey(k []byte) bool {
 }
 
 // Store is a plugin's shared store. Keys are valid (ValidKey) and values at most abi.MaxKVValue
-// bytes: the host function checks them first. A ttl of 0 means no expiry.
+// bytes: the host function checks them first. A ttl of 0 means no expiry. A store that waits on
+// the network (JetStream) does so within ctx and returns abi.ErrUnavailable when it cannot
+// answer; Memory never waits.
 type Store interface {
 	// Get returns a copy of the value of key in namespace ns, or abi.ErrNotFound.
-	Get(ns, key string) ([]byte, abi.Status)
+	Get(ctx context.Context, ns, key string) ([]byte, abi.Status)
 	// Set stores value; abi.ErrLimit when the store is full.
-	Set(ns, key string, value []byte, ttl time.Duration) abi.Status
+	Set(ctx context.Context, ns, key string, value []byte, ttl time.Duration) abi.Status
 	// CAS stores value only if the key's value equals expect (expect nil: only if the key has
 	// no value): abi.ErrNotFound when expect is not nil and the key has no value, abi.ErrMismatch
 	// when the value differs (or exists), abi.ErrLimit when the store is full.
-	CAS(ns, key string, expect, value []byte, ttl time.Duration) abi.Status
+	CAS(ctx context.Context, ns, key string, expect, value []byte, ttl time.Duration) abi.Status
 	// Delete removes key, or returns abi.ErrNotFound.
-	Delete(ns, key string) abi.Status
+	Delete(ctx context.Context, ns, key string) abi.Status
 }
 
 // Limits bound a Memory store.
@@ -114,7 +120,7 @@ func (s *Memory) sweep(now time.Time) {
 }
 
 // Get implements Store.
-func (s *Memory) Get(ns, key string) ([]byte, abi.Status) {
+func (s *Memory) Get(_ context.Context, ns, key string) ([]byte, abi.Status) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.live(id{ns, key}, s.clock())
@@ -125,7 +131,7 @@ func (s *Memory) Get(ns, key string) ([]byte, abi.Status) {
 }
 
 // Set implements Store.
-func (s *Memory) Set(ns, key string, value []byte, ttl time.Duration) abi.Status {
+func (s *Memory) Set(_ context.Context, ns, key string, value []byte, ttl time.Duration) abi.Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clock()
@@ -134,7 +140,7 @@ func (s *Memory) Set(ns, key string, value []byte, ttl time.Duration) abi.Status
 }
 
 // CAS implements Store.
-func (s *Memory) CAS(ns, key string, expect, value []byte, ttl time.Duration) abi.Status {
+func (s *Memory) CAS(_ context.Context, ns, key string, expect, value []byte, ttl time.Duration) abi.Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clock()
@@ -193,7 +199,7 @@ func (s *Memory) compact(nk id, n *entry) {
 }
 
 // Delete implements Store.
-func (s *Memory) Delete(ns, key string) abi.Status {
+func (s *Memory) Delete(_ context.Context, ns, key string) abi.Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := id{ns, key}

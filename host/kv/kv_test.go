@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"sync"
@@ -9,6 +10,9 @@ import (
 
 	"github.com/wasmsock/wasmsock/abi"
 )
+
+// ctx is what the tests pass to a store's operations.
+var ctx = context.Background()
 
 type clock struct {
 	mu  sync.Mutex
@@ -45,6 +49,16 @@ func TestValidKey(t *testing.T) {
 // TestOperations runs get, set, CAS and delete in sequence, each step with its expected status.
 func TestOperations(t *testing.T) {
 	s, _ := newStore(Limits{})
+	runOperations(t, s)
+	if n, b := s.Len(); n != 1 || b != len("other")+len("k")+len("o") {
+		t.Errorf("Len = %d, %d", n, b)
+	}
+}
+
+// runOperations runs the steps of TestOperations, step i on stores[i % len(stores)] (stores that
+// share their data: the nodes of a cluster).
+func runOperations(t *testing.T, stores ...Store) {
+	t.Helper()
 	steps := []struct {
 		op, ns, key   string
 		expect, value []byte
@@ -72,22 +86,20 @@ func TestOperations(t *testing.T) {
 	for i, st := range steps {
 		var got abi.Status
 		var v []byte
+		s := stores[i%len(stores)]
 		switch st.op {
 		case "get":
-			v, got = s.Get(st.ns, st.key)
+			v, got = s.Get(ctx, st.ns, st.key)
 		case "set":
-			got = s.Set(st.ns, st.key, st.value, 0)
+			got = s.Set(ctx, st.ns, st.key, st.value, 0)
 		case "cas":
-			got = s.CAS(st.ns, st.key, st.expect, st.value, 0)
+			got = s.CAS(ctx, st.ns, st.key, st.expect, st.value, 0)
 		case "delete":
-			got = s.Delete(st.ns, st.key)
+			got = s.Delete(ctx, st.ns, st.key)
 		}
 		if got != st.want || (st.op == "get" && got == abi.OK && string(v) != st.wantValue) {
 			t.Fatalf("step %d %s %q/%q: %v %q, want %v %q", i, st.op, st.ns, st.key, got, v, st.want, st.wantValue)
 		}
-	}
-	if n, b := s.Len(); n != 1 || b != len("other")+len("k")+len("o") {
-		t.Errorf("Len = %d, %d", n, b)
 	}
 }
 
@@ -95,38 +107,38 @@ func TestOperations(t *testing.T) {
 // set replaces the TTL, and the sweep frees the budget expired entries held.
 func TestTTL(t *testing.T) {
 	s, c := newStore(Limits{Entries: 2})
-	if st := s.Set("", "a", []byte("1"), time.Second); st != abi.OK {
+	if st := s.Set(ctx, "", "a", []byte("1"), time.Second); st != abi.OK {
 		t.Fatal(st)
 	}
-	if st := s.Set("", "b", []byte("2"), 3*time.Second); st != abi.OK {
+	if st := s.Set(ctx, "", "b", []byte("2"), 3*time.Second); st != abi.OK {
 		t.Fatal(st)
 	}
-	if st := s.Set("", "c", []byte("3"), 0); st != abi.ErrLimit {
+	if st := s.Set(ctx, "", "c", []byte("3"), 0); st != abi.ErrLimit {
 		t.Fatalf("third entry over a budget of 2: %v", st)
 	}
 	c.add(999 * time.Millisecond)
-	if v, st := s.Get("", "a"); st != abi.OK || string(v) != "1" {
+	if v, st := s.Get(ctx, "", "a"); st != abi.OK || string(v) != "1" {
 		t.Fatalf("before the deadline: %q %v", v, st)
 	}
 	c.add(time.Millisecond)
-	if _, st := s.Get("", "a"); st != abi.ErrNotFound {
+	if _, st := s.Get(ctx, "", "a"); st != abi.ErrNotFound {
 		t.Fatalf("at the deadline: %v", st)
 	}
-	if st := s.CAS("", "a", []byte("1"), []byte("x"), 0); st != abi.ErrNotFound {
+	if st := s.CAS(ctx, "", "a", []byte("1"), []byte("x"), 0); st != abi.ErrNotFound {
 		t.Errorf("cas on an expired value: %v", st)
 	}
 	// b is set again without a TTL: its first deadline no longer applies.
-	if st := s.Set("", "b", []byte("2"), 0); st != abi.OK {
+	if st := s.Set(ctx, "", "b", []byte("2"), 0); st != abi.OK {
 		t.Fatal(st)
 	}
-	if st := s.Set("", "c", []byte("3"), time.Second); st != abi.OK {
+	if st := s.Set(ctx, "", "c", []byte("3"), time.Second); st != abi.OK {
 		t.Fatalf("after a's expiry there is room: %v", st)
 	}
 	c.add(time.Hour)
-	if v, st := s.Get("", "b"); st != abi.OK || string(v) != "2" {
+	if v, st := s.Get(ctx, "", "b"); st != abi.OK || string(v) != "2" {
 		t.Errorf("b without TTL: %q %v", v, st)
 	}
-	if st := s.Set("", "d", nil, 0); st != abi.OK {
+	if st := s.Set(ctx, "", "d", nil, 0); st != abi.OK {
 		t.Errorf("the sweep frees c's room: %v", st)
 	}
 	if n, _ := s.Len(); n != 2 {
@@ -139,7 +151,7 @@ func TestTTL(t *testing.T) {
 func TestDeadlineHeapBounded(t *testing.T) {
 	s, _ := newStore(Limits{})
 	for i := 0; i < 10000; i++ {
-		if st := s.Set("", "k", []byte("v"), time.Hour+time.Duration(i)); st != abi.OK {
+		if st := s.Set(ctx, "", "k", []byte("v"), time.Hour+time.Duration(i)); st != abi.OK {
 			t.Fatal(st)
 		}
 	}
@@ -153,29 +165,29 @@ func TestDeadlineHeapBounded(t *testing.T) {
 func TestLimits(t *testing.T) {
 	s, _ := newStore(Limits{Entries: 3, Bytes: 30})
 	for i := 0; i < 3; i++ {
-		if st := s.Set("n", "k"+strconv.Itoa(i), []byte("12345"), 0); st != abi.OK { // 1+2+5 = 8 bytes
+		if st := s.Set(ctx, "n", "k"+strconv.Itoa(i), []byte("12345"), 0); st != abi.OK { // 1+2+5 = 8 bytes
 			t.Fatal(st)
 		}
 	}
-	if st := s.Set("n", "k3", nil, 0); st != abi.ErrLimit {
+	if st := s.Set(ctx, "n", "k3", nil, 0); st != abi.ErrLimit {
 		t.Errorf("4th entry: %v", st)
 	}
-	if st := s.CAS("n", "k3", nil, nil, 0); st != abi.ErrLimit {
+	if st := s.CAS(ctx, "n", "k3", nil, nil, 0); st != abi.ErrLimit {
 		t.Errorf("4th entry by cas: %v", st)
 	}
-	if st := s.Set("n", "k0", []byte("123456789012"), 0); st != abi.ErrLimit {
+	if st := s.Set(ctx, "n", "k0", []byte("123456789012"), 0); st != abi.ErrLimit {
 		t.Errorf("over the bytes (8+8+15 > 30): %v", st)
 	}
 	if _, b := s.Len(); b != 24 {
 		t.Errorf("%d bytes after refused writes, want 24", b)
 	}
-	if st := s.Set("n", "k0", []byte("abc"), 0); st != abi.OK {
+	if st := s.Set(ctx, "n", "k0", []byte("abc"), 0); st != abi.OK {
 		t.Errorf("a smaller value: %v", st)
 	}
-	if st := s.Delete("n", "k1"); st != abi.OK {
+	if st := s.Delete(ctx, "n", "k1"); st != abi.OK {
 		t.Fatal(st)
 	}
-	if st := s.Set("n", "k3", []byte("x"), 0); st != abi.OK {
+	if st := s.Set(ctx, "n", "k3", []byte("x"), 0); st != abi.OK {
 		t.Errorf("after a delete: %v", st)
 	}
 }
@@ -183,30 +195,42 @@ func TestLimits(t *testing.T) {
 // TestCASRace increments one counter from many goroutines with get and CAS: no update is lost.
 func TestCASRace(t *testing.T) {
 	s, _ := newStore(Limits{})
-	const workers, each = 8, 200
+	casRace(t, 8, 200, s)
+}
+
+// casRace increments one counter from workers goroutines, each each times, with get and CAS,
+// worker w on stores[w % len(stores)], and checks that no increment is lost.
+func casRace(t *testing.T, workers, each int, stores ...Store) {
+	t.Helper()
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
+		s := stores[w%len(stores)]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
 				for {
-					old, st := s.Get("", "n")
+					old, st := s.Get(ctx, "", "n")
 					n := 0
 					if st == abi.OK {
 						n, _ = strconv.Atoi(string(old))
 					} else {
 						old = nil
 					}
-					if s.CAS("", "n", old, []byte(strconv.Itoa(n+1)), 0) == abi.OK {
+					st = s.CAS(ctx, "", "n", old, []byte(strconv.Itoa(n+1)), 0)
+					if st == abi.OK {
 						break
+					}
+					if st != abi.ErrMismatch && st != abi.ErrNotFound {
+						t.Errorf("cas: %v", st)
+						return
 					}
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	if v, _ := s.Get("", "n"); string(v) != strconv.Itoa(workers*each) {
+	if v, _ := stores[0].Get(ctx, "", "n"); string(v) != strconv.Itoa(workers*each) {
 		t.Errorf("counter %s, want %d", v, workers*each)
 	}
 }

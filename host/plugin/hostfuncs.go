@@ -321,6 +321,25 @@ func hostGroupMembers(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	return abi.Status(EncodeMembers(dst, members))
 }
 
+// callContext is the context of a host function that may wait on the network (presence and the
+// shared store in a cluster): the guest's, which the watchdog cancels at call_timeout, saying the
+// running call's deadline, so that the host can keep its wait well inside it. It arms no timer
+// (an in-memory store never waits; one that does bounds itself by the deadline).
+func (g *guest) callContext() (context.Context, context.CancelFunc) {
+	if start := g.callStart.Load(); start != 0 {
+		return callDeadline{g.ctx, time.Unix(0, start).Add(g.plugin.opts.CallTimeout)}, func() {}
+	}
+	return g.ctx, func() {}
+}
+
+// callDeadline is a context whose deadline is its guest call's.
+type callDeadline struct {
+	context.Context
+	deadline time.Time
+}
+
+func (c callDeadline) Deadline() (time.Time, bool) { return c.deadline, true }
+
 // presenceAnswer is the last presence answer of a guest call, so that the usual two calls of
 // group_members (one for the length, one with room enough) cost one lookup (in a cluster, one
 // round trip to the other nodes) and agree. join and leave forget it.
@@ -339,12 +358,8 @@ func (g *guest) presence(group string, members bool) (int, []Member, abi.Status)
 	if a := &g.lastPresence; start != 0 && a.call == start && a.group == group && (a.members || !members) {
 		return a.size, a.list, abi.OK
 	}
-	ctx := g.ctx
-	if start != 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, time.Unix(0, start).Add(g.plugin.opts.CallTimeout))
-		defer cancel()
-	}
+	ctx, cancel := g.callContext()
+	defer cancel()
 	n, list, st := g.plugin.host.Presence(ctx, g.current, group, members)
 	if st == abi.OK && start != 0 {
 		g.lastPresence = presenceAnswer{call: start, group: group, members: members, size: n, list: list}
@@ -455,7 +470,9 @@ func hostKVGet(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	if st != abi.OK {
 		return st
 	}
-	v, st := g.plugin.kv.Get(ns, key)
+	ctx, cancel := g.callContext()
+	defer cancel()
+	v, st := g.plugin.kv.Get(ctx, ns, key)
 	if st != abi.OK {
 		return st
 	}
@@ -491,7 +508,9 @@ func hostKVSet(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	if st != abi.OK {
 		return st
 	}
-	return g.plugin.kv.Set(ns, key, value, ttl)
+	ctx, cancel := g.callContext()
+	defer cancel()
+	return g.plugin.kv.Set(ctx, ns, key, value, ttl)
 }
 
 // kvWriteArgs reads the key and the value of kv_set and kv_cas and checks them, and finds the
@@ -534,7 +553,9 @@ func hostKVCAS(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	if st != abi.OK {
 		return st
 	}
-	return g.plugin.kv.CAS(ns, key, expect, value, ttl)
+	ctx, cancel := g.callContext()
+	defer cancel()
+	return g.plugin.kv.CAS(ctx, ns, key, expect, value, ttl)
 }
 
 func hostKVDelete(g *guest, mem api.Memory, stack []uint64) abi.Status {
@@ -546,5 +567,7 @@ func hostKVDelete(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	if st != abi.OK {
 		return st
 	}
-	return g.plugin.kv.Delete(ns, key)
+	ctx, cancel := g.callContext()
+	defer cancel()
+	return g.plugin.kv.Delete(ctx, ns, key)
 }

@@ -1,6 +1,7 @@
 package plugintest
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -103,7 +104,7 @@ func (h *Harness) SetKV(namespace, key string, value []byte, ttl time.Duration) 
 	if len(value) > abi.MaxKVValue {
 		return fmt.Errorf("plugintest: value of %q: %s", key, abi.ErrTooLarge)
 	}
-	if st := h.kv.Set(namespace, key, value, ttl); st != abi.OK {
+	if st := h.kv.Set(context.Background(), namespace, key, value, ttl); st != abi.OK {
 		return fmt.Errorf("plugintest: set %q: %s", key, st)
 	}
 	return nil
