@@ -236,7 +236,7 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, prev *state) (*s
 			pb = b
 		}
 		store := s.kvStore(name)
-		if js, ok := store.(*kv.JetStream); ok {
+		if js, ok := store.(*cluster.KV); ok {
 			// The plugin's bucket, made now so that check and serve report a NATS account that
 			// may not make it (at start: a problem; on a reload, a warning: the store makes it
 			// on first use once it can).
@@ -624,7 +624,7 @@ func (s *Server) kvStore(name string) kv.Store {
 	st := s.kv[name]
 	if st == nil {
 		if s.cluster != nil && s.cluster.JetStream() != nil {
-			st = kv.NewJetStream(s.cluster.JetStream(), kv.Bucket(s.cluster.Name(), name), kv.Limits{}, s.cluster.RequestTimeout(), s.log.With("plugin", name))
+			st = cluster.NewKV(s.cluster.JetStream(), cluster.KVBucket(s.cluster.Name(), name), kv.Limits{}, s.cluster.RequestTimeout(), s.log.With("plugin", name))
 		} else {
 			st = kv.NewMemory(nil, kv.Limits{})
 		}

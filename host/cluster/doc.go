@@ -13,8 +13,8 @@
 //     With kv = "jetstream" (the plugins' shared stores in JetStream), the embedded server runs
 //     JetStream in jetstream_dir, and Start asks the NATS server for this account's JetStream
 //     within connect_timeout: a server without JetStream fails Start (and check) at cluster.kv.
-//     JetStream gives the node's JetStream context; package host/kv keeps one bucket per plugin
-//     in it (kv.JetStream).
+//     JetStream gives the node's JetStream context; the host keeps one bucket per plugin in it
+//     (KV, a kv.Store).
 //  3. It claims a node id, 1-1023 (node_id, or a free one picked at random): a node answers on
 //     the subject NAME.claim.ID, so a claim that finds no responder holds. The node id is in
 //     the high bits of every connection id the node issues, so ids are unique in the cluster.

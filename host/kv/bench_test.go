@@ -6,8 +6,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/wasmsock/wasmsock/abi"
 )
 
 // BenchmarkStore measures the in-memory store's operations on 1000 keys of 64-byte values, side
@@ -74,74 +72,4 @@ func BenchmarkStore(b *testing.B) {
 			mu.Unlock()
 		}
 	})
-}
-
-// BenchmarkStores measures get, set, set with a TTL and compare-and-swap on the in-memory store
-// and on the JetStream store (an in-process nats-server with JetStream on loopback, file storage
-// in a temporary directory, one connection), side by side in one run, on 1000 keys of 64-byte
-// values:
-//
-//	go test -run '^$' -bench '^BenchmarkStores$' -benchtime 2000x -count 5 ./host/kv/
-//
-// For the JetStream store each operation is one round trip to the server (a direct get, or a
-// publish and its acknowledgement; CAS is both).
-func BenchmarkStores(b *testing.B) {
-	const keys = 1000
-	names := make([]string, keys)
-	for i := range names {
-		names[i] = "room/" + strconv.Itoa(i)
-	}
-	value := bytes.Repeat([]byte("v"), 64)
-	ns := runJetStream(b)
-	for _, impl := range []struct {
-		name string
-		new  func(b *testing.B, bucket string) Store
-	}{
-		{"memory", func(*testing.B, string) Store { return NewMemory(nil, Limits{}) }},
-		{"jetstream", func(b *testing.B, bucket string) Store { return jsStore(b, ns.ClientURL(), bucket, Limits{}) }},
-	} {
-		fill := func(b *testing.B, s Store) {
-			for _, k := range names {
-				if st := s.Set(ctx, "ns", k, value, 0); st != abi.OK {
-					b.Fatal(st)
-				}
-			}
-		}
-		b.Run(impl.name+"/get", func(b *testing.B) {
-			s := impl.new(b, "get")
-			fill(b, s)
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if _, st := s.Get(ctx, "ns", names[i%keys]); st != abi.OK {
-					b.Fatal(st)
-				}
-			}
-		})
-		b.Run(impl.name+"/set", func(b *testing.B) {
-			s := impl.new(b, "set")
-			for i := 0; i < b.N; i++ {
-				if st := s.Set(ctx, "ns", names[i%keys], value, 0); st != abi.OK {
-					b.Fatal(st)
-				}
-			}
-		})
-		b.Run(impl.name+"/set-ttl", func(b *testing.B) {
-			s := impl.new(b, "setttl")
-			for i := 0; i < b.N; i++ {
-				if st := s.Set(ctx, "ns", names[i%keys], value, time.Hour); st != abi.OK {
-					b.Fatal(st)
-				}
-			}
-		})
-		b.Run(impl.name+"/cas", func(b *testing.B) {
-			s := impl.new(b, "cas")
-			fill(b, s)
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if st := s.CAS(ctx, "ns", names[i%keys], value, value, 0); st != abi.OK {
-					b.Fatal(st)
-				}
-			}
-		})
-	}
 }

@@ -5,9 +5,9 @@
 // Store is the one interface, with two implementations: Memory is the store of one process:
 // bounded in entries and bytes (abi.MaxKVEntries, abi.MaxKVBytes, or smaller limits for tests),
 // with expired entries dropped lazily, when read, and by a sweep of a deadline heap on every
-// write: no goroutine and no timer per key. JetStream is the store of a cluster with kv =
-// "jetstream": a NATS JetStream key-value bucket per plugin that every node shares, with the same
-// semantics and limits (see its doc).
+// write: no goroutine and no timer per key. cluster.KV (package host/cluster) is the store of a
+// cluster with kv = "jetstream": a NATS JetStream key-value bucket per plugin that every node
+// shares, with the same semantics and limits; package kvtest runs the same steps against both.
 package kv
 
 import (

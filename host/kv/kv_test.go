@@ -46,63 +46,6 @@ func TestValidKey(t *testing.T) {
 	}
 }
 
-// TestOperations runs get, set, CAS and delete in sequence, each step with its expected status.
-func TestOperations(t *testing.T) {
-	s, _ := newStore(Limits{})
-	runOperations(t, s)
-	if n, b := s.Len(); n != 1 || b != len("other")+len("k")+len("o") {
-		t.Errorf("Len = %d, %d", n, b)
-	}
-}
-
-// runOperations runs the steps of TestOperations, step i on stores[i % len(stores)] (stores that
-// share their data: the nodes of a cluster).
-func runOperations(t *testing.T, stores ...Store) {
-	t.Helper()
-	steps := []struct {
-		op, ns, key   string
-		expect, value []byte
-		want          abi.Status
-		wantValue     string // for get
-	}{
-		{op: "get", key: "k", want: abi.ErrNotFound},
-		{op: "delete", key: "k", want: abi.ErrNotFound},
-		{op: "cas", key: "k", expect: []byte("x"), value: []byte("v"), want: abi.ErrNotFound},
-		{op: "cas", key: "k", expect: nil, value: []byte("v1"), want: abi.OK},
-		{op: "cas", key: "k", expect: nil, value: []byte("v2"), want: abi.ErrMismatch},
-		{op: "get", key: "k", want: abi.OK, wantValue: "v1"},
-		{op: "get", ns: "other", key: "k", want: abi.ErrNotFound},
-		{op: "cas", key: "k", expect: []byte("nope"), value: []byte("v2"), want: abi.ErrMismatch},
-		{op: "cas", key: "k", expect: []byte("v1"), value: []byte{}, want: abi.OK},
-		{op: "get", key: "k", want: abi.OK, wantValue: ""},
-		{op: "cas", key: "k", expect: nil, value: []byte("v3"), want: abi.ErrMismatch}, // empty is a value
-		{op: "cas", key: "k", expect: []byte{}, value: []byte("v3"), want: abi.OK},
-		{op: "set", ns: "other", key: "k", value: []byte("o"), want: abi.OK},
-		{op: "get", key: "k", want: abi.OK, wantValue: "v3"},
-		{op: "delete", key: "k", want: abi.OK},
-		{op: "get", key: "k", want: abi.ErrNotFound},
-		{op: "get", ns: "other", key: "k", want: abi.OK, wantValue: "o"},
-	}
-	for i, st := range steps {
-		var got abi.Status
-		var v []byte
-		s := stores[i%len(stores)]
-		switch st.op {
-		case "get":
-			v, got = s.Get(ctx, st.ns, st.key)
-		case "set":
-			got = s.Set(ctx, st.ns, st.key, st.value, 0)
-		case "cas":
-			got = s.CAS(ctx, st.ns, st.key, st.expect, st.value, 0)
-		case "delete":
-			got = s.Delete(ctx, st.ns, st.key)
-		}
-		if got != st.want || (st.op == "get" && got == abi.OK && string(v) != st.wantValue) {
-			t.Fatalf("step %d %s %q/%q: %v %q, want %v %q", i, st.op, st.ns, st.key, got, v, st.want, st.wantValue)
-		}
-	}
-}
-
 // TestTTL drives the store's clock: a value expires at its deadline for every operation, a new
 // set replaces the TTL, and the sweep frees the budget expired entries held.
 func TestTTL(t *testing.T) {
@@ -189,48 +132,5 @@ func TestLimits(t *testing.T) {
 	}
 	if st := s.Set(ctx, "n", "k3", []byte("x"), 0); st != abi.OK {
 		t.Errorf("after a delete: %v", st)
-	}
-}
-
-// TestCASRace increments one counter from many goroutines with get and CAS: no update is lost.
-func TestCASRace(t *testing.T) {
-	s, _ := newStore(Limits{})
-	casRace(t, 8, 200, s)
-}
-
-// casRace increments one counter from workers goroutines, each each times, with get and CAS,
-// worker w on stores[w % len(stores)], and checks that no increment is lost.
-func casRace(t *testing.T, workers, each int, stores ...Store) {
-	t.Helper()
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		s := stores[w%len(stores)]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < each; i++ {
-				for {
-					old, st := s.Get(ctx, "", "n")
-					n := 0
-					if st == abi.OK {
-						n, _ = strconv.Atoi(string(old))
-					} else {
-						old = nil
-					}
-					st = s.CAS(ctx, "", "n", old, []byte(strconv.Itoa(n+1)), 0)
-					if st == abi.OK {
-						break
-					}
-					if st != abi.ErrMismatch && st != abi.ErrNotFound {
-						t.Errorf("cas: %v", st)
-						return
-					}
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if v, _ := stores[0].Get(ctx, "", "n"); string(v) != strconv.Itoa(workers*each) {
-		t.Errorf("counter %s, want %d", v, workers*each)
 	}
 }

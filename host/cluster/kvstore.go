@@ -1,4 +1,4 @@
-package kv
+package cluster
 
 import (
 	"bytes"
@@ -14,13 +14,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wasmsock/wasmsock/abi"
+	"github.com/wasmsock/wasmsock/host/kv"
 )
 
-// JetStream is a Store in a NATS JetStream key-value bucket, shared by every node of a cluster:
+// KV is a kv.Store in a NATS JetStream key-value bucket, shared by every node of a cluster:
 // one bucket per plugin (Bucket), its stream created (or brought to this configuration) on first
-// use. It follows Memory's semantics exactly where NATS allows:
+// use. It follows kv.Memory's semantics exactly where NATS allows:
 //
-//   - A key of namespace ns is the subject $KV.BUCKET.NS.KEY, both escaped with Token, so that no
+//   - A key of namespace ns is the subject $KV.BUCKET.NS.KEY, both escaped with kvToken, so that no
 //     two (namespace, key) pairs share a subject and nothing is a wildcard.
 //   - Get reads the key's last message (a direct get); a value whose TTL has run out counts as
 //     gone at once, even before the server drops it.
@@ -39,11 +40,11 @@ import (
 // Every operation waits at most the store's timeout, and at most half of what is left of ctx
 // (the guest call's deadline); NATS unreachable, JetStream not answering in time, or any other
 // failure of the server is abi.ErrUnavailable.
-type JetStream struct {
+type KV struct {
 	js      jetstream.JetStream
 	bucket  string
 	prefix  string // $KV.BUCKET.
-	limits  Limits
+	limits  kv.Limits
 	timeout time.Duration
 	log     *slog.Logger
 
@@ -59,9 +60,9 @@ const errCodeStoreFailed jetstream.ErrorCode = 10077
 // ttlHeader carries a value's TTL in milliseconds.
 const ttlHeader = "Wasmsock-TTL"
 
-// NewJetStream returns the store of bucket (Bucket) over js. Nothing is sent until the first
-// operation, or Ensure.
-func NewJetStream(js jetstream.JetStream, bucket string, limits Limits, timeout time.Duration, log *slog.Logger) *JetStream {
+// NewKV returns the store of bucket (KVBucket) over js (Node.JetStream). Nothing is sent until
+// the first operation, or Ensure. The limits are kv.Memory's (zero: the ABI's).
+func NewKV(js jetstream.JetStream, bucket string, limits kv.Limits, timeout time.Duration, log *slog.Logger) *KV {
 	if limits.Entries <= 0 {
 		limits.Entries = abi.MaxKVEntries
 	}
@@ -71,21 +72,21 @@ func NewJetStream(js jetstream.JetStream, bucket string, limits Limits, timeout 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &JetStream{js: js, bucket: bucket, prefix: "$KV." + bucket + ".", limits: limits, timeout: timeout, log: log}
+	return &KV{js: js, bucket: bucket, prefix: "$KV." + bucket + ".", limits: limits, timeout: timeout, log: log}
 }
 
-// Bucket is the name of the key-value bucket of a plugin of a cluster: the cluster's name,
+// KVBucket is the name of the key-value bucket of a plugin of a cluster: the cluster's name,
 // length first, then the plugin's ("ws8_wasmsock_chat"), so that no two (cluster, plugin) pairs
 // share a bucket. Cluster and plugin names are letters, digits, '-' and '_' (config rules),
 // which bucket names allow.
-func Bucket(cluster, plugin string) string {
+func KVBucket(cluster, plugin string) string {
 	return "ws" + strconv.Itoa(len(cluster)) + "_" + cluster + "_" + plugin
 }
 
-// Token escapes s into a key token JetStream accepts that holds no '.': bytes other than ASCII
+// kvToken escapes s into a key token JetStream accepts that holds no '.': bytes other than ASCII
 // letters, digits, '-' and '_' become =XX (upper-case hex), and the empty string is "=". The
-// mapping is one to one (Untoken reverses it).
-func Token(s string) string {
+// mapping is one to one (kvUntoken reverses it).
+func kvToken(s string) string {
 	if s == "" {
 		return "="
 	}
@@ -94,7 +95,7 @@ func Token(s string) string {
 	b.Grow(len(s))
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if plainByte(c) {
+		if kvPlainByte(c) {
 			b.WriteByte(c)
 		} else {
 			b.WriteByte('=')
@@ -105,8 +106,8 @@ func Token(s string) string {
 	return b.String()
 }
 
-// Untoken reverses Token; ok is false for a string Token never returns.
-func Untoken(t string) (string, bool) {
+// kvUntoken reverses kvToken; ok is false for a string kvToken never returns.
+func kvUntoken(t string) (string, bool) {
 	if t == "=" {
 		return "", true
 	}
@@ -117,12 +118,12 @@ func Untoken(t string) (string, bool) {
 	for i := 0; i < len(t); i++ {
 		c := t[i]
 		switch {
-		case plainByte(c):
+		case kvPlainByte(c):
 			b.WriteByte(c)
-		case c == '=' && i+2 < len(t) && isUpperHex(t[i+1]) && isUpperHex(t[i+2]):
+		case c == '=' && i+2 < len(t) && kvUpperHex(t[i+1]) && kvUpperHex(t[i+2]):
 			v, _ := strconv.ParseUint(t[i+1:i+3], 16, 8)
-			if plainByte(byte(v)) {
-				return "", false // Token writes these as they are
+			if kvPlainByte(byte(v)) {
+				return "", false // kvToken writes these as they are
 			}
 			b.WriteByte(byte(v))
 			i += 2
@@ -133,18 +134,18 @@ func Untoken(t string) (string, bool) {
 	return b.String(), true
 }
 
-func plainByte(c byte) bool {
+func kvPlainByte(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
 }
 
-func isUpperHex(c byte) bool { return '0' <= c && c <= '9' || 'A' <= c && c <= 'F' }
+func kvUpperHex(c byte) bool { return '0' <= c && c <= '9' || 'A' <= c && c <= 'F' }
 
 // subject is the subject of key in namespace ns.
-func (s *JetStream) subject(ns, key string) string { return s.prefix + Token(ns) + "." + Token(key) }
+func (s *KV) subject(ns, key string) string { return s.prefix + kvToken(ns) + "." + kvToken(key) }
 
 // config is the bucket's stream: a key-value bucket of history 1 (as nats kv add makes one),
 // with per-message TTLs, deletes by sequence, and this store's budget.
-func (s *JetStream) config() jetstream.StreamConfig {
+func (s *KV) config() jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:              "KV_" + s.bucket,
 		Description:       "wasmsock shared store (abi/ABI.md, Shared state)",
@@ -164,15 +165,15 @@ func (s *JetStream) config() jetstream.StreamConfig {
 }
 
 // Bucket is the store's bucket name.
-func (s *JetStream) Bucket() string { return s.bucket }
+func (s *KV) Bucket() string { return s.bucket }
 
 // Ensure makes the bucket's stream, or brings an existing one to this store's configuration.
-func (s *JetStream) Ensure(ctx context.Context) error {
+func (s *KV) Ensure(ctx context.Context) error {
 	_, err := s.handle(ctx)
 	return err
 }
 
-func (s *JetStream) handle(ctx context.Context) (jetstream.Stream, error) {
+func (s *KV) handle(ctx context.Context) (jetstream.Stream, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stream != nil {
@@ -188,7 +189,7 @@ func (s *JetStream) handle(ctx context.Context) (jetstream.Stream, error) {
 
 // forget drops the stream handle, so that the next operation makes the stream again (an
 // operator deleted it).
-func (s *JetStream) forget() {
+func (s *KV) forget() {
 	s.mu.Lock()
 	s.stream = nil
 	s.mu.Unlock()
@@ -196,7 +197,7 @@ func (s *JetStream) forget() {
 
 // bound returns the context of one operation: at most the store's timeout, and at most half of
 // what is left of ctx.
-func (s *JetStream) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+func (s *KV) bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	wait := s.timeout
 	if dl, ok := ctx.Deadline(); ok {
 		wait = min(wait, time.Until(dl)/2)
@@ -214,7 +215,7 @@ type jsEntry struct {
 	expired bool
 }
 
-func (s *JetStream) read(ctx context.Context, st jetstream.Stream, subj string) (jsEntry, error) {
+func (s *KV) read(ctx context.Context, st jetstream.Stream, subj string) (jsEntry, error) {
 	m, err := st.GetLastMsgForSubject(ctx, subj)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return jsEntry{}, nil
@@ -237,7 +238,7 @@ func (s *JetStream) read(ctx context.Context, st jetstream.Stream, subj string) 
 
 // publish stores value under subj; rev: the key's last revision must be this one (0: the key
 // must have no message), or -1: whatever it is.
-func (s *JetStream) publish(ctx context.Context, subj string, value []byte, ttl time.Duration, rev int64) error {
+func (s *KV) publish(ctx context.Context, subj string, value []byte, ttl time.Duration, rev int64) error {
 	msg := &nats.Msg{Subject: subj, Data: value, Header: nats.Header{}}
 	var opts []jetstream.PublishOpt
 	if ttl > 0 {
@@ -255,7 +256,7 @@ func (s *JetStream) publish(ctx context.Context, subj string, value []byte, ttl 
 
 // status turns an error of NATS into the ABI's status: a stream full is ErrLimit, anything else
 // ErrUnavailable (and logged, unless it is only NATS being away or slow).
-func (s *JetStream) status(op string, err error) abi.Status {
+func (s *KV) status(op string, err error) abi.Status {
 	var api *jetstream.APIError
 	if errors.As(err, &api) && api.ErrorCode == errCodeStoreFailed && strings.Contains(api.Description, "maximum") {
 		return abi.ErrLimit
@@ -278,8 +279,8 @@ func wrongRevision(err error) bool {
 		api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
-// Get implements Store.
-func (s *JetStream) Get(ctx context.Context, ns, key string) ([]byte, abi.Status) {
+// Get implements kv.Store.
+func (s *KV) Get(ctx context.Context, ns, key string) ([]byte, abi.Status) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	st, err := s.handle(ctx)
@@ -296,8 +297,8 @@ func (s *JetStream) Get(ctx context.Context, ns, key string) ([]byte, abi.Status
 	return e.value, abi.OK
 }
 
-// Set implements Store.
-func (s *JetStream) Set(ctx context.Context, ns, key string, value []byte, ttl time.Duration) abi.Status {
+// Set implements kv.Store.
+func (s *KV) Set(ctx context.Context, ns, key string, value []byte, ttl time.Duration) abi.Status {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	if _, err := s.handle(ctx); err != nil {
@@ -309,9 +310,9 @@ func (s *JetStream) Set(ctx context.Context, ns, key string, value []byte, ttl t
 	return abi.OK
 }
 
-// CAS implements Store: read, compare, and write only over the revision compared; when another
+// CAS implements kv.Store: read, compare, and write only over the revision compared; when another
 // writer came first, read again.
-func (s *JetStream) CAS(ctx context.Context, ns, key string, expect, value []byte, ttl time.Duration) abi.Status {
+func (s *KV) CAS(ctx context.Context, ns, key string, expect, value []byte, ttl time.Duration) abi.Status {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	st, err := s.handle(ctx)
@@ -342,9 +343,9 @@ func (s *JetStream) CAS(ctx context.Context, ns, key string, expect, value []byt
 	}
 }
 
-// Delete implements Store: the key's message goes, by its revision (a newer value is read
+// Delete implements kv.Store: the key's message goes, by its revision (a newer value is read
 // again, and deleted).
-func (s *JetStream) Delete(ctx context.Context, ns, key string) abi.Status {
+func (s *KV) Delete(ctx context.Context, ns, key string) abi.Status {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	st, err := s.handle(ctx)

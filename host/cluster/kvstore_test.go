@@ -1,6 +1,7 @@
-package kv
+package cluster
 
 import (
+	"bytes"
 	"context"
 	"strconv"
 	"strings"
@@ -13,7 +14,12 @@ import (
 
 	"github.com/wasmsock/wasmsock/abi"
 	"github.com/wasmsock/wasmsock/host/cluster/natstest"
+	"github.com/wasmsock/wasmsock/host/kv"
+	"github.com/wasmsock/wasmsock/host/kv/kvtest"
 )
+
+// ctx is what the tests pass to the stores' operations.
+var ctx = context.Background()
 
 // runJetStream runs a NATS server with JetStream on a random loopback port, its store in a
 // temporary directory.
@@ -23,7 +29,7 @@ func runJetStream(t testing.TB) *server.Server {
 }
 
 // jsStore is the store of bucket over a connection of its own to url: one node of a cluster.
-func jsStore(t testing.TB, url, bucket string, limits Limits) *JetStream {
+func jsStore(t testing.TB, url, bucket string, limits kv.Limits) *KV {
 	t.Helper()
 	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectBufSize(-1))
 	if err != nil {
@@ -34,26 +40,26 @@ func jsStore(t testing.TB, url, bucket string, limits Limits) *JetStream {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewJetStream(js, bucket, limits, 5*time.Second, nil)
+	s := NewKV(js, bucket, limits, 5*time.Second, nil)
 	if err := s.Ensure(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
-// TestJetStreamOperations runs TestOperations' steps alternately on two nodes' stores of one
+// TestKVOperations runs TestOperations' steps alternately on two nodes' stores of one
 // bucket: every step sees what the step before did on the other node.
-func TestJetStreamOperations(t *testing.T) {
+func TestKVOperations(t *testing.T) {
 	ns := runJetStream(t)
-	a := jsStore(t, ns.ClientURL(), "ops", Limits{})
-	b := jsStore(t, ns.ClientURL(), "ops", Limits{})
-	runOperations(t, a, b)
+	a := jsStore(t, ns.ClientURL(), "ops", kv.Limits{})
+	b := jsStore(t, ns.ClientURL(), "ops", kv.Limits{})
+	kvtest.Operations(t, a, b)
 	// Keys and namespaces that escaping must keep apart, and keys with dots.
 	for _, k := range []struct{ ns, key string }{
 		{"", "a.b"}, {"a", "b"}, {"a.b", ""}, {"=", "x"}, {"", "=3D"}, {"a b", "x"}, {"a", "b.c.d"}, {"a.b", "c.d"},
 		{"é", "room/1"}, {"*", ">"},
 	} {
-		if k.key == "" || !ValidKey([]byte(k.key)) {
+		if k.key == "" || !kv.ValidKey([]byte(k.key)) {
 			continue
 		}
 		if st := a.Set(ctx, k.ns, k.key, []byte(k.ns+"|"+k.key), 0); st != abi.OK {
@@ -67,29 +73,29 @@ func TestJetStreamOperations(t *testing.T) {
 	}
 }
 
-// TestJetStreamBuckets: two buckets (two plugins, or two clusters) share nothing.
-func TestJetStreamBuckets(t *testing.T) {
+// TestKVBuckets: two buckets (two plugins, or two clusters) share nothing.
+func TestKVBuckets(t *testing.T) {
 	ns := runJetStream(t)
-	a := jsStore(t, ns.ClientURL(), Bucket("c1", "p"), Limits{})
-	b := jsStore(t, ns.ClientURL(), Bucket("c1", "q"), Limits{})
-	c := jsStore(t, ns.ClientURL(), Bucket("c1_p", ""), Limits{})
+	a := jsStore(t, ns.ClientURL(), KVBucket("c1", "p"), kv.Limits{})
+	b := jsStore(t, ns.ClientURL(), KVBucket("c1", "q"), kv.Limits{})
+	c := jsStore(t, ns.ClientURL(), KVBucket("c1_p", ""), kv.Limits{})
 	if st := a.Set(ctx, "", "k", []byte("a"), 0); st != abi.OK {
 		t.Fatal(st)
 	}
-	for _, s := range []*JetStream{b, c} {
+	for _, s := range []*KV{b, c} {
 		if v, st := s.Get(ctx, "", "k"); st != abi.ErrNotFound {
 			t.Errorf("bucket %s sees %q %v", s.bucket, v, st)
 		}
 	}
 }
 
-// TestJetStreamTTL: a value with a TTL is gone for every node at its deadline (by the exact TTL,
+// TestKVTTL: a value with a TTL is gone for every node at its deadline (by the exact TTL,
 // before the server's whole seconds), a new write replaces the TTL, and the server drops the
 // expired message by itself, freeing its room.
-func TestJetStreamTTL(t *testing.T) {
+func TestKVTTL(t *testing.T) {
 	ns := runJetStream(t)
-	a := jsStore(t, ns.ClientURL(), "ttl", Limits{Entries: 2})
-	b := jsStore(t, ns.ClientURL(), "ttl", Limits{Entries: 2})
+	a := jsStore(t, ns.ClientURL(), "ttl", kv.Limits{Entries: 2})
+	b := jsStore(t, ns.ClientURL(), "ttl", kv.Limits{Entries: 2})
 	start := time.Now()
 	if st := a.Set(ctx, "", "short", []byte("v"), 200*time.Millisecond); st != abi.OK {
 		t.Fatal(st)
@@ -135,13 +141,13 @@ func TestJetStreamTTL(t *testing.T) {
 	}
 }
 
-// TestJetStreamLimits: the entry budget holds across nodes, writes beyond it return ErrLimit and
+// TestKVLimits: the entry budget holds across nodes, writes beyond it return ErrLimit and
 // store nothing; overwriting and deleting still work, and a delete frees room (it leaves no
 // marker behind).
-func TestJetStreamLimits(t *testing.T) {
+func TestKVLimits(t *testing.T) {
 	ns := runJetStream(t)
-	a := jsStore(t, ns.ClientURL(), "limits", Limits{Entries: 3})
-	b := jsStore(t, ns.ClientURL(), "limits", Limits{Entries: 3})
+	a := jsStore(t, ns.ClientURL(), "limits", kv.Limits{Entries: 3})
+	b := jsStore(t, ns.ClientURL(), "limits", kv.Limits{Entries: 3})
 	for i := range 3 {
 		if st := a.Set(ctx, "n", "k"+strconv.Itoa(i), []byte("12345"), 0); st != abi.OK {
 			t.Fatal(st)
@@ -169,7 +175,7 @@ func TestJetStreamLimits(t *testing.T) {
 	// The byte budget, with the ABI's limits: 255 values of 64 KiB fit in 16 MiB with their
 	// subjects, the 256th does not.
 	big := strings.Repeat("v", abi.MaxKVValue)
-	c := jsStore(t, ns.ClientURL(), "bytes", Limits{})
+	c := jsStore(t, ns.ClientURL(), "bytes", kv.Limits{})
 	n := 0
 	for ; n < 300; n++ {
 		if st := c.Set(ctx, "", "b"+strconv.Itoa(n), []byte(big), 0); st != abi.OK {
@@ -184,21 +190,21 @@ func TestJetStreamLimits(t *testing.T) {
 	}
 }
 
-// TestJetStreamCASRace increments one counter from goroutines on two nodes' stores: no increment
+// TestKVCASRace increments one counter from goroutines on two nodes' stores: no increment
 // is lost.
-func TestJetStreamCASRace(t *testing.T) {
+func TestKVCASRace(t *testing.T) {
 	ns := runJetStream(t)
-	a := jsStore(t, ns.ClientURL(), "race", Limits{})
-	b := jsStore(t, ns.ClientURL(), "race", Limits{})
-	casRace(t, 6, 40, a, b)
+	a := jsStore(t, ns.ClientURL(), "race", kv.Limits{})
+	b := jsStore(t, ns.ClientURL(), "race", kv.Limits{})
+	kvtest.CASRace(t, 6, 40, a, b)
 }
 
-// TestJetStreamUnavailable: with NATS gone, every operation returns ErrUnavailable within the
+// TestKVUnavailable: with NATS gone, every operation returns ErrUnavailable within the
 // store's bound (half of what is left of the caller's deadline), and works again when NATS is
 // back.
-func TestJetStreamUnavailable(t *testing.T) {
+func TestKVUnavailable(t *testing.T) {
 	ns := runJetStream(t)
-	s := jsStore(t, ns.ClientURL(), "gone", Limits{})
+	s := jsStore(t, ns.ClientURL(), "gone", kv.Limits{})
 	if st := s.Set(ctx, "", "k", []byte("v"), 0); st != abi.OK {
 		t.Fatal(st)
 	}
@@ -226,22 +232,22 @@ func TestJetStreamUnavailable(t *testing.T) {
 	}
 }
 
-// FuzzToken: Token's output is a non-empty key token of [A-Za-z0-9_=-] (no dot), Untoken gives the
-// string back, and Untoken accepts nothing Token would not write.
-func FuzzToken(f *testing.F) {
+// FuzzKVToken: kvToken's output is a non-empty key token of [A-Za-z0-9_=-] (no dot), kvUntoken gives the
+// string back, and kvUntoken accepts nothing kvToken would not write.
+func FuzzKVToken(f *testing.F) {
 	for _, s := range []string{"", "a", "a.b", "=", "=3D", "é", "acme-corp_1", "*>", "\x00"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		tok := Token(s)
+		tok := kvToken(s)
 		if tok == "" || strings.Trim(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=") != "" {
-			t.Fatalf("Token(%q) = %q", s, tok)
+			t.Fatalf("kvToken(%q) = %q", s, tok)
 		}
-		if back, ok := Untoken(tok); !ok || back != s {
-			t.Fatalf("Untoken(Token(%q)) = %q, %v", s, back, ok)
+		if back, ok := kvUntoken(tok); !ok || back != s {
+			t.Fatalf("kvUntoken(kvToken(%q)) = %q, %v", s, back, ok)
 		}
-		if back, ok := Untoken(s); ok && Token(back) != s {
-			t.Fatalf("Untoken(%q) = %q, which Token writes %q", s, back, Token(back))
+		if back, ok := kvUntoken(s); ok && kvToken(back) != s {
+			t.Fatalf("kvUntoken(%q) = %q, which kvToken writes %q", s, back, kvToken(back))
 		}
 	})
 }
@@ -255,5 +261,75 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// BenchmarkKVStores measures get, set, set with a TTL and compare-and-swap on the in-memory store
+// and on the JetStream store (an in-process nats-server with JetStream on loopback, file storage
+// in a temporary directory, one connection), side by side in one run, on 1000 keys of 64-byte
+// values:
+//
+//	go test -run '^$' -bench '^BenchmarkKVStores$' -benchtime 2000x -count 5 ./host/cluster/
+//
+// For the JetStream store each operation is one round trip to the server (a direct get, or a
+// publish and its acknowledgement; CAS is both).
+func BenchmarkKVStores(b *testing.B) {
+	const keys = 1000
+	names := make([]string, keys)
+	for i := range names {
+		names[i] = "room/" + strconv.Itoa(i)
+	}
+	value := bytes.Repeat([]byte("v"), 64)
+	ns := runJetStream(b)
+	for _, impl := range []struct {
+		name string
+		new  func(b *testing.B, bucket string) kv.Store
+	}{
+		{"memory", func(*testing.B, string) kv.Store { return kv.NewMemory(nil, kv.Limits{}) }},
+		{"jetstream", func(b *testing.B, bucket string) kv.Store { return jsStore(b, ns.ClientURL(), bucket, kv.Limits{}) }},
+	} {
+		fill := func(b *testing.B, s kv.Store) {
+			for _, k := range names {
+				if st := s.Set(ctx, "ns", k, value, 0); st != abi.OK {
+					b.Fatal(st)
+				}
+			}
+		}
+		b.Run(impl.name+"/get", func(b *testing.B) {
+			s := impl.new(b, "get")
+			fill(b, s)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, st := s.Get(ctx, "ns", names[i%keys]); st != abi.OK {
+					b.Fatal(st)
+				}
+			}
+		})
+		b.Run(impl.name+"/set", func(b *testing.B) {
+			s := impl.new(b, "set")
+			for i := 0; i < b.N; i++ {
+				if st := s.Set(ctx, "ns", names[i%keys], value, 0); st != abi.OK {
+					b.Fatal(st)
+				}
+			}
+		})
+		b.Run(impl.name+"/set-ttl", func(b *testing.B) {
+			s := impl.new(b, "setttl")
+			for i := 0; i < b.N; i++ {
+				if st := s.Set(ctx, "ns", names[i%keys], value, time.Hour); st != abi.OK {
+					b.Fatal(st)
+				}
+			}
+		})
+		b.Run(impl.name+"/cas", func(b *testing.B) {
+			s := impl.new(b, "cas")
+			fill(b, s)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if st := s.CAS(ctx, "ns", names[i%keys], value, value, 0); st != abi.OK {
+					b.Fatal(st)
+				}
+			}
+		})
 	}
 }
