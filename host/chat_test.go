@@ -47,22 +47,44 @@ func (c *chatClient) do(t *testing.T, msg map[string]any) {
 	c.Send(ws.OpText, b)
 }
 
-// next returns the next message, failing unless its action (or type) is want.
-func (c *chatClient) next(t *testing.T, want string) map[string]any {
+// next returns the next message, failing unless its action (or type) is want or one of also.
+func (c *chatClient) next(t *testing.T, want string, also ...string) map[string]any {
 	t.Helper()
 	select {
 	case m, ok := <-c.in:
 		if !ok {
 			t.Fatalf("%s: connection closed, waiting for %q", c.name, want)
 		}
-		if m["action"] != want && m["type"] != want {
-			t.Fatalf("%s: got %v, want %q", c.name, m, want)
+		for _, w := range append(also, want) {
+			if m["action"] == w || m["type"] == w {
+				return m
+			}
 		}
-		return m
+		t.Fatalf("%s: got %v, want %q", c.name, m, want)
 	case <-time.After(5 * time.Second):
 		t.Fatalf("%s: no %q message", c.name, want)
 	}
 	return nil
+}
+
+// reply returns the next message that is not an announcement of another member joining or
+// leaving a room, failing unless its action (or type) is want. In a cluster an announcement
+// published on another node may arrive at any time, before or after a reply on this one.
+func (c *chatClient) reply(t *testing.T, want string) map[string]any {
+	t.Helper()
+	for {
+		m := c.next(t, want, "user_joined", "user_left")
+		if m["action"] != "user_joined" && m["action"] != "user_left" {
+			return m
+		}
+	}
+}
+
+// joinAny joins room, skipping announcements (see reply).
+func (c *chatClient) joinAny(t *testing.T, room string) {
+	t.Helper()
+	c.do(t, map[string]any{"action": "join", "room": room})
+	c.reply(t, "joined")
 }
 
 func (c *chatClient) join(t *testing.T, room string) {
