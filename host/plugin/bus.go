@@ -110,12 +110,14 @@ func (g *guest) namespace() string {
 	if g.current == 0 {
 		return ""
 	}
-	ns, _ := g.plugin.host.ConnGet(g.current, g.current, "namespace")
+	ns, _ := g.host().ConnGet(g.current, g.current, "namespace")
 	return ns
 }
 
 // host is the Host the guest's calls go to: the plugin's, or during on_event its view from the
-// event's namespace.
+// event's namespace. Every host function reaches the Host through it, never through
+// g.plugin.host, which during on_event would act in the default namespace instead of the
+// event's (TestHostFunctionsUseScopedHost).
 func (g *guest) host() Host {
 	if g.scoped != nil {
 		return g.scoped

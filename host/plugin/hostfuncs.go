@@ -218,9 +218,10 @@ func hostLog(g *guest, mem api.Memory, stack []uint64) abi.Status {
 }
 
 // ownConn checks that conn is a connection the guest may name: open, of this plugin, in the
-// current namespace (the host answers ErrUnknownConn otherwise).
+// current namespace (the host answers ErrUnknownConn otherwise; during on_event the current
+// namespace is the event's).
 func ownConn(g *guest, conn uint64) abi.Status {
-	_, st := g.plugin.host.ConnGet(g.current, conn, "path")
+	_, st := g.host().ConnGet(g.current, conn, "path")
 	return st
 }
 
@@ -351,8 +352,9 @@ type presenceAnswer struct {
 	list    []Member
 }
 
-// presence asks the host for a group's size (and members), within the guest call's deadline
-// (the host may wait on the other nodes of a cluster).
+// presence asks the host for a group's size (and members) in the current namespace (during
+// on_event the event's), within the guest call's deadline (the host may wait on the other nodes
+// of a cluster).
 func (g *guest) presence(group string, members bool) (int, []Member, abi.Status) {
 	start := g.callStart.Load()
 	if a := &g.lastPresence; start != 0 && a.call == start && a.group == group && (a.members || !members) {
@@ -360,7 +362,7 @@ func (g *guest) presence(group string, members bool) (int, []Member, abi.Status)
 	}
 	ctx, cancel := g.callContext()
 	defer cancel()
-	n, list, st := g.plugin.host.Presence(ctx, g.current, group, members)
+	n, list, st := g.host().Presence(ctx, g.current, group, members)
 	if st == abi.OK && start != 0 {
 		g.lastPresence = presenceAnswer{call: start, group: group, members: members, size: n, list: list}
 	}
@@ -487,7 +489,7 @@ func kvNamespace(g *guest) (string, abi.Status) {
 	if g.scoped != nil || g.current == 0 {
 		return g.namespace(), abi.OK
 	}
-	return g.plugin.host.ConnGet(g.current, g.current, "namespace")
+	return g.host().ConnGet(g.current, g.current, "namespace")
 }
 
 // kvTTL decodes a ttl_ms argument (ErrInvalidArgument when negative).

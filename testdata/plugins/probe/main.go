@@ -52,7 +52,10 @@
 //
 // Bus events go to the connection that subscribed or requested, as
 // "event ID KIND SUBJECT DATA"; an event whose data is "tell ID TEXT" is carried out instead and
-// reported as "told ID ok" or "told ID ERR <status>".
+// reported as "told ID ok" or "told ID ERR <status>", and one whose data is "run ID COMMAND" runs
+// the text command COMMAND above within on_event, for connection ID as if it had sent it, and
+// reports its reply as "ran REPLY" (so a test can drive any host function in the event's
+// namespace).
 //
 // Binary messages are echoed.
 package main
@@ -112,6 +115,12 @@ func init() {
 			arg, text, _ := strings.Cut(rest, " ")
 			to, _ := strconv.ParseUint(arg, 10, 64)
 			_ = c.SendText("told " + arg + " " + status(wasmsock.Conn(to).SendText(text), "ok"))
+			return
+		}
+		if rest, ok := strings.CutPrefix(string(e.Data), "run "); ok {
+			arg, cmd, _ := strings.Cut(rest, " ")
+			as, _ := strconv.ParseUint(arg, 10, 64)
+			_ = c.SendText("ran " + command(wasmsock.Conn(as), cmd))
 			return
 		}
 		_ = c.SendText("event " + strconv.Itoa(int(e.ID)) + " " + e.Kind.String() + " " + e.Subject + " " + string(e.Data))
