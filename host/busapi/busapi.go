@@ -73,7 +73,7 @@ func Serve(nc *nats.Conn, prefix string, commands []string, timeout time.Duratio
 		s.subs = append(s.subs, admin)
 		tenant, err := nc.QueueSubscribe(prefix+".ns.*."+name, QueueGroup, func(m *nats.Msg) {
 			tok := strings.TrimSuffix(strings.TrimPrefix(m.Subject, prefix+".ns."), "."+name)
-			ns, ok := Untoken(tok)
+			ns, ok := cluster.Untoken(tok)
 			if !ok {
 				respond(m, http.StatusBadRequest, apiError{"bad namespace token " + strconv.Quote(tok) + " in the subject"})
 				return
@@ -133,37 +133,4 @@ func respond(m *nats.Msg, status int, answer any) {
 		r.Header.Set(HeaderServiceError, desc)
 	}
 	_ = m.RespondMsg(r)
-}
-
-// Untoken decodes a subject token made by the cluster's escaping (cluster.Token): "%" is the
-// empty string, %XX a byte. It reports false for a token that cluster.Token does not produce.
-func Untoken(tok string) (string, bool) {
-	if tok == "%" {
-		return "", true
-	}
-	if tok == "" {
-		return "", false
-	}
-	var b strings.Builder
-	for i := 0; i < len(tok); i++ {
-		c := tok[i]
-		if c != '%' {
-			b.WriteByte(c)
-			continue
-		}
-		if i+3 > len(tok) {
-			return "", false
-		}
-		v, err := strconv.ParseUint(tok[i+1:i+3], 16, 8)
-		if err != nil {
-			return "", false
-		}
-		b.WriteByte(byte(v))
-		i += 2
-	}
-	// One token per name: refuse spellings the escaping does not make ("%41" for "A").
-	if cluster.Token(b.String()) != tok {
-		return "", false
-	}
-	return b.String(), true
 }

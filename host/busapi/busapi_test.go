@@ -9,34 +9,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/wasmsock/wasmsock/host/cluster"
 	"github.com/wasmsock/wasmsock/host/cluster/natstest"
 )
-
-func FuzzUntoken(f *testing.F) {
-	for _, s := range []string{"", "acme", "a.b", "%", "%25", "é", "a b*>"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, ns string) {
-		tok := cluster.Token(ns)
-		got, ok := Untoken(tok)
-		if !ok || got != ns {
-			t.Fatalf("Untoken(Token(%q)) = %q, %v", ns, got, ok)
-		}
-		// Any token Untoken accepts is the one Token makes of its result.
-		if back, ok := Untoken(ns); ok && cluster.Token(back) != ns {
-			t.Fatalf("Untoken(%q) = %q, whose token is %q", ns, back, cluster.Token(back))
-		}
-	})
-}
-
-func TestUntokenRefuses(t *testing.T) {
-	for _, tok := range []string{"", "%4", "%G1", "%41", "a%", "%2"} {
-		if v, ok := Untoken(tok); ok {
-			t.Errorf("Untoken(%q) = %q, true", tok, v)
-		}
-	}
-}
 
 func TestServe(t *testing.T) {
 	ns := natstest.Start(t, nil)

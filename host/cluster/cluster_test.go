@@ -107,43 +107,6 @@ func TestStartErrors(t *testing.T) {
 	}
 }
 
-func TestToken(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"", "%"},
-		{"general", "general"},
-		{"room:general", "room:general"},
-		{"a.b", "a%2Eb"},
-		{"*", "%2A"},
-		{">", "%3E"},
-		{"two words", "two%20words"},
-		{"%", "%25"},
-		{"κ", "%CE%BA"},
-		{"$SYS", "%24SYS"},
-	}
-	for _, tc := range tests {
-		if got := Token(tc.in); got != tc.want {
-			t.Errorf("Token(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
-// FuzzToken: a token is never empty, never holds a separator, wildcard or space, and two names
-// never share one.
-func FuzzToken(f *testing.F) {
-	for _, s := range []string{"", "a", "a.b", "*", ">", " ", "%", "%25", "κόσμε", "user:bob"} {
-		f.Add(s, s+"x")
-	}
-	f.Fuzz(func(t *testing.T, a, b string) {
-		ta := Token(a)
-		if ta == "" || strings.ContainsAny(ta, ".*> \t\r\n\x00") || ta[0] == '$' {
-			t.Fatalf("Token(%q) = %q", a, ta)
-		}
-		if a != b && ta == Token(b) {
-			t.Fatalf("Token(%q) == Token(%q) == %q", a, b, ta)
-		}
-	})
-}
-
 // An embedded server with a token asks it of every client: the nodes that have it connect,
 // others are refused with a clear error.
 func TestEmbeddedToken(t *testing.T) {

@@ -49,6 +49,7 @@
 // # Subjects
 //
 // Every subject starts with the cluster's name; names that come from users (namespaces, group
-// names) are escaped with Token so that they are one token and never a wildcard. Other packages
-// (the plugin bus) use Conn and Subject to carry their own traffic on the node's connection.
+// names) are escaped with Token (Untoken reverses it) so that they are one token and never a
+// wildcard. Other packages (the plugin bus) use Conn and Subject to carry their own traffic on
+// the node's connection.
 package cluster

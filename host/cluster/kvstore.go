@@ -86,59 +86,14 @@ func KVBucket(cluster, plugin string) string {
 // kvToken escapes s into a key token JetStream accepts that holds no '.': bytes other than ASCII
 // letters, digits, '-' and '_' become =XX (upper-case hex), and the empty string is "=". The
 // mapping is one to one (kvUntoken reverses it).
-func kvToken(s string) string {
-	if s == "" {
-		return "="
-	}
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	b.Grow(len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if kvPlainByte(c) {
-			b.WriteByte(c)
-		} else {
-			b.WriteByte('=')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
-		}
-	}
-	return b.String()
-}
+func kvToken(s string) string { return kvTokens.escape(s) }
 
 // kvUntoken reverses kvToken; ok is false for a string kvToken never returns.
-func kvUntoken(t string) (string, bool) {
-	if t == "=" {
-		return "", true
-	}
-	if t == "" {
-		return "", false
-	}
-	var b strings.Builder
-	for i := 0; i < len(t); i++ {
-		c := t[i]
-		switch {
-		case kvPlainByte(c):
-			b.WriteByte(c)
-		case c == '=' && i+2 < len(t) && kvUpperHex(t[i+1]) && kvUpperHex(t[i+2]):
-			v, _ := strconv.ParseUint(t[i+1:i+3], 16, 8)
-			if kvPlainByte(byte(v)) {
-				return "", false // kvToken writes these as they are
-			}
-			b.WriteByte(byte(v))
-			i += 2
-		default:
-			return "", false
-		}
-	}
-	return b.String(), true
-}
+func kvUntoken(t string) (string, bool) { return kvTokens.unescape(t) }
 
-func kvPlainByte(c byte) bool {
+var kvTokens = newEscaping('=', func(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
-}
-
-func kvUpperHex(c byte) bool { return '0' <= c && c <= '9' || 'A' <= c && c <= 'F' }
+})
 
 // subject is the subject of key in namespace ns.
 func (s *KV) subject(ns, key string) string { return s.prefix + kvToken(ns) + "." + kvToken(key) }

@@ -232,26 +232,6 @@ func TestKVUnavailable(t *testing.T) {
 	}
 }
 
-// FuzzKVToken: kvToken's output is a non-empty key token of [A-Za-z0-9_=-] (no dot), kvUntoken gives the
-// string back, and kvUntoken accepts nothing kvToken would not write.
-func FuzzKVToken(f *testing.F) {
-	for _, s := range []string{"", "a", "a.b", "=", "=3D", "é", "acme-corp_1", "*>", "\x00"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		tok := kvToken(s)
-		if tok == "" || strings.Trim(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=") != "" {
-			t.Fatalf("kvToken(%q) = %q", s, tok)
-		}
-		if back, ok := kvUntoken(tok); !ok || back != s {
-			t.Fatalf("kvUntoken(kvToken(%q)) = %q, %v", s, back, ok)
-		}
-		if back, ok := kvUntoken(s); ok && kvToken(back) != s {
-			t.Fatalf("kvUntoken(%q) = %q, which kvToken writes %q", s, back, kvToken(back))
-		}
-	})
-}
-
 // waitFor polls cond until it holds, failing after 10 seconds.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()

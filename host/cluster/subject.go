@@ -20,40 +20,16 @@ func (n *Node) Subject(tokens ...string) string {
 // other than ASCII letters, digits and "-_:+=@!~'()," become %XX (so ".", "*", ">", spaces and
 // every non-ASCII byte are escaped), and the empty string is "%". The mapping is one to one, so
 // two names never share a subject, and a name stays readable in `nats sub` output.
-func Token(s string) string {
-	if s == "" {
-		return "%"
-	}
-	plain := true
-	for i := 0; i < len(s); i++ {
-		if !tokenByte(s[i]) {
-			plain = false
-			break
-		}
-	}
-	if plain {
-		return s
-	}
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	b.Grow(len(s) + 8)
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if tokenByte(c) {
-			b.WriteByte(c)
-		} else {
-			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
-		}
-	}
-	return b.String()
-}
+func Token(s string) string { return subjectTokens.escape(s) }
 
-func tokenByte(c byte) bool {
+// Untoken reverses Token: it reports false for a token that Token does not produce (so that a
+// name has one token only: "%41" is not "A").
+func Untoken(tok string) (string, bool) { return subjectTokens.unescape(tok) }
+
+var subjectTokens = newEscaping('%', func(c byte) bool {
 	switch {
 	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
 		return true
 	}
 	return strings.IndexByte("-_:+=@!~'(),", c) >= 0
-}
+})
