@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gobwas/ws"
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/wasmsock/wasmsock/abi"
@@ -18,27 +17,13 @@ import (
 	"github.com/wasmsock/wasmsock/host/wstest"
 )
 
-// kvRoutes serves the probe as plugin p on /ws and as plugin q on /other, the namespace from the
-// query.
-func kvRoutes(t *testing.T) string {
-	return `[plugin.q]
-module = "` + mustAbs(t, probe) + `"
-[[route]]
-path = "/ws"
-plugin = "p"
-namespace_from = "query:ns"
-[[route]]
-path = "/other"
-plugin = "q"
-namespace_from = "query:ns"`
-}
-
 // TestClusterKV: with kv = "jetstream", a plugin's shared store is one for the whole cluster.
 // Node A embeds the NATS server (JetStream in jetstream_dir), node B connects to it; real
-// WebSocket clients on both nodes drive the probe plugin: a value set on A is read on B,
-// namespaces and plugins stay apart, CAS and delete give their statuses across nodes, concurrent
-// CAS increments from both nodes lose nothing, a TTL expires for both, the entry budget is the
-// plugin's across the cluster, and with NATS gone the store answers ErrUnavailable.
+// WebSocket clients on both nodes drive the probe plugin through kvShared's steps (a value set on
+// A is read on B, namespaces and plugins stay apart, CAS and delete give their statuses across
+// nodes, concurrent CAS increments from both nodes lose nothing, a TTL expires for both), the
+// entry budget is the plugin's across the cluster, and with NATS gone the store answers
+// ErrUnavailable.
 func TestClusterKV(t *testing.T) {
 	jsDir := t.TempDir()
 	a, baseA := startConfigTop(t, fmt.Sprintf("[cluster]\nembedded = true\nembedded_listen = \"127.0.0.1:0\"\nkv = \"jetstream\"\njetstream_dir = %q", jsDir), probe, kvRoutes(t))
@@ -49,68 +34,7 @@ func TestClusterKV(t *testing.T) {
 	otherNS := wstest.Dial(t, baseB+"/ws?ns=t2", nil)
 	otherPlugin := wstest.Dial(t, baseB+"/other?ns=t1", nil)
 
-	steps := []struct {
-		c         *wstest.Client
-		cmd, want string
-	}{
-		{onA, "kvget room", "ERR -5"},
-		{onA, "kvset room 0 lobby", "ok"},
-		{onB, "kvget room", "kv lobby"}, // the other node
-		{otherNS, "kvget room", "ERR -5"},
-		{otherPlugin, "kvget room", "ERR -5"},
-		{otherNS, "kvset room 0 t2-room", "ok"},
-		{onA, "kvget room", "kv lobby"},
-		{onB, "kvcas room - hall", "ERR -14"},
-		{onB, "kvcas room nope hall", "ERR -14"},
-		{onB, "kvcas missing lobby hall", "ERR -5"},
-		{onB, "kvcas room lobby hall", "ok"},
-		{onA, "kvget room", "kv hall"},
-		{onA, "kvcas fresh - new", "ok"},
-		{onB, "kvcas fresh - again", "ERR -14"},
-		{onA, "kvset empty 0", "ok"},
-		{onB, "kvget empty", "kv "},
-		{onB, "kvcas empty - x", "ERR -14"},
-		{onB, "kvcas empty = x", "ok"},
-		{onA, "kvdel room", "ok"},
-		{onB, "kvdel room", "ERR -5"},
-		{onB, "kvget room", "ERR -5"},
-		{otherNS, "kvget room", "kv t2-room"},
-		{onA, "kvget bad*key", "ERR -6"},
-		{onA, "kvset k -1 v", "ERR -6"},
-		{onA, "kvsetlen big 65537", "ERR -10"},
-		{onA, "kvsetlen big 65536", "ok"},
-		{onA, "kvset a.b/c=d 0 dotted", "ok"},
-		{onB, "kvget a.b/c=d", "kv dotted"},
-	}
-	for _, st := range steps {
-		if got := command(t, st.c, st.cmd); got != st.want {
-			t.Errorf("%.40q: %q, want %q", st.cmd, got, st.want)
-		}
-	}
-	if v, st := b.Plugins()["p"].KV().Get(context.Background(), "t1", "big"); st != abi.OK || len(v) != abi.MaxKVValue {
-		t.Errorf("node B reads %d bytes for big (%v)", len(v), st)
-	}
-
-	// CAS races: a client on each node increments one counter at once.
-	onA.Send(ws.OpText, []byte("kvincr counter 150"))
-	onB.Send(ws.OpText, []byte("kvincr counter 150"))
-	_, r1 := onA.Read()
-	_, r2 := onB.Read()
-	if !strings.HasPrefix(string(r1), "incr ") || !strings.HasPrefix(string(r2), "incr ") || (string(r1) != "incr 300" && string(r2) != "incr 300") {
-		t.Errorf("replies %q and %q: neither stored the 300th increment", r1, r2)
-	}
-	if got := command(t, onA, "kvget counter"); got != "kv 300" {
-		t.Errorf("counter after 2 x 150 CAS increments on two nodes: %q", got)
-	}
-
-	// TTL: set on A, gone on B at its deadline.
-	if got := command(t, onA, "kvset short 200 soon-gone"); got != "ok" {
-		t.Fatalf("set with ttl: %q", got)
-	}
-	waitFor(t, "the value to expire on node B", func() bool { return command(t, onB, "kvget short") == "ERR -5" })
-	if got := command(t, onB, "kvget counter"); got != "kv 300" {
-		t.Errorf("a value without TTL: %q", got)
-	}
+	kvShared(t, b, onA, onB, otherNS, otherPlugin, 150, 200)
 
 	// The budget is the plugin's, whichever node writes: plugin q fills its 10000 entries from
 	// B, A's next entry is refused, a delete on A makes room for B.
