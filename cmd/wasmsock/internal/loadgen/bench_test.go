@@ -34,7 +34,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"math"
 	"net"
 	"runtime"
@@ -44,7 +43,6 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
-	"github.com/gobwas/ws/wsutil"
 )
 
 const (
@@ -396,54 +394,17 @@ func (st *bcastState) mergedHist() *histogram {
 	return &m
 }
 
-// naiveServer is the design queue-and-coalesce replaces: the read loop of the connection that
-// sent a message writes it to every other member in turn, synchronously, before it reads the
-// next message.
-type naiveServer struct {
-	mu      sync.Mutex
-	members []*naiveMember // copy on write
-}
-
-type naiveMember struct {
-	nc net.Conn
-	mu sync.Mutex // one writer at a time, should several clients send
-}
-
+// startNaiveBroadcast serves the design queue-and-coalesce replaces: the read loop of the
+// connection that sent a message writes it to every other member in turn, synchronously, before
+// it reads the next message.
 func startNaiveBroadcast(tb testing.TB) string {
-	ns := &naiveServer{}
+	var g group[*naiveMember]
 	return startPlainServer(tb, func(nc net.Conn) {
 		me := &naiveMember{nc: nc}
-		ns.mu.Lock()
-		ns.members = append(ns.members[:len(ns.members):len(ns.members)], me)
-		ns.mu.Unlock()
-		defer func() {
-			ns.mu.Lock()
-			out := make([]*naiveMember, 0, len(ns.members))
-			for _, m := range ns.members {
-				if m != me {
-					out = append(out, m)
-				}
-			}
-			ns.members = out
-			ns.mu.Unlock()
-		}()
-		rw := struct {
-			io.Reader
-			io.Writer
-		}{bufio.NewReader(nc), nc}
-		for {
-			data, op, err := wsutil.ReadClientData(rw)
-			if err != nil {
-				return
-			}
-			frame, err := ws.CompileFrame(ws.NewFrame(op, true, data))
-			if err != nil {
-				return
-			}
-			ns.mu.Lock()
-			members := ns.members
-			ns.mu.Unlock()
-			for _, m := range members {
+		g.join(me)
+		defer g.leave(me)
+		readFrames(bufio.NewReader(nc), nc, func(frame []byte) {
+			for _, m := range g.snapshot() {
 				if m == me {
 					continue
 				}
@@ -455,8 +416,13 @@ func startNaiveBroadcast(tb testing.TB) string {
 					_ = m.nc.Close()
 				}
 			}
-		}
+		})
 	})
+}
+
+type naiveMember struct {
+	nc net.Conn
+	mu sync.Mutex // one writer at a time, should several clients send
 }
 
 // ---- plain servers ----

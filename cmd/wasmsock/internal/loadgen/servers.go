@@ -92,12 +92,63 @@ func plainEcho(nc net.Conn) {
 	}
 }
 
+// group is the member list of a broadcast, copy on write: a broadcast reads a snapshot while
+// members join and leave.
+type group[M comparable] struct {
+	mu      sync.Mutex
+	members []M
+}
+
+func (g *group[M]) join(m M) {
+	g.mu.Lock()
+	g.members = append(g.members[:len(g.members):len(g.members)], m)
+	g.mu.Unlock()
+}
+
+func (g *group[M]) leave(m M) {
+	g.mu.Lock()
+	out := make([]M, 0, len(g.members))
+	for _, o := range g.members {
+		if o != m {
+			out = append(out, o)
+		}
+	}
+	g.members = out
+	g.mu.Unlock()
+}
+
+func (g *group[M]) snapshot() []M {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.members
+}
+
+// readFrames reads a client's messages from r until the connection ends (or the client closes
+// it), with gobwas/ws's wsutil, answering pings and close frames on w, and gives each message to
+// send framed once as a server frame.
+func readFrames(r io.Reader, w io.Writer, send func(frame []byte)) {
+	rw := struct {
+		io.Reader
+		io.Writer
+	}{r, w}
+	for {
+		data, op, err := wsutil.ReadClientData(rw)
+		if err != nil {
+			return
+		}
+		frame, err := ws.CompileFrame(ws.NewFrame(op, true, data))
+		if err != nil {
+			return
+		}
+		send(frame)
+	}
+}
+
 // refHub is the reference broadcast server, the queue-and-coalesce design of a plain gobwas/ws
 // server: each message is framed once and appended to every other member's bounded queue, and
 // each member has a writer goroutine that writes whatever its queue holds with one writev.
 type refHub struct {
-	mu      sync.Mutex
-	members []*refMember // copy on write: a broadcast reads a snapshot
+	group[*refMember]
 }
 
 type refMember struct {
@@ -112,49 +163,25 @@ type refMember struct {
 
 func (h *refHub) serve(nc net.Conn) {
 	me := &refMember{nc: nc, wake: make(chan struct{}, 1)}
-	h.mu.Lock()
-	h.members = append(h.members[:len(h.members):len(h.members)], me)
-	h.mu.Unlock()
+	h.join(me)
 	done := make(chan struct{})
 	go func() { me.writeLoop(); close(done) }()
 	defer func() {
-		h.mu.Lock()
-		out := make([]*refMember, 0, len(h.members))
-		for _, m := range h.members {
-			if m != me {
-				out = append(out, m)
-			}
-		}
-		h.members = out
-		h.mu.Unlock()
+		h.leave(me)
 		me.mu.Lock()
 		me.drain = true
 		me.mu.Unlock()
 		me.signal()
 		<-done
 	}()
-	rw := struct {
-		io.Reader
-		io.Writer // ReadClientData answers pings and close frames here (serialised with writeLoop by mu)
-	}{bufio.NewReader(nc), lockedWriter{me}}
-	for {
-		data, op, err := wsutil.ReadClientData(rw)
-		if err != nil {
-			return
-		}
-		frame, err := ws.CompileFrame(ws.NewFrame(op, true, data))
-		if err != nil {
-			return
-		}
-		h.mu.Lock()
-		members := h.members
-		h.mu.Unlock()
-		for _, m := range members {
+	// Pongs and close frames go through lockedWriter, serialised with writeLoop by me.mu.
+	readFrames(bufio.NewReader(nc), lockedWriter{me}, func(frame []byte) {
+		for _, m := range h.snapshot() {
 			if m != me {
 				m.push(frame)
 			}
 		}
-	}
+	})
 }
 
 // lockedWriter writes control frames (pong, close) through the member's queue, so they never
