@@ -77,6 +77,25 @@ func TestLoadRepoHostTOML(t *testing.T) {
 	if route == nil {
 		t.Fatal("no route /echo")
 	}
+	checkDefaults(t, c, echo, route)
+	for _, ck := range []struct {
+		name      string
+		got, want any
+	}{
+		{"plugin.echo.name", echo.Name, "echo"},
+		{"plugin.echo.module", echo.Module, filepath.Join(root, "plugins", "echo", "echo.wasm")},
+		{"route /echo plugin", route.Plugin, "echo"},
+	} {
+		if ck.got != ck.want {
+			t.Errorf("%s = %v, want %v", ck.name, ck.got, ck.want)
+		}
+	}
+}
+
+// checkDefaults checks that config c, its plugin p and its route r hold the default of every
+// key that has one (c's file gives none of them).
+func checkDefaults(t *testing.T, c *config.Config, p *config.Plugin, r *config.Route) {
+	t.Helper()
 	checks := []struct {
 		name      string
 		got, want any
@@ -89,18 +108,15 @@ func TestLoadRepoHostTOML(t *testing.T) {
 		{"log.format", c.Log.Format, ""},
 		{"limits.max_connections", *c.Limits.MaxConnections, config.DefaultMaxConnections},
 		{"limits.messages_per_second", *c.Limits.MessagesPerSecond, config.DefaultMessagesPerSec},
-		{"plugin.echo.name", echo.Name, "echo"},
-		{"plugin.echo.module", echo.Module, filepath.Join(root, "plugins", "echo", "echo.wasm")},
-		{"plugin.echo.instances", echo.Instances, config.DefaultInstances},
-		{"plugin.echo.call_timeout", echo.CallTimeout.D, dur(t, config.DefaultCallTimeout)},
-		{"plugin.echo.memory_limit", echo.MemoryLimit, config.ByteSize(config.DefaultMemoryLimit)},
-		{"route /echo plugin", route.Plugin, "echo"},
-		{"route /echo max_message_bytes", route.MaxMessageBytes, config.ByteSize(config.DefaultMaxMessageBytes)},
-		{"route /echo ping_interval", route.PingInterval.D, dur(t, config.DefaultPingInterval)},
-		{"route /echo pong_timeout", route.PongTimeout.D, dur(t, config.DefaultPongTimeout)},
-		{"route /echo close_timeout", route.CloseTimeout.D, dur(t, config.DefaultCloseTimeout)},
-		{"route /echo queue_messages", route.QueueMessages, config.DefaultQueueMessages},
-		{"route /echo queue_bytes", route.QueueBytes, config.ByteSize(config.DefaultQueueBytes)},
+		{"plugin." + p.Name + ".instances", p.Instances, config.DefaultInstances},
+		{"plugin." + p.Name + ".call_timeout", p.CallTimeout.D, dur(t, config.DefaultCallTimeout)},
+		{"plugin." + p.Name + ".memory_limit", p.MemoryLimit, config.ByteSize(config.DefaultMemoryLimit)},
+		{"route " + r.Path + " max_message_bytes", r.MaxMessageBytes, config.ByteSize(config.DefaultMaxMessageBytes)},
+		{"route " + r.Path + " ping_interval", r.PingInterval.D, dur(t, config.DefaultPingInterval)},
+		{"route " + r.Path + " pong_timeout", r.PongTimeout.D, dur(t, config.DefaultPongTimeout)},
+		{"route " + r.Path + " close_timeout", r.CloseTimeout.D, dur(t, config.DefaultCloseTimeout)},
+		{"route " + r.Path + " queue_messages", r.QueueMessages, config.DefaultQueueMessages},
+		{"route " + r.Path + " queue_bytes", r.QueueBytes, config.ByteSize(config.DefaultQueueBytes)},
 	}
 	for _, ck := range checks {
 		if ck.got != ck.want {
@@ -125,29 +141,13 @@ func TestDefaults(t *testing.T) {
 		t.Fatalf("%d plugins, %d routes", len(c.Plugins), len(c.Routes))
 	}
 	p, r := c.Plugins["a"], c.Routes[0]
+	checkDefaults(t, c, p, r)
 	checks := []struct {
 		name      string
 		got, want any
 	}{
-		{"listen", c.Listen, config.DefaultListen},
-		{"handshake_timeout", c.HandshakeTimeout.D, dur(t, config.DefaultHandshakeTimeout)},
-		{"drain_timeout", c.DrainTimeout.D, dur(t, config.DefaultDrainTimeout)},
-		{"max_header_bytes", c.MaxHeaderBytes, config.ByteSize(config.DefaultMaxHeaderBytes)},
-		{"log.level", c.Log.Level, ""}, // unset: the command decides (serve: info, dev: debug)
-		{"log.format", c.Log.Format, ""},
-		{"limits.max_connections", *c.Limits.MaxConnections, config.DefaultMaxConnections},
-		{"limits.messages_per_second", *c.Limits.MessagesPerSecond, config.DefaultMessagesPerSec},
 		{"plugin name", p.Name, "a"},
 		{"plugin module", p.Module, filepath.Join(dir, "m.wasm")},
-		{"instances", p.Instances, config.DefaultInstances},
-		{"call_timeout", p.CallTimeout.D, dur(t, config.DefaultCallTimeout)},
-		{"memory_limit", p.MemoryLimit, config.ByteSize(config.DefaultMemoryLimit)},
-		{"max_message_bytes", r.MaxMessageBytes, config.ByteSize(config.DefaultMaxMessageBytes)},
-		{"ping_interval", r.PingInterval.D, dur(t, config.DefaultPingInterval)},
-		{"pong_timeout", r.PongTimeout.D, dur(t, config.DefaultPongTimeout)},
-		{"close_timeout", r.CloseTimeout.D, dur(t, config.DefaultCloseTimeout)},
-		{"queue_messages", r.QueueMessages, config.DefaultQueueMessages},
-		{"queue_bytes", r.QueueBytes, config.ByteSize(config.DefaultQueueBytes)},
 		// A default is not a value the file gave.
 		{"handshake_timeout set", c.HandshakeTimeout.Set, false},
 		{"ping_interval set", r.PingInterval.Set, false},
