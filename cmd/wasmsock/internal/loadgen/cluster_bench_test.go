@@ -15,15 +15,12 @@ package loadgen
 //	go test -run '^$' -bench '^BenchmarkClusterBroadcast$' -benchtime 3000x ./cmd/wasmsock/internal/loadgen/
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/wasmsock/wasmsock/host"
-	"github.com/wasmsock/wasmsock/host/config"
 )
 
 var (
@@ -33,36 +30,17 @@ var (
 	clusterErr  error
 )
 
+// startClusterNode serves the fanout plugin on /fanout on a node of the cluster whose [cluster]
+// table holds cluster.
 func startClusterNode(fanout, cluster string) (*host.Server, string, error) {
-	src := fmt.Sprintf(`listen = "127.0.0.1:0"
-[limits]
-max_connections_per_ip = 0
-connections_per_second_per_ip = 0
-messages_per_second = 0
-[log]
-level = "error"
-[cluster]
+	return serveHost(fmt.Sprintf(`[cluster]
 %s
 [plugin.fanout]
 module = %q
 [[route]]
 path = "/fanout"
 plugin = "fanout"
-`, cluster, fanout)
-	cfg, err := config.Parse("host.toml", []byte(src))
-	if err != nil {
-		return nil, "", fmt.Errorf("config: %w", err)
-	}
-	srv, err := host.New(context.Background(), cfg, nil)
-	if err != nil {
-		return nil, "", fmt.Errorf("host.New: %w", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, "", err
-	}
-	go func() { _ = srv.Serve(ln) }()
-	return srv, "ws://" + ln.Addr().String(), nil
+`, cluster, fanout))
 }
 
 // startCluster starts the two nodes once for the package; they run until the process exits.

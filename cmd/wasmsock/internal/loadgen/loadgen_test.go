@@ -49,15 +49,7 @@ func startHost() (*host.Server, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	// The per-client limits are off: all the load comes from one IP, far over them on purpose.
-	src := fmt.Sprintf(`listen = "127.0.0.1:0"
-[limits]
-max_connections_per_ip = 0
-connections_per_second_per_ip = 0
-messages_per_second = 0
-[log]
-level = "error"
-[plugin.echo]
+	return serveHost(fmt.Sprintf(`[plugin.echo]
 module = %q
 [plugin.echo-wat]
 module = %q
@@ -77,7 +69,22 @@ path = "/echo-pinged"
 plugin = "echo-wat"
 ping_interval = "100ms"
 pong_timeout = "500ms"
-`, echo, echoWAT, fanout)
+`, echo, echoWAT, fanout))
+}
+
+// serveHost serves a host with the config rest (tables: [cluster], plugins, routes) on
+// 127.0.0.1, its log at level error and its per-client limits off: all the load comes from one
+// IP, far over them on purpose. It returns the server and its ws:// base URL; the server runs
+// until the caller shuts it down (or the process exits).
+func serveHost(rest string) (*host.Server, string, error) {
+	src := `listen = "127.0.0.1:0"
+[limits]
+max_connections_per_ip = 0
+connections_per_second_per_ip = 0
+messages_per_second = 0
+[log]
+level = "error"
+` + rest
 	cfg, err := config.Parse("host.toml", []byte(src))
 	if err != nil {
 		return nil, "", fmt.Errorf("config: %w", err)
