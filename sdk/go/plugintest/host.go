@@ -42,16 +42,26 @@ func (f *fakeHost) lookup(current, conn uint64) *Conn {
 	return c
 }
 
+// open is lookup for an operation on a connection that must not be closing: ErrUnknownConn for
+// no connection, ErrClosed for one that is closing. Called with mu held.
+func (f *fakeHost) open(current, conn uint64) (*Conn, abi.Status) {
+	c := f.lookup(current, conn)
+	switch {
+	case c == nil:
+		return nil, abi.ErrUnknownConn
+	case c.closing:
+		return nil, abi.ErrClosed
+	}
+	return c, abi.OK
+}
+
 // Send implements plugin.Host.
 func (f *fakeHost) Send(current, conn uint64, kind int32, data []byte) abi.Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	c := f.lookup(current, conn)
-	switch {
-	case c == nil:
-		return abi.ErrUnknownConn
-	case c.closing:
-		return abi.ErrClosed
+	c, st := f.open(current, conn)
+	if st != abi.OK {
+		return st
 	}
 	c.received = append(c.received, Message{Kind: Kind(kind), Data: bytes.Clone(data)})
 	return abi.OK
@@ -61,12 +71,9 @@ func (f *fakeHost) Send(current, conn uint64, kind int32, data []byte) abi.Statu
 func (f *fakeHost) Close(current, conn uint64, code int, reason string) abi.Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	c := f.lookup(current, conn)
-	switch {
-	case c == nil:
-		return abi.ErrUnknownConn
-	case c.closing:
-		return abi.ErrClosed
+	c, st := f.open(current, conn)
+	if st != abi.OK {
+		return st
 	}
 	(*Harness)(f).startClose(c, code, reason)
 	return abi.OK
@@ -124,12 +131,9 @@ func (f *fakeHost) ConnGet(current, conn uint64, key string) (string, abi.Status
 func (f *fakeHost) Join(current, conn uint64, group string) abi.Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	c := f.lookup(current, conn)
-	switch {
-	case c == nil:
-		return abi.ErrUnknownConn
-	case c.closing:
-		return abi.ErrClosed
+	c, st := f.open(current, conn)
+	if st != abi.OK {
+		return st
 	}
 	switch err := f.groups.Join(c.m, group, false); err {
 	case nil:
