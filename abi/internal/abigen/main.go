@@ -359,6 +359,16 @@ func (t *table) guestExports() []fn {
 	return out
 }
 
+// concat is the constants of groups, in order (slices.Concat, which this module's Go version
+// does not have).
+func concat(groups ...[]num) []num {
+	var all []num
+	for _, g := range groups {
+		all = append(all, g...)
+	}
+	return all
+}
+
 func rangesText(rs [][2]int) string {
 	var parts []string
 	for _, r := range rs {
@@ -672,10 +682,7 @@ func genCSection(t *table) string {
 	}
 	enum("wasmsock_kind", "Message kinds: the RFC 6455 opcodes of the frames that carry them.", t.Kinds)
 	enum("wasmsock_level", "Log levels of wasmsock_log.", t.LogLevels)
-	for _, n := range t.ConnectFlags {
-		p("%s#define WASMSOCK_%s %d\n\n", cComment(n.Doc, ""), n.C, n.Value)
-	}
-	for _, n := range t.Bus {
+	for _, n := range concat(t.ConnectFlags, t.Bus) {
 		p("%s#define WASMSOCK_%s %d\n\n", cComment(n.Doc, ""), n.C, n.Value)
 	}
 	p("/* Limits (the unit is in each one's comment). */\n")
@@ -800,15 +807,7 @@ pub const ABI_VERSION: u32 = %d;
 		b.WriteString(rustDoc("Message kind: "+n.Doc, ""))
 		p("pub const KIND_%s: i32 = %d;\n", n.C, n.Value)
 	}
-	for _, n := range t.ConnectFlags {
-		b.WriteString(rustDoc(n.Doc, ""))
-		p("pub const %s: i32 = %d;\n", n.C, n.Value)
-	}
-	for _, n := range t.Bus {
-		b.WriteString(rustDoc(n.Doc, ""))
-		p("pub const %s: i32 = %d;\n", n.C, n.Value)
-	}
-	for _, n := range t.LogLevels {
+	for _, n := range concat(t.ConnectFlags, t.Bus, t.LogLevels) {
 		b.WriteString(rustDoc(n.Doc, ""))
 		p("pub const %s: i32 = %d;\n", n.C, n.Value)
 	}
@@ -1025,15 +1024,7 @@ export enum Status {
 		p("  /** %s */\n  %s = %d,\n", n.Doc, strings.TrimPrefix(n.Name, "Log"), n.Value)
 	}
 	p("}\n\n")
-	for _, n := range t.ConnectFlags {
-		p("%s", strings.TrimSuffix(wrap(n.Doc, "/** ", 100), "\n")+" */\n")
-		p("export const %s: i32 = %d;\n\n", n.C, n.Value)
-	}
-	for _, n := range t.Bus {
-		p("%s", strings.TrimSuffix(wrap(n.Doc, "/** ", 100), "\n")+" */\n")
-		p("export const %s: i32 = %d;\n\n", n.C, n.Value)
-	}
-	for _, n := range t.Limits {
+	for _, n := range concat(t.ConnectFlags, t.Bus, t.Limits) {
 		p("%s", strings.TrimSuffix(wrap(n.Doc, "/** ", 100), "\n")+" */\n")
 		p("export const %s: i32 = %d;\n\n", n.C, n.Value)
 	}
