@@ -143,21 +143,26 @@ func hostBroadcast(g *guest, mem api.Memory, stack []uint64) abi.Status {
 }
 
 func hostJoin(g *guest, mem api.Memory, stack []uint64) abi.Status {
-	group, st := readMemberGroup(mem, stack[1], stack[2])
-	if st != abi.OK {
-		return st
-	}
-	g.lastPresence = presenceAnswer{}
-	return g.host().Join(g.current, stack[0], group)
+	return changeMembership(g, mem, stack, Host.Join)
 }
 
 func hostLeave(g *guest, mem api.Memory, stack []uint64) abi.Status {
-	group, st := readMemberGroup(mem, stack[1], stack[2])
-	if st != abi.OK {
-		return st
+	return changeMembership(g, mem, stack, Host.Leave)
+}
+
+// changeMembership is join or leave (op) of connection stack[0] and the group at stack[1],
+// stack[2]: a valid name that is not one of the host-managed "user:" groups. It forgets the
+// call's last presence answer, which the change may make stale.
+func changeMembership(g *guest, mem api.Memory, stack []uint64, op func(h Host, current, conn uint64, group string) abi.Status) abi.Status {
+	b, ok := read(mem, uint64(api.DecodeU32(stack[1])), uint64(api.DecodeU32(stack[2])))
+	if !ok {
+		return abi.ErrBadPointer
+	}
+	if !ValidGroupName(b) || bytes.HasPrefix(b, []byte(UserGroupPrefix)) {
+		return abi.ErrInvalidArgument
 	}
 	g.lastPresence = presenceAnswer{}
-	return g.host().Leave(g.current, stack[0], group)
+	return op(g.host(), g.current, stack[0], string(b))
 }
 
 func hostClose(g *guest, mem api.Memory, stack []uint64) abi.Status {
@@ -411,19 +416,6 @@ func DecodeMembers(b []byte) ([]Member, error) {
 		b = b[9+u:]
 	}
 	return out, nil
-}
-
-// readMemberGroup reads a group name for join or leave: a valid name that is not one of the
-// host-managed "user:" groups.
-func readMemberGroup(mem api.Memory, ptr, n uint64) (string, abi.Status) {
-	b, ok := read(mem, uint64(api.DecodeU32(ptr)), uint64(api.DecodeU32(n)))
-	if !ok {
-		return "", abi.ErrBadPointer
-	}
-	if !ValidGroupName(b) || bytes.HasPrefix(b, []byte(UserGroupPrefix)) {
-		return "", abi.ErrInvalidArgument
-	}
-	return string(b), abi.OK
 }
 
 // UserGroupPrefix starts the names of the groups the host manages: every connection with a user
