@@ -456,11 +456,7 @@ func hostKVGet(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	if !ok {
 		return abi.ErrBadPointer
 	}
-	key, st := readKVKey(mem, stack[0], stack[1])
-	if st != abi.OK {
-		return st
-	}
-	ns, st := kvNamespace(g)
+	ns, key, st := kvKeyArgs(g, mem, stack[0], stack[1])
 	if st != abi.OK {
 		return st
 	}
@@ -472,6 +468,18 @@ func hostKVGet(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	}
 	copy(dst, v)
 	return abi.Status(len(v))
+}
+
+// kvKeyArgs reads the key of kv_get and kv_delete and checks it, and finds the namespace it acts
+// in.
+func kvKeyArgs(g *guest, mem api.Memory, keyPtr, keyLen uint64) (ns, key string, st abi.Status) {
+	if key, st = readKVKey(mem, keyPtr, keyLen); st != abi.OK {
+		return "", "", st
+	}
+	if ns, st = kvNamespace(g); st != abi.OK {
+		return "", "", st
+	}
+	return ns, key, abi.OK
 }
 
 // kvNamespace is the namespace the guest's store operations act in: that of the connection whose
@@ -553,11 +561,7 @@ func hostKVCAS(g *guest, mem api.Memory, stack []uint64) abi.Status {
 }
 
 func hostKVDelete(g *guest, mem api.Memory, stack []uint64) abi.Status {
-	key, st := readKVKey(mem, stack[0], stack[1])
-	if st != abi.OK {
-		return st
-	}
-	ns, st := kvNamespace(g)
+	ns, key, st := kvKeyArgs(g, mem, stack[0], stack[1])
 	if st != abi.OK {
 		return st
 	}
