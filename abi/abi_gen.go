@@ -83,7 +83,10 @@ const (
 	// A payload over its limit: a message over the route's max_message_bytes, a bus message over
 	// NATS's max payload, an attachment over MaxAttachment, a shared-store value over MaxKVValue.
 	ErrTooLarge Status = -10
-	// The bus is off: the host runs without a [cluster] table, so it has no NATS connection.
+	// NATS cannot answer: the bus is off (the host runs without a [cluster] table, so it has no NATS
+	// connection) or its connection is closed; in a cluster, presence (group_size, group_members)
+	// could not reach NATS or hear from every live node in time; with kv = "jetstream", the shared
+	// store could not be reached in time. The call did nothing.
 	ErrUnavailable Status = -11
 	// A bounded bus queue or limit is full (publish queue, subscriptions, pending requests); the call
 	// did nothing and the host counted it.
@@ -108,7 +111,7 @@ var statusText = map[Status]string{
 	ErrForbidden:       "forbidden by route mode",
 	ErrNoMessage:       "no message to read",
 	ErrTooLarge:        "payload too large",
-	ErrUnavailable:     "bus unavailable",
+	ErrUnavailable:     "unavailable: the cluster or bus cannot answer",
 	ErrBusy:            "bus busy",
 	ErrLimit:           "host limit reached",
 	ErrMismatch:        "value mismatch",

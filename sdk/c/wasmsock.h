@@ -97,7 +97,10 @@ typedef enum wasmsock_status {
      * over NATS's max payload, an attachment over MaxAttachment, a shared-store value over
      * MaxKVValue. */
     WASMSOCK_ERR_TOO_LARGE = -10,
-    /* The bus is off: the host runs without a [cluster] table, so it has no NATS connection. */
+    /* NATS cannot answer: the bus is off (the host runs without a [cluster] table, so it has no
+     * NATS connection) or its connection is closed; in a cluster, presence (group_size,
+     * group_members) could not reach NATS or hear from every live node in time; with kv =
+     * "jetstream", the shared store could not be reached in time. The call did nothing. */
     WASMSOCK_ERR_UNAVAILABLE = -11,
     /* A bounded bus queue or limit is full (publish queue, subscriptions, pending requests);
      * the call did nothing and the host counted it. */
@@ -221,7 +224,7 @@ static inline const char *wasmsock_status_text(int32_t status) {
     case WASMSOCK_ERR_TOO_LARGE:
         return "payload too large";
     case WASMSOCK_ERR_UNAVAILABLE:
-        return "bus unavailable";
+        return "unavailable: the cluster or bus cannot answer";
     case WASMSOCK_ERR_BUSY:
         return "bus busy";
     case WASMSOCK_ERR_LIMIT:

@@ -39,8 +39,11 @@ var (
 	// route's max_message_bytes, a bus message over NATS's max payload, an attachment over
 	// MaxAttachment, a shared-store value over MaxKVValue.
 	ErrTooLarge error = Error{abi.ErrTooLarge}
-	// ErrUnavailable (status -11, "bus unavailable"): The bus is off: the host runs without a
-	// [cluster] table, so it has no NATS connection.
+	// ErrUnavailable (status -11, "unavailable: the cluster or bus cannot answer"): NATS cannot
+	// answer: the bus is off (the host runs without a [cluster] table, so it has no NATS connection)
+	// or its connection is closed; in a cluster, presence (group_size, group_members) could not reach
+	// NATS or hear from every live node in time; with kv = "jetstream", the shared store could not be
+	// reached in time. The call did nothing.
 	ErrUnavailable error = Error{abi.ErrUnavailable}
 	// ErrBusy (status -12, "bus busy"): A bounded bus queue or limit is full (publish queue,
 	// subscriptions, pending requests); the call did nothing and the host counted it.

@@ -40,7 +40,10 @@ export enum Status {
   /** A payload over its limit: a message over the route's max_message_bytes, a bus message over
   /** NATS's max payload, an attachment over MaxAttachment, a shared-store value over MaxKVValue. */
   TooLarge = -10,
-  /** The bus is off: the host runs without a [cluster] table, so it has no NATS connection. */
+  /** NATS cannot answer: the bus is off (the host runs without a [cluster] table, so it has no NATS
+  /** connection) or its connection is closed; in a cluster, presence (group_size, group_members)
+  /** could not reach NATS or hear from every live node in time; with kv = "jetstream", the shared
+  /** store could not be reached in time. The call did nothing. */
   Unavailable = -11,
   /** A bounded bus queue or limit is full (publish queue, subscriptions, pending requests); the
   /** call did nothing and the host counted it. */
@@ -70,7 +73,7 @@ export function statusText(status: i32): string {
     case Status.Forbidden: return "forbidden by route mode";
     case Status.NoMessage: return "no message to read";
     case Status.TooLarge: return "payload too large";
-    case Status.Unavailable: return "bus unavailable";
+    case Status.Unavailable: return "unavailable: the cluster or bus cannot answer";
     case Status.Busy: return "bus busy";
     case Status.Limit: return "host limit reached";
     case Status.Mismatch: return "value mismatch";

@@ -42,8 +42,10 @@ pub enum Error {
     /// NATS's max payload, an attachment over MaxAttachment, a shared-store value over MaxKVValue
     /// (`-10`)
     TooLarge,
-    /// The bus is off: the host runs without a [cluster] table, so it has no NATS connection
-    /// (`-11`)
+    /// NATS cannot answer: the bus is off (the host runs without a [cluster] table, so it has no
+    /// NATS connection) or its connection is closed; in a cluster, presence (group_size,
+    /// group_members) could not reach NATS or hear from every live node in time; with kv =
+    /// "jetstream", the shared store could not be reached in time. The call did nothing (`-11`)
     Unavailable,
     /// A bounded bus queue or limit is full (publish queue, subscriptions, pending requests); the
     /// call did nothing and the host counted it (`-12`)

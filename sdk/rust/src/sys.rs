@@ -48,7 +48,10 @@ pub const ERR_NO_MESSAGE: i32 = -9;
 /// A payload over its limit: a message over the route's max_message_bytes, a bus message over
 /// NATS's max payload, an attachment over MaxAttachment, a shared-store value over MaxKVValue.
 pub const ERR_TOO_LARGE: i32 = -10;
-/// The bus is off: the host runs without a [cluster] table, so it has no NATS connection.
+/// NATS cannot answer: the bus is off (the host runs without a [cluster] table, so it has no NATS
+/// connection) or its connection is closed; in a cluster, presence (group_size, group_members)
+/// could not reach NATS or hear from every live node in time; with kv = "jetstream", the shared
+/// store could not be reached in time. The call did nothing.
 pub const ERR_UNAVAILABLE: i32 = -11;
 /// A bounded bus queue or limit is full (publish queue, subscriptions, pending requests); the call
 /// did nothing and the host counted it.
@@ -148,7 +151,7 @@ pub fn status_text(status: i32) -> &'static str {
         ERR_FORBIDDEN => "forbidden by route mode",
         ERR_NO_MESSAGE => "no message to read",
         ERR_TOO_LARGE => "payload too large",
-        ERR_UNAVAILABLE => "bus unavailable",
+        ERR_UNAVAILABLE => "unavailable: the cluster or bus cannot answer",
         ERR_BUSY => "bus busy",
         ERR_LIMIT => "host limit reached",
         ERR_MISMATCH => "value mismatch",
