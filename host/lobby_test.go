@@ -61,8 +61,8 @@ func (c *lobbyClient) waitFor(want string) {
 // TestLobbyAcrossLanguages serves the lobby example through the real host, on two instances, and
 // hot-reloads it from the Go module into the Rust, C and AssemblyScript ones while two clients
 // stay connected: what the host keeps for the plugin (the nickname in the attachment, the
-// running tick timer, the shared store) carries over to each new module, whatever its language,
-// and the timers fire on the host's real clock.
+// running tick timer, the shared store, the lobby group's members) carries over to each new
+// module, whatever its language, and the timers fire on the host's real clock.
 func TestLobbyAcrossLanguages(t *testing.T) {
 	modules := []string{
 		"../plugins/lobby/lobby.wasm",
@@ -85,6 +85,7 @@ func TestLobbyAcrossLanguages(t *testing.T) {
 	a := &lobbyClient{wstest.Dial(t, url, nil), t, "a"}
 	b := &lobbyClient{wstest.Dial(t, url, nil), t, "b"}
 	a.say("nick Alice", "ok")
+	a.say("here", "here 2")
 	a.say("visit", "visits 1")
 	b.say("visit", "visits 2")
 	b.say("tick 20", "ok")
@@ -99,6 +100,7 @@ func TestLobbyAcrossLanguages(t *testing.T) {
 			t.Fatalf("reload to %s: %+v", module, rep)
 		}
 		a.say("whoami", "you are Alice")
+		b.say("here", "here 2") // presence is the host's: the new module counts both, joined before
 		visits := strconv.Itoa(3 + i)
 		b.say("visit", "visits "+visits)
 		b.waitFor("tick " + visits) // the tick armed by the Go module fires on this one

@@ -172,6 +172,7 @@ var lobbyScenarios = []scenario{
 		s.none("a", "b")
 		s.say("a", "whoami", "you are Alice ✓")
 		s.say("b", "whoami", "you are Bob")
+		s.say("b", "here", "here 2") // membership is the host's: nobody joined again
 		s.timers(2)
 		s.advance(400 * time.Millisecond)
 		s.expect("b", "tick 1")
@@ -239,6 +240,46 @@ var lobbyScenarios = []scenario{
 		s.none("b", "c", "o")
 		s.timers(0)
 		s.say("c", "dance", "error unknown")
+	}},
+
+	// Presence (group_size): who is in the lobby, and how many connections a user has open (the
+	// host's "user:" groups), in the namespace of the connection that asks, whichever of the two
+	// instances serves it; a connection counts from its on_connect until it has closed.
+	{name: "lobby_presence", plugin: "lobby", opts: plugintest.Options{Instances: 2}, run: func(s *session) {
+		s.connect("a", plugintest.ConnInfo{User: "alice"})
+		s.say("a", "here", "here 1")
+		s.say("a", "online alice", "online 1")
+		s.connect("b", plugintest.ConnInfo{User: "bob"})
+		s.connect("a2", plugintest.ConnInfo{User: "alice"})
+		s.connect("anon", plugintest.ConnInfo{})
+		s.connect("j", plugintest.ConnInfo{User: "José"})
+		s.connect("o", plugintest.ConnInfo{User: "alice", Namespace: "other"})
+		s.say("b", "here", "here 5")
+		s.say("a", "online José", "online 1")
+		s.say("anon", "online alice", "online 2")
+		s.say("a2", "online bob", "online 1")
+		s.say("a", "online carol", "online 0")
+		s.say("a", "online alice smith", "online 0") // a user id may hold spaces
+		// Another namespace's lobby and users are not visible, nor is this one from there.
+		s.say("o", "here", "here 1")
+		s.say("o", "online alice", "online 1")
+		s.say("o", "online bob", "online 0")
+		// "user:" and the user id must make a valid group name: at most 128 bytes, no control
+		// characters; the host says ErrInvalidArgument.
+		long := strings.Repeat("u", abi.MaxGroupName-len(abi.UserGroupPrefix))
+		s.say("a", "online "+long, "online 0")
+		s.say("a", "online "+long+"u", status(abi.ErrInvalidArgument))
+		s.say("a", "online al\x01ice", status(abi.ErrInvalidArgument))
+		s.say("a", "online", "error usage")
+		s.say("a", "online ", "error usage")
+		// Closing leaves the lobby and the user's group.
+		s.close("a2", 1000, "")
+		s.say("b", "here", "here 4")
+		s.say("b", "online alice", "online 1")
+		s.close("a", 1001, "")
+		s.say("anon", "online alice", "online 0")
+		s.say("anon", "here", "here 3")
+		s.none("b", "anon", "j", "o")
 	}},
 
 	// The visit counter and the topic are in the shared store: every instance sees the same

@@ -10,7 +10,9 @@
 //   - the visit counter and the topic are in the plugin's shared store (KV), the counter
 //     updated with a compare-and-swap loop, the topic with a TTL;
 //   - reminders, a repeating tick and a countdown are connection timers (Conn.After,
-//     Conn.Every), an announcement is a plugin timer (After, CancelTimer).
+//     Conn.Every), an announcement is a plugin timer (After, CancelTimer);
+//   - who is here (the lobby group) and how many connections a user has open (its "user:"
+//     group) are presence (GroupSize): the host's, cluster-wide, whichever instance asks.
 //
 // Build it with
 //
@@ -25,6 +27,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wasmsock/wasmsock/abi"
 	wasmsock "github.com/wasmsock/wasmsock/sdk/go"
 )
 
@@ -151,6 +154,13 @@ func command(c wasmsock.Conn, text string) string {
 			return failure(err)
 		}
 		return result(wasmsock.After(d, "announce"))
+	case "here":
+		return size("here ", lobby)
+	case "online":
+		if arg == "" {
+			return "error usage"
+		}
+		return size("online ", abi.UserGroupPrefix+arg)
 	case "unannounce":
 		if c.Namespace() != "" {
 			return "error namespace"
@@ -219,6 +229,16 @@ func number(s string) (int, bool) {
 func millis(s string) (time.Duration, bool) {
 	n, ok := number(s)
 	return time.Duration(n) * time.Millisecond, ok
+}
+
+// size is prefix and the size of group (in the namespace of the connection being handled), or
+// the failure.
+func size(prefix, group string) string {
+	n, err := wasmsock.GroupSize(group)
+	if err != nil {
+		return failure(err)
+	}
+	return prefix + strconv.Itoa(n)
 }
 
 // result is "ok", or the failure.

@@ -503,6 +503,12 @@ static inline int32_t wasmsock_broadcast_str(const char *group, int32_t kind, co
                               (const uint8_t *)data, (int32_t)len, except_conn);
 }
 
+/* Returns how many connections are in a group named by a NUL-terminated string, in the namespace
+ * being handled (0 for an empty or unknown group), or a negative status. */
+static inline int32_t wasmsock_group_size_str(const char *group) {
+    return wasmsock_group_size((const uint8_t *)group, (int32_t)strlen(group));
+}
+
 /* Arms conn's timer (0: a plugin timer) named by a NUL-terminated string to fire once, after ms
  * milliseconds: on_timer then runs with conn and the name. Arming a name again replaces it. */
 static inline int32_t wasmsock_timer_after(uint64_t conn, const char *name, int32_t ms) {

@@ -9,14 +9,16 @@
 //   - the visit counter and the topic are in the shared store (kvGetText, kvSetText, kvCasText,
 //     kvDelete): the counter updated with a compare-and-swap loop, the topic with a TTL;
 //   - reminders, the tick and the countdown are connection timers (Conn.after, Conn.every), an
-//     announcement a plugin timer (after, cancelTimer).
+//     announcement a plugin timer (after, cancelTimer);
+//   - who is here (the lobby group) and how many connections a user has open (its "user:" group)
+//     are presence (groupSize): the host's, cluster-wide, whichever instance asks.
 //
 // Build it with "make wasm" at the top of the repository (see ../../README.md).
 
 import {
   Conn, Message, Verdict, ACCEPT, Status, onConnect, onMessage, onClose, onTimer,
   kvGetText, kvSetText, kvCasText, kvDelete, kvStatus, after, cancelTimer, broadcastText, bytesToString,
-  stringToBytes, error, warn,
+  stringToBytes, error, warn, groupSize, USER_GROUP_PREFIX,
 } from "../../assembly";
 
 export * from "../../assembly/exports";
@@ -31,6 +33,12 @@ const nicks = new Map<u64, string>();
 /** "ok", or "error STATUS" with the host's status number. */
 function result(st: Status): string {
   return st < 0 ? "error " + (<i32>st).toString() : "ok";
+}
+
+/** `prefix` and the size of `group` (in the namespace of the connection being handled), or the failure. */
+function size(prefix: string, group: string): string {
+  let n = groupSize(group);
+  return n < 0 ? result(<Status>n) : prefix + n.toString();
 }
 
 /** Parses 1 to 9 decimal digits; -1 for anything else. */
@@ -137,6 +145,11 @@ function command(c: Conn, text: string): string {
     // the plugin timer reads it there.
     let st = kvSetText("announce", mm[1]);
     return st < 0 ? result(st) : result(after(ms, "announce"));
+  }
+  if (verb == "here") return size("here ", LOBBY);
+  if (verb == "online") {
+    if (arg.length == 0) return "error usage";
+    return size("online ", USER_GROUP_PREFIX + arg);
   }
   if (verb == "unannounce") {
     if (c.namespace().length != 0) return "error namespace";

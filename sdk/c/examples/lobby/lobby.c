@@ -12,7 +12,10 @@
  *     compare-and-swap loop, the topic with a TTL;
  *   - reminders, the tick and the countdown are connection timers (wasmsock_timer_after,
  *     wasmsock_timer_every), an announcement a plugin timer (connection 0, also for
- *     wasmsock_timer_cancel_str).
+ *     wasmsock_timer_cancel_str);
+ *   - who is here (the lobby group) and how many connections a user has open (its "user:" group)
+ *     are presence (wasmsock_group_size_str, wasmsock_group_size): the host's, cluster-wide,
+ *     whichever instance asks.
  *
  * Build it with "make wasm" at the top of the repository (the rule is in sdk/c/wasm.mk).
  */
@@ -104,6 +107,17 @@ static void reply_with(uint64_t conn, const char *prefix, const void *data, size
     memcpy(out + p, data, len);
     wasmsock_send_bytes(conn, WASMSOCK_TEXT, out, p + len);
     free(out);
+}
+
+/* Sends prefix and n (a group's size), or "error STATUS" when n is a negative status. */
+static void reply_size(uint64_t conn, const char *prefix, int32_t n) {
+    if (n < 0) {
+        reply_status(conn, n);
+        return;
+    }
+    char out[32];
+    snprintf(out, sizeof out, "%s%d", prefix, (int)n);
+    wasmsock_send_text(conn, out);
 }
 
 /* ---- Commands. ---- */
@@ -276,6 +290,21 @@ static void command(uint64_t conn, char *text, size_t len) {
             st = wasmsock_timer_after(0, "announce", ms);
         }
         reply_status(conn, st);
+    } else if (strcmp(verb, "here") == 0) {
+        reply_size(conn, "here ", wasmsock_group_size_str(LOBBY));
+    } else if (strcmp(verb, "online") == 0) {
+        if (arg_len == 0) {
+            wasmsock_send_text(conn, "error usage");
+            return;
+        }
+        /* The group is "user:" and the argument, written over the end of the verb, which is
+         * done with ("online " is longer than the prefix); the host checks the whole name. */
+        _Static_assert(sizeof WASMSOCK_USER_GROUP_PREFIX <= sizeof "online ",
+                       "the prefix fits before the argument");
+        size_t prefix_len = strlen(WASMSOCK_USER_GROUP_PREFIX);
+        uint8_t *group = (uint8_t *)arg - prefix_len;
+        memcpy(group, WASMSOCK_USER_GROUP_PREFIX, prefix_len);
+        reply_size(conn, "online ", wasmsock_group_size(group, (int32_t)(prefix_len + arg_len)));
     } else if (strcmp(verb, "unannounce") == 0) {
         char ns[8];
         if (wasmsock_get(conn, "namespace", ns, sizeof ns) != 0) {

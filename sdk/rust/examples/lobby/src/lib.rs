@@ -9,7 +9,9 @@
 //! - the visit counter and the topic are in the shared store ([`wasmsock::kv`]): the counter
 //!   updated with a compare-and-swap loop, the topic with a TTL;
 //! - reminders, the tick and the countdown are connection timers ([`Conn::after`],
-//!   [`Conn::every`]), an announcement a plugin timer ([`wasmsock::after`], [`wasmsock::cancel_timer`]).
+//!   [`Conn::every`]), an announcement a plugin timer ([`wasmsock::after`], [`wasmsock::cancel_timer`]);
+//! - who is here (the lobby group) and how many connections a user has open (its `user:` group)
+//!   are presence ([`wasmsock::group_size`]): the host's, cluster-wide, whichever instance asks.
 
 #![warn(missing_docs)]
 
@@ -57,6 +59,12 @@ fn millis(s: &str) -> Option<Duration> {
 
 fn usage() -> Reply {
     Err("error usage".to_string())
+}
+
+/// `prefix` and the size of `group` (in the namespace of the connection being handled), or the
+/// failure.
+fn size(prefix: &str, group: &str) -> Reply {
+    wasmsock::group_size(group).map(|n| format!("{}{}", prefix, n)).map_err(failure)
 }
 
 /// Adds one to the shared counter "visits" and returns the new count. Several instances may do
@@ -149,6 +157,13 @@ impl Lobby {
                 // reload) gets the plugin timer reads it there.
                 kv::set("announce", msg.as_bytes(), Duration::ZERO).map_err(failure)?;
                 done(wasmsock::after(d, "announce"))
+            }
+            "here" => size("here ", LOBBY),
+            "online" => {
+                if arg.is_empty() {
+                    return usage();
+                }
+                size("online ", &format!("{}{}", wasmsock::sys::USER_GROUP_PREFIX, arg))
             }
             "unannounce" => {
                 if !c.namespace().is_empty() {
