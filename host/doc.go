@@ -33,15 +33,18 @@
 // on the reader's own goroutine when an instance is free, else into the instance's mailbox, which
 // is bounded in bytes, so a busy plugin slows its readers down instead of buffering without end.
 // Pings are answered with pongs; any frame counts as a sign of life. On Linux, a connection with
-// nothing to read for a second gives its goroutine up and is parked with one epoll instance for
-// the process (poll_linux.go); bytes from the peer, or its hang-up, start a reader again.
+// nothing to read for a second, or nothing left to read after a ping or a pong (the heartbeat that
+// woke it), gives its goroutine and its reader up and is parked with one epoll instance for the
+// process (poll_linux.go); bytes from the peer, or its hang-up, start a reader again.
 //
 // Open: writing (enqueue, writeNow, writeLoop). What the plugin sends (send, broadcast, a group's
 // publication from another node) is framed once per message and put on the connection's
 // outbound queue, which is bounded by queue_messages and queue_bytes: a peer that does not read
-// fills it and is closed with 1008 as a slow consumer, whoever sends to it. A reply that finds
-// nothing queued is written at once with one non-blocking write. Bursts (a broadcast's frames)
-// go, on Linux over plain TCP, to the process's writer pool (writers.go): a few workers that write
+// fills it and is closed with 1008 as a slow consumer, whoever sends to it. A reply to a message
+// the reader ran on its own goroutine, when nothing else is queued, is written by the reader with
+// one non-blocking write once the guest call has returned (so no instance waits on a socket).
+// Everything else (broadcasts, replies from events the instance's worker ran) goes, on Linux over
+// plain TCP, to the process's writer pool (writers.go): a few workers that write
 // each connection's queue with non-blocking writev calls and never wait on a socket; a socket
 // that does not take everything hands its connection to a writer goroutine of its own, which
 // writes each batch with one writev under a write deadline until the queue is empty. TLS

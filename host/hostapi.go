@@ -52,8 +52,11 @@ func (h *pluginHost) Send(current, conn uint64, kind int32, data []byte) abi.Sta
 		}
 		return abi.ErrUnknownConn
 	}
-	// A reply to the connection whose event is being handled is written inline when it can be.
-	return c.send(kind, data, current == conn)
+	// A reply to a message the reader is running on its own goroutine is left for the reader to
+	// write once the call has returned (see enqueue). Every other send is queued for the writer
+	// pool: a goroutine holding the instance (its worker, or a caller running on_connect or a
+	// timer) never waits on a socket write, so queued events keep flowing through the guest.
+	return c.send(kind, data, current == conn && c.onCaller.Load())
 }
 
 // send queues one data message to c (see enqueue for inline).

@@ -3,7 +3,9 @@ package host_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,5 +62,67 @@ func TestConnGetQueryAfterHandshake(t *testing.T) {
 		if got := command(t, c, tc.cmd); got != tc.want {
 			t.Errorf("%s = %q, want %q", tc.cmd, got, tc.want)
 		}
+	}
+}
+
+// A ping or a pong (the heartbeat, which wakes every idle connection once per ping_interval)
+// parks the connection again at once, without keeping a goroutine and a reader waiting for data
+// for idleAfter. The test runs itself again with an idle timeout of an hour, so a connection that
+// parks within the test was parked by the heartbeat frame and nothing else.
+func TestHeartbeatParksAtOnce(t *testing.T) {
+	if runtime.GOOS != "linux" || os.Getenv("WASMSOCK_EPOLL") == "0" {
+		t.Skip("idle connections are parked with epoll on Linux only")
+	}
+	if os.Getenv("WASMSOCK_EPOLL_IDLE") != "1h" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHeartbeatParksAtOnce$", "-test.v")
+		cmd.Env = append(os.Environ(), "WASMSOCK_EPOLL_IDLE=1h")
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "--- PASS: TestHeartbeatParksAtOnce") {
+			t.Fatalf("with an idle timeout of an hour: %v\n%s", err, out)
+		}
+		return
+	}
+	for _, tc := range []struct {
+		name string
+		op   ws.OpCode
+	}{{"ping", ws.OpPing}, {"pong", ws.OpPong}} {
+		op := tc.op
+		t.Run(tc.name, func(t *testing.T) {
+			const n = 10
+			_, url := startServer(t, "../testdata/wasm/echo.wasm", "", "ping_interval = \"0s\"")
+			clients := make([]*wstest.Client, n)
+			for i := range clients {
+				clients[i] = wstest.Dial(t, url, nil)
+				clients[i].Send(ws.OpText, []byte("hello")) // a message: read by a reader that stays
+				if _, p := clients[i].Read(); string(p) != "hello" {
+					t.Fatalf("echo %q", p)
+				}
+			}
+			if p, _ := host.ParkedReaders(); p != 0 {
+				t.Fatalf("%d connections parked before any heartbeat (the idle timeout is an hour)", p)
+			}
+			for _, c := range clients {
+				c.Send(op, []byte("beat"))
+			}
+			waitUntil(t, 60*time.Second, func() bool { p, _ := host.ParkedReaders(); return p == n }, func() string {
+				p, r := host.ParkedReaders()
+				return fmt.Sprintf("%d of %d connections parked after a %s (%d with a reader)", p, n, tc.name, r)
+			})
+			for i, c := range clients { // and they still work
+				msg := fmt.Sprintf("after %d", i)
+				c.Send(ws.OpText, []byte(msg))
+				for {
+					f, err := c.ReadFrame(10 * time.Second)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if f.Op == ws.OpText {
+						if string(f.Payload) != msg {
+							t.Fatalf("echo %q, want %q", f.Payload, msg)
+						}
+						break
+					}
+				}
+			}
+		})
 	}
 }

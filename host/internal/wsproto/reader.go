@@ -103,6 +103,18 @@ func NewReader(src io.Reader, maxMessage int64) *Reader {
 	return &Reader{src: src, max: maxMessage}
 }
 
+// Reset makes r a Reader of src as NewReader would, dropping everything it held, so that a
+// caller can keep idle Readers in a pool instead of making one per wake-up of a connection.
+func (r *Reader) Reset(src io.Reader, maxMessage int64) {
+	r.release()
+	*r = Reader{src: src, max: maxMessage}
+}
+
+// Idle reports whether r holds no unread bytes and no message in progress: the state in which
+// Next may return ErrIdle, in which a caller may stop reading and watch the connection for
+// readiness instead (after a heartbeat's ping or pong, say, without waiting for the idle timeout).
+func (r *Reader) Idle() bool { return r.b == nil && r.fragOp == 0 && len(r.pre) == 0 }
+
 // SetPrefix gives the Reader bytes that were read from the connection before it started (for
 // example with the HTTP request that upgraded it): they are parsed before anything read from src.
 func (r *Reader) SetPrefix(b []byte) { r.pre = b }

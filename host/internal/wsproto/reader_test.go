@@ -888,3 +888,40 @@ func TestReaderSmallFrameOneRead(t *testing.T) {
 		}
 	}
 }
+
+// Idle is true only when nothing is buffered and no message is in progress (when a caller may
+// park the connection); Reset makes a used Reader read a new source from scratch.
+func TestReaderIdleAndReset(t *testing.T) {
+	ping := frame(true, 0, OpPing, []byte("p"), true)
+	for _, tc := range []struct {
+		name  string
+		input []byte
+		reads int  // calls of Next
+		idle  bool // Idle() after them
+	}{
+		{"new", nil, 0, true},
+		{"after a whole frame", ping, 1, true},
+		{"another frame buffered", cat(ping, ping), 1, false},
+		{"both read", cat(ping, ping), 2, true},
+		{"control frame inside a fragmented message", cat(frame(false, 0, OpText, []byte("a"), true), ping), 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := NewReader(bytes.NewReader(tc.input), 1<<20)
+			for i := range tc.reads {
+				if _, err := r.Next(); err != nil {
+					t.Fatalf("Next %d: %v", i, err)
+				}
+			}
+			if got := r.Idle(); got != tc.idle {
+				t.Fatalf("Idle() = %v, want %v", got, tc.idle)
+			}
+			r.Reset(bytes.NewReader(frame(true, 0, OpText, []byte("fresh"), true)), 1<<20)
+			if !r.Idle() {
+				t.Fatal("not idle after Reset")
+			}
+			if got := readAll(r, 2); !equalMsgs(got.msgs, []msg{{OpText, "fresh"}}) || got.err != io.EOF {
+				t.Fatalf("after Reset: %s, %v", showMsgs(got.msgs), got.err)
+			}
+		})
+	}
+}
