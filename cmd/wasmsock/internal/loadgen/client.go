@@ -28,6 +28,9 @@ type client struct {
 	timeout time.Duration
 
 	lost atomic.Bool // the connection failed or the server closed it: nothing more to send
+	// held is closed when the goroutine that reads the connection while the others open (hold)
+	// has stopped; nil for a plain TCP connection, which the server does not ping.
+	held chan struct{}
 
 	// raw is a plain TCP connection (a tcp:// URL): messages are the payload bytes alone, and a
 	// reply is the next rawSize bytes. It is the baseline under every WebSocket server.

@@ -362,6 +362,7 @@ func (r *run) dialAll(ctx context.Context) []*client {
 	out := make([]*client, r.cfg.Conns)
 	sem := make(chan struct{}, r.cfg.DialConcurrency)
 	var wg sync.WaitGroup
+	release := make(chan struct{}) // the end of dialing: the connections' holders stop
 	start := time.Now()
 	for i := range r.cfg.Conns {
 		if r.cfg.DialRate > 0 {
@@ -384,14 +385,67 @@ func (r *run) dialAll(ctx context.Context) []*client {
 				return
 			}
 			out[i] = c
+			if !c.raw {
+				c.held = make(chan struct{})
+				go r.hold(ctx, c, release)
+			}
 		}()
 	}
 	wg.Wait()
-	clients := slices.DeleteFunc(out, func(c *client) bool { return c == nil })
+	close(release)
+	for _, c := range out {
+		if c == nil || c.held == nil {
+			continue
+		}
+		// Wake the holder from its read (a deadline in the past) until it has seen release:
+		// a holder left waiting out its second would not answer the pings meanwhile.
+		for stopped := false; !stopped; {
+			_ = c.nc.SetReadDeadline(time.Now())
+			select {
+			case <-c.held:
+				stopped = true
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	// A connection lost while the others were opening (its error is recorded) counts as failed.
+	clients := slices.DeleteFunc(out, func(c *client) bool { return c == nil || c.lost.Load() })
 	for i, c := range clients {
 		c.id = i
 	}
 	return clients
+}
+
+// hold reads c, answering the server's pings, while the other connections are still being
+// opened: a server drops a peer that stays silent after its ping, and 19,000 connections at
+// -dial-rate 100 take over three minutes to open. It returns when release is closed (dialAll
+// then wakes it from its read with a deadline in the past) or when the connection is lost.
+func (r *run) hold(ctx context.Context, c *client, release <-chan struct{}) {
+	defer close(c.held)
+	defer func() { c.until = time.Time{} }()
+	for {
+		select {
+		case <-release:
+			return
+		case <-ctx.Done():
+			return
+		default:
+		}
+		c.until = time.Now().Add(time.Second)
+		_, _, err := c.next() // answers pings; returns a data frame, or an error
+		var idle idleError
+		switch {
+		case errors.As(err, &idle):
+		case err != nil:
+			r.connLost(c, err)
+			return
+		default:
+			r.addError(errors.New("a message came while the connection sent nothing"))
+			r.closeConn(c, true)
+			c.lost.Store(true)
+			return
+		}
+	}
 }
 
 // payload writes the message seq, stamped with the time now, into p (len(p) == Size).
@@ -467,13 +521,19 @@ func (r *run) echoConn(ctx context.Context, c *client, h *histogram, stop time.T
 	due := time.Now().Add(interval * time.Duration(i) / time.Duration(max(1, r.cfg.Conns)))
 	for seq := uint64(0); ctx.Err() == nil && time.Now().Before(stop); seq++ {
 		if interval > 0 {
-			if !pace(ctx, due, stop) {
-				// Nothing more is due before the end: the connection stays open, idle, until
-				// then (with -rate under one message per connection, most connections are
-				// only open and idle: what an idle-memory measurement needs).
-				if !r.idleUntil(ctx, c, stop) {
-					return
-				}
+			// Until the next message is due the connection waits reading, so that it answers the
+			// server's pings (one that stopped reading would be dropped as dead). When nothing
+			// more is due before the end it stays open, idle, until then (with -rate under one
+			// message per connection, most connections are only open and idle: what an
+			// idle-memory measurement needs).
+			last, until := !due.Before(stop), due
+			if last {
+				until = stop
+			}
+			if !r.idleUntil(ctx, c, until) {
+				return
+			}
+			if last || ctx.Err() != nil {
 				break
 			}
 			due = due.Add(interval)

@@ -399,3 +399,34 @@ func TestEchoRateKeepsIdleConnectionsOpen(t *testing.T) {
 		t.Errorf("the run ended after %v, before its duration %v: idle connections closed early", took, dur)
 	}
 }
+
+// A connection keeps answering the server's pings while it waits: for the other connections to
+// open (-dial-rate), and for its next message to be due (-rate). Before, it read nothing then, and
+// a server that pings dropped it as dead (an idle-memory run of 19,000 connections lost hundreds:
+// each connection's one message was due seconds to minutes after its ping). The route pings every
+// 100ms and drops a peer silent for 500ms after a ping; every wait below is longer.
+func TestWaitingConnectionsAnswerPings(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		sent int64 // at least
+	}{
+		// The first connection opens about 1.7 s before the last.
+		{"while the others open", Config{Conns: 5, DialRate: 3, Duration: 300 * time.Millisecond}, 5},
+		// 2.5 messages/s over 5 connections: each sends every 2 s, the first three twice.
+		{"between its messages", Config{Conns: 5, Rate: 2.5, Duration: 3 * time.Second}, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			cfg.URL, cfg.Mode, cfg.Size = base+"/echo-pinged", ModeEcho, 64
+			res, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkClean(t, res, cfg.Conns)
+			if res.Sent < tc.sent {
+				t.Errorf("sent %d, want at least %d", res.Sent, tc.sent)
+			}
+		})
+	}
+}
