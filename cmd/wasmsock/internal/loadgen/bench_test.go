@@ -143,7 +143,7 @@ func BenchmarkEcho(b *testing.B) {
 
 // roundTrip sends p as a text message and waits for the same bytes to come back.
 func (c *client) roundTrip(p []byte) error {
-	if err := c.send(ws.OpText, p); err != nil {
+	if err := c.writeFrame(ws.OpText, p); err != nil {
 		return err
 	}
 	op, got, err := c.next()
@@ -324,7 +324,7 @@ func (st *bcastState) send() error {
 		return err
 	}
 	st.run.payload(st.payload, uint64(st.sent))
-	if err := st.sender.send(ws.OpText, st.payload); err != nil {
+	if err := st.sender.writeFrame(ws.OpText, st.payload); err != nil {
 		return err
 	}
 	st.sent++

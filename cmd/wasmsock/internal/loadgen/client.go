@@ -96,16 +96,30 @@ func dial(ctx context.Context, id int, url string, timeout time.Duration, size i
 	return &client{id: id, nc: nc, br: bufio.NewReaderSize(src, 32<<10), timeout: timeout}, nil
 }
 
-// send writes one masked message in one frame.
-func (c *client) send(op ws.OpCode, p []byte) error {
-	if now := time.Now(); now.After(c.writeDeadline.Add(-c.timeout + time.Second)) {
-		c.writeDeadline = now.Add(c.timeout)
-		_ = c.nc.SetWriteDeadline(c.writeDeadline)
+// renew gives the next write (or read) the client's timeout. The deadline is moved only when
+// less than the timeout minus a second (or minus half the timeout, if that is shorter) remains,
+// so it is set about once a second however many frames pass, and is never one that has passed.
+func (c *client) renew(write bool) {
+	d := &c.readDeadline
+	if write {
+		d = &c.writeDeadline
 	}
-	return c.writeFrame(op, p)
+	now := time.Now()
+	if d.Sub(now) >= c.timeout-min(time.Second, c.timeout/2) {
+		return
+	}
+	*d = now.Add(c.timeout)
+	if write {
+		_ = c.nc.SetWriteDeadline(*d)
+	} else {
+		_ = c.nc.SetReadDeadline(*d)
+	}
 }
 
+// writeFrame writes one masked frame (every write: messages, and the pongs and close frames
+// written while reading) within the timeout.
 func (c *client) writeFrame(op ws.OpCode, p []byte) error {
+	c.renew(true)
 	if c.raw {
 		if op == ws.OpClose {
 			return nil // no closing handshake on plain TCP
@@ -155,9 +169,8 @@ func (c *client) next() (ws.OpCode, []byte, error) {
 					c.readDeadline = c.until
 					_ = c.nc.SetReadDeadline(c.readDeadline)
 				}
-			} else if now := time.Now(); now.After(c.readDeadline.Add(-c.timeout + time.Second)) {
-				c.readDeadline = now.Add(c.timeout)
-				_ = c.nc.SetReadDeadline(c.readDeadline)
+			} else {
+				c.renew(false)
 			}
 			if _, err := c.br.Peek(1); err != nil {
 				if ne, ok := err.(net.Error); ok && ne.Timeout() {

@@ -404,6 +404,7 @@ func (r *run) dialAll(ctx context.Context) []*client {
 			select {
 			case <-c.held:
 				stopped = true
+				c.readDeadline = time.Time{} // not the one set here: the next read sets its own
 			case <-time.After(10 * time.Millisecond):
 			}
 		}
@@ -539,7 +540,7 @@ func (r *run) echoConn(ctx context.Context, c *client, h *histogram, stop time.T
 			due = due.Add(interval)
 		}
 		r.payload(p, seq)
-		if err := c.send(ws.OpText, p); err != nil {
+		if err := c.writeFrame(ws.OpText, p); err != nil {
 			r.addError(step("send", err))
 			r.closeConn(c, false)
 			return
@@ -746,7 +747,7 @@ func (b *bcast) send(ctx context.Context, c *client, stop time.Time) {
 			break
 		}
 		r.payload(p, uint64(b.sent))
-		if err := c.send(ws.OpText, p); err != nil {
+		if err := c.writeFrame(ws.OpText, p); err != nil {
 			r.addError(step("send", err))
 			b.fail()
 			break

@@ -343,11 +343,18 @@ func TestReferenceFanoutDropsSlowConsumer(t *testing.T) {
 	sender, slow, fast := dial(), dial(), dial()
 	// 400 messages of 64 KiB: 25 MiB for slow, which reads nothing until the end, far over the
 	// 4 MiB queue bound plus what the socket buffers take.
-	const n = 400
+	// The sender keeps at most 8 messages ahead of fast (512 KiB, under the bound however slowly
+	// this test's reader runs), so only slow, which never reads, can go over it.
+	const n, window = 400, 8
 	big := make([]byte, 64<<10)
 	sent := make(chan error, 1)
+	credit := make(chan struct{}, window)
+	for range window {
+		credit <- struct{}{}
+	}
 	go func() {
 		for range n + 1 {
+			<-credit
 			if err := wsutil.WriteClientBinary(sender, big); err != nil {
 				sent <- err
 				return
@@ -360,6 +367,10 @@ func TestReferenceFanoutDropsSlowConsumer(t *testing.T) {
 	for i := range n + 1 {
 		if _, _, err := wsutil.ReadServerData(fast); err != nil {
 			t.Fatalf("fast member, message %d: %v", i, err)
+		}
+		select {
+		case credit <- struct{}{}:
+		default: // the sender is done
 		}
 	}
 	if err := <-sent; err != nil {
@@ -415,6 +426,7 @@ func TestWaitingConnectionsAnswerPings(t *testing.T) {
 		{"while the others open", Config{Conns: 5, DialRate: 3, Duration: 300 * time.Millisecond}, 5},
 		// 2.5 messages/s over 5 connections: each sends every 2 s, the first three twice.
 		{"between its messages", Config{Conns: 5, Rate: 2.5, Duration: 3 * time.Second}, 8},
+		{"longer than the timeout", Config{Conns: 5, Rate: 2.5, Duration: 3 * time.Second, Timeout: 300 * time.Millisecond}, 8},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
