@@ -68,7 +68,7 @@ plugin = "fanout"
 path = "/echo-pinged"
 plugin = "echo-wat"
 ping_interval = "100ms"
-pong_timeout = "500ms"
+pong_timeout = "1s"
 `, echo, echoWAT, fanout))
 }
 
@@ -392,7 +392,7 @@ func TestReferenceFanoutDropsSlowConsumer(t *testing.T) {
 // With -rate under one message per connection in the run, the connections with nothing due stay
 // open, idle, until the end of the run, answering the server's pings (they closed at once before:
 // an idle-memory measurement with "-conns 19000 -rate 1" measured closed connections). The route
-// pings every 100ms and drops a peer silent for 500ms after a ping.
+// pings every 100ms and drops a peer silent for 1s after a ping.
 func TestEchoRateKeepsIdleConnectionsOpen(t *testing.T) {
 	const conns = 5
 	dur := time.Second
@@ -415,15 +415,15 @@ func TestEchoRateKeepsIdleConnectionsOpen(t *testing.T) {
 // open (-dial-rate), and for its next message to be due (-rate). Before, it read nothing then, and
 // a server that pings dropped it as dead (an idle-memory run of 19,000 connections lost hundreds:
 // each connection's one message was due seconds to minutes after its ping). The route pings every
-// 100ms and drops a peer silent for 500ms after a ping; every wait below is longer.
+// 100ms and drops a peer silent for 1s after a ping; every wait below is longer.
 func TestWaitingConnectionsAnswerPings(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		cfg  Config
 		sent int64 // at least
 	}{
-		// The first connection opens about 1.7 s before the last.
-		{"while the others open", Config{Conns: 5, DialRate: 3, Duration: 300 * time.Millisecond}, 5},
+		// The first connection opens about 2 s before the last.
+		{"while the others open", Config{Conns: 5, DialRate: 2.5, Duration: 300 * time.Millisecond}, 5},
 		// 2.5 messages/s over 5 connections: each sends every 2 s, the first three twice.
 		{"between its messages", Config{Conns: 5, Rate: 2.5, Duration: 3 * time.Second}, 8},
 		{"longer than the timeout", Config{Conns: 5, Rate: 2.5, Duration: 3 * time.Second, Timeout: 300 * time.Millisecond}, 8},
