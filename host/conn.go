@@ -34,9 +34,11 @@ var pingFrame = wsproto.Frame(wsproto.OpPing, nil)
 // Reading happens on one goroutine at a time, the only one that delivers the connection's events to
 // the plugin, so they arrive in order: first the one that accepted the connection. On Linux, a
 // connection idle for idleAfter (no bytes buffered, no frame in progress), or idle right after a
-// heartbeat's ping or pong, gives its goroutine up and is parked with the poller (poll_linux.go), which starts a new reading goroutine when bytes
-// arrive; elsewhere, or with WASMSOCK_EPOLL=0, the goroutine waits in its read. Writing happens on
-// a goroutine that exists only while the outbound queue is not empty.
+// heartbeat's ping or pong, gives its goroutine up and is parked with the poller (poll_linux.go),
+// which starts a new reading goroutine when bytes arrive; elsewhere, or with WASMSOCK_EPOLL=0, the
+// goroutine waits in its read. Frames are written by the reader (a reply after the guest call, a
+// pong), by the writer pool (writers.go), or by a goroutine of the connection's own while its
+// socket is full.
 type Conn struct {
 	id    uint64
 	srv   *Server
