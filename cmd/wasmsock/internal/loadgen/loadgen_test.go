@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -440,5 +441,43 @@ func TestWaitingConnectionsAnswerPings(t *testing.T) {
 				t.Errorf("sent %d, want at least %d", res.Sent, tc.sent)
 			}
 		})
+	}
+}
+
+// A reference broadcast member receives every message sent once its client has the 101, however
+// late the server's goroutine gets to serving it (it joins before the 101 is written; it joined
+// after, and a loaded machine lost the first messages sent to a member that had just connected).
+func TestReferenceFanoutMemberJoinsBeforeItsAnswer(t *testing.T) {
+	var upgraded atomic.Int32
+	slowSecond := func() { // the second connection (the member) is slow to be served
+		if upgraded.Add(1) == 2 {
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = serve(ln, ServeGobwas, slowSecond); close(done) }()
+	t.Cleanup(func() { _ = ln.Close(); <-done })
+	url := "ws://" + ln.Addr().String() + FanoutPath
+	dial := func() net.Conn {
+		nc, _, _, err := ws.Dial(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = nc.Close() })
+		return nc
+	}
+	sender := dial()
+	member := dial()
+	if err := wsutil.WriteClientText(sender, []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	_ = member.SetReadDeadline(time.Now().Add(10 * time.Second)) // a hang guard, not a timed assertion
+	data, _, err := wsutil.ReadServerData(member)
+	if err != nil || string(data) != "first" {
+		t.Fatalf("member got %q, %v; want the message sent after it connected", data, err)
 	}
 }

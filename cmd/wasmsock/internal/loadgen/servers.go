@@ -35,7 +35,11 @@ const (
 
 // Serve accepts connections on ln and serves each with the reference server kind (ServeGobwas or
 // ServeTCP) on a goroutine of its own, until ln is closed.
-func Serve(ln net.Listener, kind string) error {
+func Serve(ln net.Listener, kind string) error { return serve(ln, kind, nil) }
+
+// serve is Serve; afterUpgrade, if not nil (a test's), runs between a connection's upgrade and
+// its serving: a goroutine that is slow to get there.
+func serve(ln net.Listener, kind string, afterUpgrade func()) error {
 	hub := &refHub{}
 	for {
 		nc, err := ln.Accept()
@@ -49,18 +53,36 @@ func Serve(ln net.Listener, kind string) error {
 				return
 			}
 			fanout := false
-			u := ws.Upgrader{OnRequest: func(uri []byte) error {
-				path, _, _ := strings.Cut(string(uri), "?")
-				fanout = path == FanoutPath
-				return nil
-			}}
+			var me *refMember
+			u := ws.Upgrader{
+				OnRequest: func(uri []byte) error {
+					path, _, _ := strings.Cut(string(uri), "?")
+					fanout = path == FanoutPath
+					return nil
+				},
+				// A broadcast member joins before its 101 is written, so a client that has its
+				// answer misses no message sent after it (what is queued meanwhile is written once
+				// its writer starts, after the 101).
+				OnBeforeUpgrade: func() (ws.HandshakeHeader, error) {
+					if fanout {
+						me = hub.add(nc)
+					}
+					return ws.HandshakeHeaderString(""), nil
+				},
+			}
 			_ = nc.SetDeadline(time.Now().Add(DefaultTimeout))
 			if _, err := u.Upgrade(nc); err != nil {
+				if me != nil {
+					hub.leave(me)
+				}
 				return
 			}
 			_ = nc.SetDeadline(time.Time{})
-			if fanout {
-				hub.serve(nc)
+			if afterUpgrade != nil {
+				afterUpgrade()
+			}
+			if me != nil {
+				hub.serve(me)
 			} else {
 				plainEcho(nc)
 			}
@@ -161,9 +183,16 @@ type refMember struct {
 	drain  bool // the reader ended: write what is queued (the answer to a close frame), then close
 }
 
-func (h *refHub) serve(nc net.Conn) {
+// add makes nc a member: from now on it is sent every broadcast.
+func (h *refHub) add(nc net.Conn) *refMember {
 	me := &refMember{nc: nc, wake: make(chan struct{}, 1)}
 	h.join(me)
+	return me
+}
+
+// serve runs the member me (added, and its 101 written) until its connection ends.
+func (h *refHub) serve(me *refMember) {
+	nc := me.nc
 	done := make(chan struct{})
 	go func() { me.writeLoop(); close(done) }()
 	defer func() {
