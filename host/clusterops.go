@@ -101,7 +101,7 @@ func (s *Server) local(r clusterReq) clusterResp {
 		if c == nil || r.CheckNS && c.namespace != r.Namespace {
 			return clusterResp{Status: http.StatusNotFound, Error: noConn(r)}
 		}
-		if st := c.send(r.Kind, r.Data, false); st != abi.OK {
+		if st := c.send(r.Kind, r.Data, viaWriters); st != abi.OK {
 			return clusterResp{Status: http.StatusConflict, Error: "not sent: " + st.String()}
 		}
 		return clusterResp{Status: http.StatusOK, Delivered: 1}
@@ -121,7 +121,7 @@ func (s *Server) local(r clusterReq) clusterResp {
 			return clusterResp{ABI: int32(abi.ErrUnknownConn)}
 		}
 		if r.Op == "pluginNamesend" {
-			return clusterResp{ABI: int32(c.send(r.Kind, r.Data, false))}
+			return clusterResp{ABI: int32(c.send(r.Kind, r.Data, viaWriters))}
 		}
 		return clusterResp{ABI: int32(h.closeConn(c, r.Code, r.Reason))}
 	}

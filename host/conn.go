@@ -105,17 +105,26 @@ type Conn struct {
 	writeDeadline   int64 // the socket's write deadline, unix nanos (0: none); only the one writing touches it
 }
 
-// enqueue adds a frame to the outbound queue and starts the writer if needed. It never blocks: a
-// connection whose queue is full is a slow consumer and is closed with 1008.
-//
-// With inline, a frame that finds nothing queued and no writer running is written by the reader
-// itself, saving a hand-off per reply: a pong at once, with one non-blocking write (only what the
-// socket does not take goes to a writer); a plugin's reply to the message the reader is running
-// (c.onCaller) once the guest call has returned (flushDeferred), so the instance is not held for
-// a syscall. Without inline the frame goes to the writer pool, which coalesces the frames of many
-// messages into one writev: broadcasts, and every send made by a goroutine holding the instance
-// for another reason (its worker, on_connect, a timer).
-func (c *Conn) enqueue(frame []byte, inline bool) abi.Status {
+// writeMode says who writes a frame that finds nothing queued and no writer running.
+type writeMode uint8
+
+const (
+	// viaWriters: the writer pool (a goroutine of the connection's own for TLS and elsewhere),
+	// which coalesces the frames of many messages into one writev: broadcasts, and every send
+	// made by a goroutine holding the instance for another reason than the reader's own message
+	// (its worker, on_connect, a timer), which must not wait on a socket.
+	viaWriters writeMode = iota
+	// byReaderNow: the reader at once, with one non-blocking write (a pong); only what the socket
+	// does not take goes to a writer. It saves a hand-off.
+	byReaderNow
+	// byReaderAfterCall: the reader, once the guest call running its message has returned
+	// (flushDeferred): a plugin's reply, written without holding the instance for a syscall.
+	byReaderAfterCall
+)
+
+// enqueue adds a frame to the outbound queue and starts the writer if needed (see writeMode). It
+// never blocks: a connection whose queue is full is a slow consumer and is closed with 1008.
+func (c *Conn) enqueue(frame []byte, how writeMode) abi.Status {
 	c.mu.Lock()
 	if c.closeSent {
 		c.mu.Unlock()
@@ -129,11 +138,9 @@ func (c *Conn) enqueue(frame []byte, inline bool) abi.Status {
 		c.startClose(wsproto.ClosePolicyViolation, "slow consumer: outbound queue full", true)
 		return abi.ErrClosed
 	}
-	if inline && c.upgraded && c.raw != nil && !c.writing && !c.tcpClosed {
+	if how != viaWriters && c.upgraded && c.raw != nil && !c.writing && !c.tcpClosed {
 		c.writing = true // others queue behind this write
-		if c.onCaller.Load() {
-			// A reply during a call on the reader's goroutine: the reader writes it when the
-			// call has returned (flushDeferred), so the instance is not held for a syscall.
+		if how == byReaderAfterCall {
 			c.deferred = true
 			c.queue = append(c.queue, frame)
 			c.queued += len(frame)
@@ -516,15 +523,14 @@ func (c *Conn) readLoop(rd *wsproto.Reader) (code int, reason string, idle bool)
 			c.unsettled = true
 			c.route.plugin.MessageFrom(c.id, int32(m.Op), m.Payload, &c.onCaller)
 			c.flushDeferred()
-		case wsproto.OpPing:
-			c.enqueue(wsproto.Frame(wsproto.OpPong, m.Payload), true)
-			if c.poll != nil && rd.Idle() {
-				return 0, "", true // a heartbeat is no sign of traffic: park now (see idleAfter)
+		case wsproto.OpPing, wsproto.OpPong:
+			// Heartbeat bookkeeping is done above for every frame.
+			if m.Op == wsproto.OpPing {
+				c.enqueue(wsproto.Frame(wsproto.OpPong, m.Payload), byReaderNow)
 			}
-		case wsproto.OpPong:
-			// Heartbeat bookkeeping is done above for every frame. A pong is the answer to our
-			// ping, which woke an idle connection: park it again at once rather than keep a
-			// goroutine and a reader waiting idleAfter for data that is not coming.
+			// A heartbeat is no sign of traffic (our ping woke an idle connection, or the peer
+			// keeps it alive): park at once rather than keep a goroutine and a reader waiting
+			// idleAfter for data that is not coming.
 			if c.poll != nil && rd.Idle() {
 				return 0, "", true
 			}
@@ -569,7 +575,7 @@ func (c *Conn) heartbeat() {
 		next = cfg.PongTimeout.D - time.Duration(now-sent)
 	} else if idle := time.Duration(now - c.lastRead.Load()); idle >= cfg.PingInterval.D {
 		c.pingSent.Store(now)
-		if c.enqueue(pingFrame, false) != abi.OK {
+		if c.enqueue(pingFrame, viaWriters) != abi.OK {
 			return
 		}
 		next = cfg.PongTimeout.D

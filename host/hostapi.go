@@ -53,20 +53,22 @@ func (h *pluginHost) Send(current, conn uint64, kind int32, data []byte) abi.Sta
 		return abi.ErrUnknownConn
 	}
 	// A reply to a message the reader is running on its own goroutine is left for the reader to
-	// write once the call has returned (see enqueue). Every other send is queued for the writer
-	// pool: a goroutine holding the instance (its worker, or a caller running on_connect or a
-	// timer) never waits on a socket write, so queued events keep flowing through the guest.
-	return c.send(kind, data, current == conn && c.onCaller.Load())
+	// write once the call has returned; every other send goes to the writers (see writeMode).
+	how := viaWriters
+	if current == conn && c.onCaller.Load() {
+		how = byReaderAfterCall
+	}
+	return c.send(kind, data, how)
 }
 
-// send queues one data message to c (see enqueue for inline).
-func (c *Conn) send(kind int32, data []byte, inline bool) abi.Status {
+// send queues one data message to c.
+func (c *Conn) send(kind int32, data []byte, how writeMode) abi.Status {
 	if st := c.canReceive(len(data)); st != abi.OK {
 		return st
 	}
 	f := frames{op: byte(kind), data: data}
 	frame := f.forConn(c)
-	st := c.enqueue(frame, inline)
+	st := c.enqueue(frame, how)
 	if st == abi.OK {
 		c.route.m.messagesOut.Inc()
 		c.route.m.bytesOut.Add(float64(len(frame)))
@@ -174,7 +176,7 @@ func (s *Server) fanOut(members []*Conn, kind int32, data []byte, except uint64)
 		if m.id == except || m.canReceive(len(data)) != abi.OK {
 			continue
 		}
-		if frame := f.forConn(m); m.enqueue(frame, false) == abi.OK {
+		if frame := f.forConn(m); m.enqueue(frame, viaWriters) == abi.OK {
 			if m.route != r {
 				flush()
 				r = m.route
