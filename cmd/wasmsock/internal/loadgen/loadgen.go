@@ -433,17 +433,7 @@ func (r *run) hold(ctx context.Context, c *client, release <-chan struct{}) {
 		default:
 		}
 		c.until = time.Now().Add(time.Second)
-		_, _, err := c.next() // answers pings; returns a data frame, or an error
-		var idle idleError
-		switch {
-		case errors.As(err, &idle):
-		case err != nil:
-			r.connLost(c, err)
-			return
-		default:
-			r.addError(errors.New("a message came while the connection sent nothing"))
-			r.closeConn(c, true)
-			c.lost.Store(true)
+		if !r.idleRead(c) {
 			return
 		}
 	}
@@ -575,21 +565,30 @@ func (r *run) idleUntil(ctx context.Context, c *client, stop time.Time) bool {
 		if stop.Before(c.until) {
 			c.until = stop
 		}
-		_, _, err := c.next() // answers pings; returns a data frame, or an error
-		var idle idleError
-		switch {
-		case errors.As(err, &idle):
-			continue
-		case err != nil:
-			r.connLost(c, err)
-			return false
-		default:
-			r.addError(errors.New("echo: a message came while the connection sent nothing"))
-			r.closeConn(c, true)
+		if !r.idleRead(c) {
 			return false
 		}
 	}
 	return true
+}
+
+// idleRead waits until c.until for a frame on a connection that sent nothing, answering the
+// server's pings. It reports true when none came, false when the connection was lost or the
+// server sent a message (recorded, the connection closed and marked lost).
+func (r *run) idleRead(c *client) bool {
+	_, _, err := c.next()
+	var idle idleError
+	switch {
+	case errors.As(err, &idle):
+		return true
+	case err != nil:
+		r.connLost(c, err)
+	default:
+		r.addError(errors.New("a message came while the connection sent nothing"))
+		r.closeConn(c, true)
+		c.lost.Store(true)
+	}
+	return false
 }
 
 // connLost records why a connection stopped: an error, and the close code if the server sent a

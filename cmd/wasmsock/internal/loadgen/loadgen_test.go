@@ -322,18 +322,19 @@ func TestReferenceServers(t *testing.T) {
 	}
 }
 
-// A reference broadcast member that never reads is dropped once its queue is over the bound (as
-// the host closes a slow consumer), and the others keep receiving.
-func TestReferenceFanoutDropsSlowConsumer(t *testing.T) {
+// refFanout serves the reference broadcast (afterUpgrade as serve has it) until the test ends,
+// and returns a dial of its members, closed when the test ends.
+func refFanout(t *testing.T, afterUpgrade func()) (dial func() net.Conn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
-	go func() { _ = Serve(ln, ServeGobwas); close(done) }()
+	go func() { _ = serve(ln, ServeGobwas, afterUpgrade); close(done) }()
 	t.Cleanup(func() { _ = ln.Close(); <-done })
 	url := "ws://" + ln.Addr().String() + FanoutPath
-	dial := func() net.Conn {
+	return func() net.Conn {
 		nc, _, _, err := ws.Dial(context.Background(), url)
 		if err != nil {
 			t.Fatal(err)
@@ -341,6 +342,12 @@ func TestReferenceFanoutDropsSlowConsumer(t *testing.T) {
 		t.Cleanup(func() { _ = nc.Close() })
 		return nc
 	}
+}
+
+// A reference broadcast member that never reads is dropped once its queue is over the bound (as
+// the host closes a slow consumer), and the others keep receiving.
+func TestReferenceFanoutDropsSlowConsumer(t *testing.T) {
+	dial := refFanout(t, nil)
 	sender, slow, fast := dial(), dial(), dial()
 	// 400 messages of 64 KiB: 25 MiB for slow, which reads nothing until the end, far over the
 	// 4 MiB queue bound plus what the socket buffers take.
@@ -454,22 +461,7 @@ func TestReferenceFanoutMemberJoinsBeforeItsAnswer(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = serve(ln, ServeGobwas, slowSecond); close(done) }()
-	t.Cleanup(func() { _ = ln.Close(); <-done })
-	url := "ws://" + ln.Addr().String() + FanoutPath
-	dial := func() net.Conn {
-		nc, _, _, err := ws.Dial(context.Background(), url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = nc.Close() })
-		return nc
-	}
+	dial := refFanout(t, slowSecond)
 	sender := dial()
 	member := dial()
 	if err := wsutil.WriteClientText(sender, []byte("first")); err != nil {
