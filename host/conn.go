@@ -14,6 +14,7 @@ import (
 	"github.com/wasmsock/wasmsock/abi"
 	"github.com/wasmsock/wasmsock/host/config"
 	"github.com/wasmsock/wasmsock/host/hub"
+	"github.com/wasmsock/wasmsock/host/internal/clock"
 	"github.com/wasmsock/wasmsock/host/internal/wsproto"
 )
 
@@ -71,8 +72,8 @@ type Conn struct {
 	accepted  atomic.Bool  // on_connect accepted: on_close is owed
 	finished  atomic.Bool  // finish ran
 	msgBucket bucket       // the message rate limit; used by the reader only
-	lastRead  atomic.Int64 // unix nanos of the last frame from the peer
-	pingSent  atomic.Int64 // unix nanos of the last ping without a frame read since, 0 for none
+	lastRead  atomic.Int64 // clock.Now of the last frame from the peer
+	pingSent  atomic.Int64 // clock.Now of the last ping without a frame read since, 0 for none
 	hb        *time.Timer
 	expires   int64       // unix nanos when the token stops being valid (close_on_expiry); 0: never
 	expiry    *time.Timer // closes the connection at expires (guard.go)
@@ -437,7 +438,7 @@ func (c *Conn) serve(rd *wsproto.Reader) {
 			rd.SetIdleTimeout(p.idle)
 		}
 	}
-	c.lastRead.Store(time.Now().UnixNano())
+	c.lastRead.Store(clock.Now())
 	c.srv.handlers.Add(1) // the connection counts for Shutdown until it is finished, parked or not
 	c.startHeartbeat()
 	c.startExpiry()
@@ -497,7 +498,8 @@ func (c *Conn) readLoop(rd *wsproto.Reader) (code int, reason string, idle bool)
 			}
 			return wsproto.CloseAbnormal, "", false
 		}
-		c.lastRead.Store(time.Now().UnixNano())
+		now := clock.Now()
+		c.lastRead.Store(now)
 		c.pingSent.Store(0)
 		switch m.Op {
 		case wsproto.OpText, wsproto.OpBinary:
@@ -511,7 +513,7 @@ func (c *Conn) readLoop(rd *wsproto.Reader) (code int, reason string, idle bool)
 			if c.isClosing() {
 				continue // data after our close frame is discarded (RFC 6455 §1.4)
 			}
-			if !c.allowMessage(time.Now()) {
+			if !c.allowMessage(now) {
 				// Start the closing handshake and keep reading (discarding data) until the peer
 				// answers or close_timeout passes, so the close frame is not lost to a reset.
 				c.srv.metrics.rateLimited.Inc()
@@ -545,7 +547,7 @@ func (c *Conn) readLoop(rd *wsproto.Reader) (code int, reason string, idle bool)
 // alive records that bytes came from the peer: the heartbeat counts them as an answer, so a
 // message streaming in for longer than ping_interval + pong_timeout is not taken for a dead peer.
 func (c *Conn) alive() {
-	c.lastRead.Store(time.Now().UnixNano())
+	c.lastRead.Store(clock.Now())
 	c.pingSent.Store(0)
 }
 
@@ -563,7 +565,7 @@ func (c *Conn) startHeartbeat() {
 
 func (c *Conn) heartbeat() {
 	cfg := c.route.cfg
-	now := time.Now().UnixNano()
+	now := clock.Now()
 	next := cfg.PingInterval.D
 	if sent := c.pingSent.Load(); sent != 0 {
 		if time.Duration(now-sent) >= cfg.PongTimeout.D {

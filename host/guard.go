@@ -11,6 +11,7 @@ import (
 
 	"github.com/wasmsock/wasmsock/host/auth"
 	"github.com/wasmsock/wasmsock/host/config"
+	"github.com/wasmsock/wasmsock/host/internal/clock"
 )
 
 // guard is what a route checks before its plugin's on_connect: the Origin (cross-site WebSocket
@@ -78,7 +79,7 @@ func (s *Server) check(c *Conn) error {
 		if f.host != "" {
 			host = f.host
 		}
-		if !s.limits.take(c.ip, time.Now()) {
+		if !s.limits.take(c.ip, clock.Now()) {
 			return c.refuse(http.StatusTooManyRequests, "rate_per_ip", "too many new connections from your address")
 		}
 	}
@@ -191,7 +192,7 @@ func (s *Server) admitLimits(c *Conn) error {
 
 // allowMessage applies the per-connection message rate (token bucket); false means the
 // connection went over it.
-func (c *Conn) allowMessage(now time.Time) bool {
+func (c *Conn) allowMessage(now int64) bool {
 	rate := float64(*c.srv.cur.Load().cfg.Limits.MessagesPerSecond) // a reload applies at once
 	if rate <= 0 {
 		return true

@@ -20,6 +20,7 @@ import (
 
 	"github.com/wasmsock/wasmsock/abi"
 	"github.com/wasmsock/wasmsock/host/config"
+	"github.com/wasmsock/wasmsock/host/internal/clock"
 	"github.com/wasmsock/wasmsock/host/internal/wsproto"
 	"github.com/wasmsock/wasmsock/host/plugin"
 )
@@ -36,7 +37,7 @@ func (s *Server) handleConn(nc net.Conn) {
 	defer s.handlers.Done()
 	st := s.cur.Load() // the config this connection is served by, to the end of its handshake
 	_ = nc.SetDeadline(time.Now().Add(st.cfg.HandshakeTimeout.D))
-	if !s.limits.allowNew(ipOf(nc.RemoteAddr()), time.Now()) {
+	if !s.limits.allowNew(ipOf(nc.RemoteAddr()), clock.Now()) {
 		s.metrics.reject("rate_per_ip")
 		_, _ = io.WriteString(nc, "HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n")
 		_ = nc.Close()

@@ -6,18 +6,18 @@ import (
 	"time"
 )
 
-// bucket is a token bucket: rate tokens per second, up to burst.
+// bucket is a token bucket: rate tokens per second, up to burst. Its times are clock.Now's.
 type bucket struct {
 	tokens float64
-	last   time.Time
+	last   int64 // 0: never taken from
 }
 
-// take reports whether a token was available at now, and takes it.
-func (b *bucket) take(now time.Time, rate, burst float64) bool {
-	if b.last.IsZero() {
+// take reports whether a token was available at now (clock.Now), and takes it.
+func (b *bucket) take(now int64, rate, burst float64) bool {
+	if b.last == 0 {
 		b.tokens = burst
 	} else {
-		b.tokens = min(burst, b.tokens+now.Sub(b.last).Seconds()*rate)
+		b.tokens = min(burst, b.tokens+time.Duration(now-b.last).Seconds()*rate)
 	}
 	b.last = now
 	if b.tokens < 1 {
@@ -41,7 +41,7 @@ type ipLimits struct {
 
 	total int
 	ips   map[string]*ipState
-	swept time.Time
+	swept int64 // clock.Now of the last sweep
 }
 
 type ipState struct {
@@ -75,7 +75,7 @@ func ipOf(addr net.Addr) string {
 }
 
 // allowNew reports whether ip may open a new TCP connection now (the rate limit).
-func (l *ipLimits) allowNew(ip string, now time.Time) bool {
+func (l *ipLimits) allowNew(ip string, now int64) bool {
 	if l.exempt != nil && l.exempt(ip) {
 		return true
 	}
@@ -83,7 +83,7 @@ func (l *ipLimits) allowNew(ip string, now time.Time) bool {
 }
 
 // take takes a token from ip's bucket of new connections.
-func (l *ipLimits) take(ip string, now time.Time) bool {
+func (l *ipLimits) take(ip string, now int64) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.rate <= 0 {
@@ -132,13 +132,13 @@ func (l *ipLimits) state(ip string) *ipState {
 
 // sweep forgets IPs with no open connection and a full bucket, at most once a minute, so the map
 // does not grow with every address ever seen.
-func (l *ipLimits) sweep(now time.Time) {
-	if now.Sub(l.swept) < time.Minute {
+func (l *ipLimits) sweep(now int64) {
+	if time.Duration(now-l.swept) < time.Minute {
 		return
 	}
 	l.swept = now
 	for ip, st := range l.ips {
-		if st.open == 0 && now.Sub(st.b.last).Seconds()*l.rate >= l.burst {
+		if st.open == 0 && time.Duration(now-st.b.last).Seconds()*l.rate >= l.burst {
 			delete(l.ips, ip)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wasmsock/wasmsock/abi"
+	"github.com/wasmsock/wasmsock/host/internal/clock"
 	"github.com/wasmsock/wasmsock/host/plugin/internal/loopcheck"
 )
 
@@ -101,7 +102,7 @@ func benchCall(b *testing.B, wasm []byte, mode string) {
 		g.stack[0], g.stack[1], g.stack[2] = 1, abi.KindText, uint64(len(payload))
 		if mode == "per-call-timeout" {
 			cctx, cancel := context.WithTimeout(g.ctx, time.Second)
-			g.callStart.Store(time.Now().UnixNano())
+			g.callStart.Store(clock.Now())
 			err = fn.CallWithStack(cctx, g.stack[:])
 			g.callStart.Store(0)
 			cancel()

@@ -19,6 +19,7 @@ import (
 	"github.com/wasmsock/wasmsock/host/plugin/internal/loopcheck"
 
 	"github.com/wasmsock/wasmsock/abi"
+	"github.com/wasmsock/wasmsock/host/internal/clock"
 )
 
 // module is one compiled version of a plugin's code, in its own runtime (which carries the
@@ -67,9 +68,10 @@ type guest struct {
 	stopMu  sync.Mutex
 	stopped bool // the flag is set, or the module closed: nothing more to set
 
-	// callStart is when the running call started (unix nanos), 0 between calls: the watchdog's
+	// callStart is when the running call started (clock.Now), 0 between calls: the watchdog's
 	// view. It is the owning instance's, so the watchdog needs no lock to follow guest changes.
 	callStart *atomic.Int64
+	started   int64 // when the last call started (clock.Now), for timing it
 
 	current    uint64 // the connection whose event is being handled, 0 for none
 	payload    []byte // what msg_read serves during the current event
@@ -90,6 +92,30 @@ type guestFuncs struct {
 
 type guestKey struct{}
 
+// guestContext is a guest's context: cancelled with the guest (the watchdog, an abort, a
+// shutdown), and carrying the guest to the host functions, which find it with a type assertion
+// (guestOf) rather than a lookup through the context chain on every call.
+type guestContext struct {
+	context.Context
+	g *guest
+}
+
+func (c *guestContext) Value(key any) any {
+	if key == (guestKey{}) {
+		return c.g
+	}
+	return c.Context.Value(key)
+}
+
+// guestOf returns the guest whose call a host function serves (nil outside a guest's call).
+func guestOf(ctx context.Context) *guest {
+	if c, ok := ctx.(*guestContext); ok {
+		return c.g
+	}
+	g, _ := ctx.Value(guestKey{}).(*guest)
+	return g
+}
+
 // ErrConfigRefused is wrapped by the error of a plugin whose on_start returned non-zero.
 var ErrConfigRefused = errors.New("the plugin refused its config")
 
@@ -101,7 +127,8 @@ func newGuest(p *Plugin, m *module, index int, callStart *atomic.Int64) (*guest,
 	if parent == nil {
 		parent = context.Background()
 	}
-	g.ctx, g.cancel = context.WithCancel(context.WithValue(parent, guestKey{}, g))
+	ctx, cancel := context.WithCancel(parent)
+	g.ctx, g.cancel = &guestContext{Context: ctx, g: g}, cancel
 	timer := time.AfterFunc(p.opts.CallTimeout, g.cancel)
 	err := g.boot(m)
 	if !timer.Stop() && err == nil {
@@ -178,7 +205,8 @@ var errInterrupted = sys.NewExitError(sys.ExitCodeContextCanceled)
 // call runs fn with g.stack as its parameters and results.
 func (g *guest) call(fn api.Function, conn uint64) error {
 	g.current = conn
-	g.callStart.Store(time.Now().UnixNano())
+	g.started = clock.Now()
+	g.callStart.Store(g.started)
 	err := fn.CallWithStack(g.ctx, g.stack[:])
 	g.callStart.Store(0)
 	g.current = 0

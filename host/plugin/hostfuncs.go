@@ -16,6 +16,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmsock/wasmsock/abi"
+	"github.com/wasmsock/wasmsock/host/internal/clock"
 	"github.com/wasmsock/wasmsock/host/internal/wsproto"
 	"github.com/wasmsock/wasmsock/host/kv"
 )
@@ -63,7 +64,7 @@ func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
 			return fmt.Errorf("host function %s.%s of the ABI table has no implementation", abi.ImportModule, f.Name)
 		}
 		b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
-			g, _ := ctx.Value(guestKey{}).(*guest)
+			g := guestOf(ctx)
 			if g == nil {
 				stack[0] = api.EncodeI32(int32(abi.ErrNotSupported))
 				return
@@ -333,7 +334,8 @@ func hostGroupMembers(g *guest, mem api.Memory, stack []uint64) abi.Status {
 // (an in-memory store never waits; one that does bounds itself by the deadline).
 func (g *guest) callContext() (context.Context, context.CancelFunc) {
 	if start := g.callStart.Load(); start != 0 {
-		return callDeadline{g.ctx, time.Unix(0, start).Add(g.plugin.opts.CallTimeout)}, func() {}
+		left := g.plugin.opts.CallTimeout - time.Duration(clock.Now()-start)
+		return callDeadline{g.ctx, time.Now().Add(left)}, func() {}
 	}
 	return g.ctx, func() {}
 }

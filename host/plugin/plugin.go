@@ -15,6 +15,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
+	"github.com/wasmsock/wasmsock/host/internal/clock"
 	"github.com/wasmsock/wasmsock/host/kv"
 	"github.com/wasmsock/wasmsock/host/plugin/internal/loopcheck"
 )
@@ -568,12 +569,10 @@ func (p *Plugin) Shutdown(ctx context.Context) (rep ShutdownReport) {
 
 // timed calls fn on g and reports the call's duration to Options.Observe.
 func (p *Plugin) timed(kind eventKind, g *guest, fn api.Function, conn uint64) error {
-	if p.opts.Observe == nil {
-		return g.call(fn, conn)
-	}
-	start := time.Now()
 	err := g.call(fn, conn)
-	p.opts.Observe(kind.String(), time.Since(start))
+	if p.opts.Observe != nil {
+		p.opts.Observe(kind.String(), time.Duration(clock.Now()-g.started))
+	}
 	return err
 }
 
@@ -652,9 +651,10 @@ func (p *Plugin) watchdog() {
 		select {
 		case <-p.stopWatchdog:
 			return
-		case now := <-t.C:
+		case <-t.C:
+			now := clock.Now()
 			for _, in := range p.pool {
-				if start := in.callStart.Load(); start != 0 && now.UnixNano()-start > limit {
+				if start := in.callStart.Load(); start != 0 && now-start > limit {
 					if c := in.cancel.Load(); c != nil {
 						(*c)()
 					}

@@ -398,8 +398,10 @@ func (r *Reader) read(p []byte, mid bool) (int, error) {
 	}
 	if mid {
 		if r.frameTimeout > 0 && r.dl != nil {
-			if now := time.Now(); r.deadline.Sub(now) < r.frameTimeout/2 {
-				r.deadline = now.Add(r.frameTimeout)
+			// time.Until reads only the monotonic clock (r.deadline has a reading of it);
+			// time.Now reads the wall clock too, and is needed only to move the deadline.
+			if time.Until(r.deadline) < r.frameTimeout/2 {
+				r.deadline = time.Now().Add(r.frameTimeout)
 				_ = r.dl.SetReadDeadline(r.deadline)
 			}
 		} else if !r.deadline.IsZero() {
@@ -418,9 +420,8 @@ func (r *Reader) read(p []byte, mid bool) (int, error) {
 	}
 	if r.idle > 0 && r.b == nil && r.fragOp == 0 {
 		// Waiting for the first byte of a frame with nothing in progress: after r.idle, ErrIdle.
-		now := time.Now()
-		if left := r.deadline.Sub(now); left < r.idle/2 || left > r.idle {
-			r.deadline = now.Add(r.idle)
+		if left := time.Until(r.deadline); left < r.idle/2 || left > r.idle {
+			r.deadline = time.Now().Add(r.idle)
 			_ = r.dl.SetReadDeadline(r.deadline)
 		}
 		n, err := r.src.Read(p)
