@@ -84,11 +84,6 @@ type Conn struct {
 	poll      *poller // parks the connection while idle; nil: the reader goroutine waits instead (c.mu)
 	pollToken uint64  // the connection's key in poll, fixed before the first read (c.mu)
 
-	// onCaller is true while the plugin runs one of this connection's messages on the reader's
-	// goroutine (plugin.MessageFrom): a reply sent then is left queued for the reader to write
-	// once the guest call has returned (see enqueue), not written while the instance is held.
-	onCaller atomic.Bool
-
 	mu              sync.Mutex
 	deferred        bool     // a reply is queued for the reader to write after the call (writing is set)
 	queue           [][]byte // frames waiting for the writer
@@ -119,7 +114,8 @@ const (
 	// does not take goes to a writer. It saves a hand-off.
 	byReaderNow
 	// byReaderAfterCall: the reader, once the guest call running its message has returned
-	// (flushDeferred): a plugin's reply, written without holding the instance for a syscall.
+	// (flushDeferred): a plugin's reply (Reply, during a call on the reader's goroutine), written
+	// without holding the instance for a syscall.
 	byReaderAfterCall
 )
 
@@ -523,7 +519,7 @@ func (c *Conn) readLoop(rd *wsproto.Reader) (code int, reason string, idle bool)
 				continue
 			}
 			c.unsettled = true
-			c.route.plugin.MessageFrom(c.id, int32(m.Op), m.Payload, &c.onCaller)
+			c.route.plugin.MessageFrom(c.id, int32(m.Op), m.Payload, c)
 			c.flushDeferred()
 		case wsproto.OpPing, wsproto.OpPong:
 			// Heartbeat bookkeeping is done above for every frame.

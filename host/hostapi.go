@@ -52,13 +52,13 @@ func (h *pluginHost) Send(current, conn uint64, kind int32, data []byte) abi.Sta
 		}
 		return abi.ErrUnknownConn
 	}
-	// A reply to a message the reader is running on its own goroutine is left for the reader to
-	// write once the call has returned; every other send goes to the writers (see writeMode).
-	how := viaWriters
-	if current == conn && c.onCaller.Load() {
-		how = byReaderAfterCall
-	}
-	return c.send(kind, data, how)
+	return c.send(kind, data, viaWriters)
+}
+
+// Reply implements plugin.Caller: a send to c from the guest call running c's message on c's
+// reader goroutine, left for the reader to write once the call has returned (see writeMode).
+func (c *Conn) Reply(kind int32, data []byte) abi.Status {
+	return c.send(kind, data, byReaderAfterCall)
 }
 
 // send queues one data message to c.

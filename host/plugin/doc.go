@@ -18,7 +18,10 @@
 //     - Connect, Message and Closed deliver an event. When the instance is idle and its mailbox
 //     empty, the guest runs at once on the caller's goroutine (the connection's reader: no
 //     goroutine hand-off, the common case); else the event is queued for the instance's
-//     worker goroutine, which runs queued events in order.
+//     worker goroutine, which runs queued events in order. A message delivered by its
+//     connection's reader (MessageFrom) and run on the reader's goroutine sends its replies to
+//     that connection through the reader (Caller.Reply), which writes them once the call has
+//     returned.
 //     - The mailbox is bounded in events (Options.Mailbox) and in payload bytes
 //     (Options.MailboxBytes; one event always fits an empty mailbox). Message and Closed wait
 //     while it is full: the reader stops reading and TCP pushes back on the client, so a

@@ -74,6 +74,7 @@ type guest struct {
 	started   int64 // when the last call started (clock.Now), for timing it
 
 	current    uint64 // the connection whose event is being handled, 0 for none
+	caller     Caller // current's reader, during a message event run on its goroutine (else nil)
 	payload    []byte // what msg_read serves during the current event
 	cursor     int
 	hasPayload bool

@@ -37,6 +37,15 @@ type Host interface {
 	Released(conn uint64)
 }
 
+// Caller is the connection whose reader delivered the message being handled (MessageFrom), while
+// the event runs on that reader's goroutine: the guest's sends to that connection go to Reply
+// instead of Host.Send, so the host can leave them for the reader to write once the call has
+// returned (no instance waits on a socket, and no lookup finds the connection again). Reply
+// must not block.
+type Caller interface {
+	Reply(kind int32, data []byte) abi.Status
+}
+
 // Member is a member of a group, for presence.
 type Member struct {
 	Conn uint64 // its connection id; 0 for a connection the plugin does not serve

@@ -120,6 +120,9 @@ func hostSend(g *guest, mem api.Memory, stack []uint64) abi.Status {
 	if kind == abi.KindText && !utf8.Valid(data) {
 		return abi.ErrInvalidArgument
 	}
+	if g.caller != nil && conn == g.current {
+		return g.caller.Reply(kind, data) // a reply, written by the reader after the call
+	}
 	return g.host().Send(g.current, conn, kind, data)
 }
 

@@ -36,8 +36,8 @@ type event struct {
 	done  chan<- struct{} // swap: closed when done; timer: closed once handled, if set
 	bus   *busEvent       // bus only
 	fn    func()          // evFunc only
-	// onCaller, when set (MessageFrom), is true while the event runs on the delivering goroutine.
-	onCaller *atomic.Bool
+	// caller (MessageFrom) is conn's reader, kept only while the event runs on its goroutine.
+	caller Caller
 }
 
 // instance is a slot of the pool: it owns one guest at a time and hands it events in mailbox
@@ -90,16 +90,11 @@ func (in *instance) deliver(ev event) {
 		case !mb.busy && mb.len() == 0 && !in.plugin.opts.noInline:
 			mb.busy = true
 			mb.mu.Unlock()
-			if ev.onCaller != nil {
-				ev.onCaller.Store(true)
-				in.do(ev)
-				ev.onCaller.Store(false)
-			} else {
-				in.do(ev)
-			}
+			in.do(ev)
 			in.release()
 			return
 		case mb.fits(len(ev.data)):
+			ev.caller = nil // the worker runs it: its replies are sends like any other
 			mb.push(ev)
 			mb.mu.Unlock()
 			return
@@ -319,8 +314,10 @@ func (in *instance) handle(ev event) {
 			return // a connection this instance no longer knows (closed after a fault)
 		}
 		g.setPayload(ev.data)
+		g.caller = ev.caller
 		g.stack[0], g.stack[1], g.stack[2] = ev.conn, uint64(uint32(ev.arg)), uint64(len(ev.data))
 		err = p.timed(evMessage, g, g.fns.onMessage, ev.conn)
+		g.caller = nil
 		g.clearPayload()
 	case evTimer:
 		if ev.done != nil {

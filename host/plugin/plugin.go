@@ -478,13 +478,13 @@ func (p *Plugin) Message(conn uint64, kind int32, data []byte) {
 	p.pick(conn).deliver(event{kind: evMessage, conn: conn, arg: kind, data: data})
 }
 
-// MessageFrom is Message for the goroutine that reads conn: while the event runs on the caller's
-// goroutine (the instance was idle and nothing was queued), *onCaller is true, and false again
-// before MessageFrom returns. So the host can tell a reply sent during the call from one sent when
-// the event runs on the instance's goroutine, and write the former itself once the call is over
-// and the instance free for the other connections' events.
-func (p *Plugin) MessageFrom(conn uint64, kind int32, data []byte, onCaller *atomic.Bool) {
-	p.pick(conn).deliver(event{kind: evMessage, conn: conn, arg: kind, data: data, onCaller: onCaller})
+// MessageFrom is Message for the goroutine that reads conn, caller: when the event runs on that
+// goroutine (the instance was idle and nothing was queued), the guest's sends to conn go to
+// caller.Reply, before MessageFrom returns, so the reader can write them once the call is over
+// and the instance free for the other connections' events; when it runs on the instance's
+// worker, they go to Host.Send like every other send.
+func (p *Plugin) MessageFrom(conn uint64, kind int32, data []byte, caller Caller) {
+	p.pick(conn).deliver(event{kind: evMessage, conn: conn, arg: kind, data: data, caller: caller})
 }
 
 // Offer is Message for a caller that must never block, such as a readiness-notification (epoll)
