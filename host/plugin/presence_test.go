@@ -92,3 +92,78 @@ func TestPresenceOncePerCall(t *testing.T) {
 		}
 	}
 }
+
+// memberHost keeps one group's members: join and leave change it, presence answers from it.
+type memberHost struct {
+	presenceHost
+	in map[uint64]bool
+}
+
+func (h *memberHost) Join(_, conn uint64, _ string) abi.Status {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.in[conn] = true
+	return abi.OK
+}
+
+func (h *memberHost) Leave(_, conn uint64, _ string) abi.Status {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.in, conn)
+	return abi.OK
+}
+
+func (h *memberHost) Presence(_ context.Context, _ uint64, _ string, members bool) (int, []Member, abi.Status) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls++
+	var list []Member
+	if members {
+		for conn := range h.in {
+			list = append(list, Member{Conn: conn})
+		}
+	}
+	return len(h.in), list, abi.OK
+}
+
+// TestPresenceAfterMembershipChange: the presence answer a guest call keeps (so that
+// group_members' two calls cost one lookup) is forgotten when the call joins or leaves: asked
+// again in the same call, group_size and group_members see the change (the probe plugin's "do"
+// runs several commands in one call).
+func TestPresenceAfterMembershipChange(t *testing.T) {
+	wasm, err := os.ReadFile("../../testdata/plugins/probe/probe.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &memberHost{presenceHost: presenceHost{sent: make(chan string, 16)}, in: map[uint64]bool{}}
+	p, err := Load(context.Background(), Options{Wasm: wasm, Host: h, CallTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if v := p.Connect(1, 0); !v.Accepted() {
+		t.Fatalf("connect: %+v", v)
+	}
+	for _, tc := range []struct{ cmd, want string }{
+		{"do size room; join room; size room", "size 0 | ok | size 1"},
+		{"do members room; leave room; members room", "members 1: | ok | members"},
+		{"do size room; join room; members room", "size 0 | ok | members 1:"},
+		{"do members room; leave room; size room", "members 1: | ok | size 0"},
+		{"do size room; size room", "size 0 | size 0"}, // unchanged: asked once
+	} {
+		p.Message(1, abi.KindText, []byte(tc.cmd))
+		select {
+		case reply := <-h.sent:
+			if reply != tc.want {
+				t.Errorf("%s: %q, want %q", tc.cmd, reply, tc.want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: no reply", tc.cmd)
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.calls != 4*2+1 {
+		t.Errorf("%d presence lookups, want 9 (two per call that changed membership, one for the last)", h.calls)
+	}
+}

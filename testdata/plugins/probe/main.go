@@ -46,6 +46,9 @@
 //	                       "incr VALUE" (the last value this connection stored) or "ERR <status>"
 //	kvfill PREFIX N [SIZE] store N keys PREFIX0.. with SIZE bytes each (default 1); reply "filled K"
 //	                       and, when one failed, " ERR <status>"
+//	do C1; C2; ...         run the commands C1, C2, ... in this one call; reply their replies joined
+//	                       by " | " (so a test can watch what one guest call sees, e.g.
+//	                       "do size G; join G; size G")
 //
 // A connection timer sends "timer NAME" to its connection; a plugin timer reports "ptimer NAME"
 // to "observers". A replayed connection with an attachment reports "resumed <id> <attachment>".
@@ -161,6 +164,12 @@ func command(c wasmsock.Conn, text string) string {
 	verb, rest, _ := strings.Cut(text, " ")
 	arg, tail, _ := strings.Cut(rest, " ")
 	switch verb {
+	case "do":
+		var replies []string
+		for _, cmd := range strings.Split(rest, "; ") {
+			replies = append(replies, command(c, cmd))
+		}
+		return strings.Join(replies, " | ")
 	case "echo":
 		return rest
 	case "id":
