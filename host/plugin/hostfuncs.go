@@ -63,6 +63,7 @@ func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
 		if !ok {
 			return fmt.Errorf("host function %s.%s of the ABI table has no implementation", abi.ImportModule, f.Name)
 		}
+		presence := f.Name == abi.FuncGroupSize || f.Name == abi.FuncGroupMembers
 		b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
 			g := guestOf(ctx)
 			if g == nil {
@@ -73,6 +74,12 @@ func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
 				// The call was interrupted (call_timeout, shutdown) while the guest slept or ran:
 				// it has no business acting any more. End it now, as proc_exit does.
 				panic(sys.NewExitError(sys.ExitCodeDeadlineExceeded))
+			}
+			if !presence && g.lastPresence.call != 0 {
+				// Any other host function forgets the call's kept presence answer (presenceAnswer):
+				// it may change the membership (join, leave) or tell the guest of a change made
+				// meanwhile (broadcast's count, the shared store).
+				g.lastPresence = presenceAnswer{}
 			}
 			stack[0] = api.EncodeI32(int32(fn(g, mod.Memory(), stack)))
 		}), valueTypes(f.ParamTypes()), valueTypes(f.Results)).Export(f.Name)
@@ -155,8 +162,9 @@ func hostLeave(g *guest, mem api.Memory, stack []uint64) abi.Status {
 }
 
 // changeMembership is join or leave (op) of connection stack[0] and the group at stack[1],
-// stack[2]: a valid name that is not one of the host-managed "user:" groups. It forgets the
-// call's last presence answer, which the change may make stale.
+// stack[2]: a valid name that is not one of the host-managed "user:" groups. (The call's kept
+// presence answer, which the change may make stale, is forgotten before any host function but
+// the presence ones runs: instantiateHostModule.)
 func changeMembership(g *guest, mem api.Memory, stack []uint64, op func(h Host, current, conn uint64, group string) abi.Status) abi.Status {
 	b, ok := read(mem, uint64(api.DecodeU32(stack[1])), uint64(api.DecodeU32(stack[2])))
 	if !ok {
@@ -165,7 +173,6 @@ func changeMembership(g *guest, mem api.Memory, stack []uint64, op func(h Host, 
 	if !ValidGroupName(b) || bytes.HasPrefix(b, []byte(UserGroupPrefix)) {
 		return abi.ErrInvalidArgument
 	}
-	g.lastPresence = presenceAnswer{}
 	return op(g.host(), g.current, stack[0], string(b))
 }
 
@@ -353,7 +360,10 @@ func (c callDeadline) Deadline() (time.Time, bool) { return c.deadline, true }
 
 // presenceAnswer is the last presence answer of a guest call, so that the usual two calls of
 // group_members (one for the length, one with room enough) cost one lookup (in a cluster, one
-// round trip to the other nodes) and agree. join and leave forget it.
+// round trip to the other nodes) and agree. It holds only until the guest calls any other host
+// function (instantiateHostModule): a join or leave of the call itself, or a change the guest
+// learnt of meanwhile (a broadcast's count, a value of the shared store), is seen by its next
+// presence call, as ABI.md's "read your writes" promises.
 type presenceAnswer struct {
 	call    int64 // the call's start (guest.callStart), 0: none
 	group   string

@@ -113,6 +113,22 @@ func (h *memberHost) Leave(_, conn uint64, _ string) abi.Status {
 	return abi.OK
 }
 
+// Broadcast to "room" stands for another guest call that joined connection 2 meanwhile, which
+// the broadcast reaches and counts (the probe's reports to "observers" go nowhere).
+func (h *memberHost) Broadcast(_ uint64, group string, _ int32, _ []byte, except uint64) (int, abi.Status) {
+	if group != "room" {
+		return 0, abi.OK
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.in[2] = true
+	n := len(h.in)
+	if h.in[except] {
+		n--
+	}
+	return n, abi.OK
+}
+
 func (h *memberHost) Presence(_ context.Context, _ uint64, _ string, members bool) (int, []Member, abi.Status) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -127,9 +143,10 @@ func (h *memberHost) Presence(_ context.Context, _ uint64, _ string, members boo
 }
 
 // TestPresenceAfterMembershipChange: the presence answer a guest call keeps (so that
-// group_members' two calls cost one lookup) is forgotten when the call joins or leaves: asked
-// again in the same call, group_size and group_members see the change (the probe plugin's "do"
-// runs several commands in one call).
+// group_members' two calls cost one lookup) is forgotten when the call joins or leaves, or calls
+// any other host function (here a broadcast that counted a member another call added meanwhile):
+// asked again in the same call, group_size and group_members see the change (the probe plugin's
+// "do" runs several commands in one call).
 func TestPresenceAfterMembershipChange(t *testing.T) {
 	wasm, err := os.ReadFile("../../testdata/plugins/probe/probe.wasm")
 	if err != nil {
@@ -150,6 +167,7 @@ func TestPresenceAfterMembershipChange(t *testing.T) {
 		{"do size room; join room; members room", "size 0 | ok | members 1:"},
 		{"do members room; leave room; size room", "members 1: | ok | size 0"},
 		{"do size room; size room", "size 0 | size 0"}, // unchanged: asked once
+		{"do size room; bcast room hi; size room", "size 0 | sent 1 | size 1"},
 	} {
 		p.Message(1, abi.KindText, []byte(tc.cmd))
 		select {
@@ -163,7 +181,7 @@ func TestPresenceAfterMembershipChange(t *testing.T) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.calls != 4*2+1 {
-		t.Errorf("%d presence lookups, want 9 (two per call that changed membership, one for the last)", h.calls)
+	if h.calls != 4*2+1+2 {
+		t.Errorf("%d presence lookups, want 11 (two per call with another host function between, one for \"size; size\")", h.calls)
 	}
 }
