@@ -197,3 +197,31 @@ func mustAbs(t *testing.T, path string) string {
 	}
 	return abs
 }
+
+// TestPresenceAfterMembershipChangeThroughServer: through a real socket, one guest call (the
+// probe's "do", several commands in one call) that asks for presence, joins or leaves, and asks
+// again sees the new answer: the call's kept answer (host/plugin: the two calls of group_members
+// cost one lookup) is forgotten.
+func TestPresenceAfterMembershipChangeThroughServer(t *testing.T) {
+	_, url := startServer(t, probe, "", "")
+	alice := wstest.Dial(t, url, nil)
+	bob := wstest.Dial(t, url, nil)
+	a, b := command(t, alice, "id"), command(t, bob, "id")
+	if got := command(t, bob, "join room"); got != "ok" {
+		t.Fatalf("bob join: %q", got)
+	}
+	both := "members " + a + ": " + b + ":"
+	if mustUint(t, a) > mustUint(t, b) { // listed by connection id
+		both = "members " + b + ": " + a + ":"
+	}
+	for _, tc := range []struct{ cmd, want string }{
+		{"do size room; join room; size room", "size 1 | ok | size 2"},
+		{"do members room; leave room; members room", both + " | ok | members " + b + ":"},
+		{"do size room; join room; members room", "size 1 | ok | " + both},
+		{"do members room; leave room; size room", both + " | ok | size 1"},
+	} {
+		if got := command(t, alice, tc.cmd); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.cmd, got, tc.want)
+		}
+	}
+}
