@@ -45,7 +45,9 @@
 // one non-blocking write once the guest call has returned (so no instance waits on a socket).
 // Everything else (broadcasts, replies from events the instance's worker ran) goes, on Linux over
 // plain TCP, to the process's writer pool (writers.go): a few workers that write
-// each connection's queue with non-blocking writev calls and never wait on a socket; a socket
+// each connection's queue with non-blocking writev calls and never wait on a socket (one at a
+// time while the list of connections to write is short, so that each writev carries more
+// frames; more to drain a backlog); a socket
 // that does not take everything hands its connection to a writer goroutine of its own, which
 // writes each batch with one writev under a write deadline until the queue is empty. TLS
 // connections and other platforms use that goroutine for every burst.
