@@ -17,6 +17,29 @@ import (
 	"github.com/wasmsock/wasmsock/host/plugin/internal/loopcheck"
 )
 
+// connected loads the module at path (relative to this package) with opts (CallTimeout a minute
+// unless set), stopped when the test ends, and accepts connection 1.
+func connected(t testing.TB, path string, opts Options) *Plugin {
+	t.Helper()
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Wasm = wasm
+	if opts.CallTimeout == 0 {
+		opts.CallTimeout = time.Minute
+	}
+	p, err := Load(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	if v := p.Connect(1, 0); !v.Accepted() {
+		t.Fatalf("connect: %+v", v)
+	}
+	return p
+}
+
 // nopHost accepts every send and knows every connection.
 type nopHost struct{}
 

@@ -1,8 +1,6 @@
 package plugin
 
 import (
-	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -37,19 +35,8 @@ func (r *replies) Reply(_ int32, data []byte) abi.Status {
 // (Message), sends it through Host.Send, and the caller is not touched after MessageFrom has
 // returned.
 func TestRepliesGoToTheCaller(t *testing.T) {
-	wasm, err := os.ReadFile("../../testdata/wasm/echo.wasm")
-	if err != nil {
-		t.Fatal(err)
-	}
 	h := &sendHost{sends: make(chan string, 10)}
-	p, err := Load(context.Background(), Options{Wasm: wasm, Host: h, CallTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	if v := p.Connect(1, 0); !v.Accepted() {
-		t.Fatalf("connect: %+v", v)
-	}
+	p := connected(t, "../../testdata/wasm/echo.wasm", Options{Host: h})
 	sent := func() string {
 		t.Helper()
 		select {

@@ -29,19 +29,8 @@ func (h *gateHost) Send(_, _ uint64, _ int32, data []byte) abi.Status {
 // Offer queues until the mailbox's byte bound, then refuses without blocking; once the guest
 // moves, ready is called and the refused message is taken, and every message runs in order.
 func TestOfferNeverBlocks(t *testing.T) {
-	wasm, err := os.ReadFile("../../testdata/wasm/echo.wasm")
-	if err != nil {
-		t.Fatal(err)
-	}
 	h := &gateHost{gate: make(chan struct{}), got: make(chan string, 100)}
-	p, err := Load(context.Background(), Options{Wasm: wasm, Host: h, MailboxBytes: 1000, CallTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	if v := p.Connect(1, 0); !v.Accepted() {
-		t.Fatalf("connect: %+v", v)
-	}
+	p := connected(t, "../../testdata/wasm/echo.wasm", Options{Host: h, MailboxBytes: 1000})
 	msg := func(i int) []byte { return []byte(fmt.Sprintf("%03d", i) + string(bytes.Repeat([]byte("."), 97))) }
 	ready := make(chan struct{}, 1)
 	notify := func() { ready <- struct{}{} }

@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"context"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,22 +44,11 @@ func (h *presenceHost) Send(_, _ uint64, _ int32, data []byte) abi.Status {
 // with room enough) ask the host once per guest call, under the call's deadline (the probe
 // plugin, Go SDK); the next call asks again.
 func TestPresenceOncePerCall(t *testing.T) {
-	wasm, err := os.ReadFile("../../testdata/plugins/probe/probe.wasm")
-	if err != nil {
-		t.Fatal(err)
-	}
 	h := &presenceHost{sent: make(chan string, 16)}
 	for i := range 200 { // 200 records of 9+6 bytes: more than the SDK's first 1 KiB buffer
 		h.members = append(h.members, Member{Conn: uint64(i + 1), User: "user" + strconv.Itoa(i%100)})
 	}
-	p, err := Load(context.Background(), Options{Wasm: wasm, Host: h, CallTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	if v := p.Connect(1, 0); !v.Accepted() {
-		t.Fatalf("connect: %+v", v)
-	}
+	p := connected(t, "../../testdata/plugins/probe/probe.wasm", Options{Host: h})
 	for _, tc := range []struct {
 		cmd   string
 		calls int
@@ -148,19 +136,8 @@ func (h *memberHost) Presence(_ context.Context, _ uint64, _ string, members boo
 // asked again in the same call, group_size and group_members see the change (the probe plugin's
 // "do" runs several commands in one call).
 func TestPresenceAfterMembershipChange(t *testing.T) {
-	wasm, err := os.ReadFile("../../testdata/plugins/probe/probe.wasm")
-	if err != nil {
-		t.Fatal(err)
-	}
 	h := &memberHost{presenceHost: presenceHost{sent: make(chan string, 16)}, in: map[uint64]bool{}}
-	p, err := Load(context.Background(), Options{Wasm: wasm, Host: h, CallTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	if v := p.Connect(1, 0); !v.Accepted() {
-		t.Fatalf("connect: %+v", v)
-	}
+	p := connected(t, "../../testdata/plugins/probe/probe.wasm", Options{Host: h})
 	for _, tc := range []struct{ cmd, want string }{
 		{"do size room; join room; size room", "size 0 | ok | size 1"},
 		{"do members room; leave room; members room", "members 1: | ok | members"},

@@ -1,8 +1,6 @@
 package plugin
 
 import (
-	"context"
-	"os"
 	"runtime"
 	"strconv"
 	"testing"
@@ -15,21 +13,9 @@ import (
 // when FireTimers is called, by a clock that stands still.
 func loadProbe(b *testing.B) *Plugin {
 	b.Helper()
-	wasm, err := os.ReadFile("../../testdata/plugins/probe/probe.wasm")
-	if err != nil {
-		b.Fatal(err)
-	}
 	now := time.Unix(1_700_000_000, 0)
-	p, err := Load(context.Background(), Options{Wasm: wasm, Host: nopHost{}, CallTimeout: time.Minute,
+	return connected(b, "../../testdata/plugins/probe/probe.wasm", Options{Host: nopHost{},
 		ManualTimers: true, Clock: func() time.Time { return now }})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(p.Close)
-	if v := p.Connect(1, 0); !v.Accepted() {
-		b.Fatalf("connect: %+v", v)
-	}
-	return p
 }
 
 // BenchmarkTimerCallback measures one due timer: taken off the heap, queued to the instance,
