@@ -116,7 +116,9 @@ func SendRequest(subject string, data []byte, timeout time.Duration) (Request, e
 // evBuf holds the current event's subject and data.
 var evBuf []byte
 
-// dispatchEvent handles the on_event export.
+// dispatchEvent handles the on_event export, and is the export.
+//
+//go:wasmexport on_event
 func dispatchEvent(id, kind, subjectLen, dataLen int32) {
 	h := eventHandler
 	if h == nil {

@@ -18,7 +18,8 @@ import (
 // conn_get from vals and records what the plugin sends and logs.
 type fakeHost struct {
 	payload []byte
-	chunk   int // most bytes one msg_read returns
+	chunk   int   // most bytes one msg_read returns
+	fail    int32 // what msg_read returns once the payload is used up, instead of 0
 	vals    map[string]string
 	calls   []string
 	logs    []string
@@ -28,6 +29,9 @@ type fakeHost struct {
 }
 
 func (h *fakeHost) msgRead(dst []byte) int32 {
+	if len(h.payload) == 0 && h.fail != 0 {
+		return h.fail
+	}
 	n := copy(dst[:min(len(dst), h.chunk)], h.payload)
 	h.payload = h.payload[n:]
 	return int32(n)
@@ -211,6 +215,43 @@ func TestMessage(t *testing.T) {
 	want := "send text hello, world|send binary \x00\x01|send text "
 	if s := strings.Join(h.calls, "|"); s != want {
 		t.Errorf("host calls %q, want %q", s, want)
+	}
+}
+
+// TestMessageRead covers how the SDK reads a message's payload: in one msg_read when it fits, in
+// several when the host hands out less at a time, short when the host has fewer bytes than the
+// event declared, and not at all (the message dropped, the error logged) when msg_read fails.
+func TestMessageRead(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		payload string
+		n       int32 // the length on_message declares
+		chunk   int
+		fail    int32
+		want    string // what the handler gets; "-" when it is not called
+		wantLog bool
+	}{
+		{name: "one read", payload: "hello, world", n: 12, chunk: 1 << 20, want: "hello, world"},
+		{name: "chunks", payload: "hello, world", n: 12, chunk: 5, want: "hello, world"},
+		{name: "byte by byte", payload: "hello", n: 5, chunk: 1, want: "hello"},
+		{name: "host has fewer", payload: "hel", n: 5, chunk: 2, want: "hel"},
+		{name: "empty", payload: "", n: 0, chunk: 3, want: ""},
+		{name: "fails at once", payload: "", n: 5, chunk: 3, fail: int32(abi.ErrNoMessage), want: "-", wantLog: true},
+		{name: "fails midway", payload: "hel", n: 5, chunk: 2, fail: int32(abi.ErrNoMessage), want: "-", wantLog: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := useFake(t)
+			h.payload, h.chunk, h.fail = []byte(tc.payload), tc.chunk, tc.fail
+			got := "-"
+			OnMessage(func(_ Conn, m Message) { got = string(m.Data) })
+			dispatchMessage(1, abi.KindText, tc.n)
+			if got != tc.want {
+				t.Errorf("handler got %q, want %q", got, tc.want)
+			}
+			if logged := len(h.logs) > 0; logged != tc.wantLog {
+				t.Errorf("logs %q, want a log: %v", h.logs, tc.wantLog)
+			}
+		})
 	}
 }
 

@@ -69,7 +69,9 @@ func setTimer(conn uint64, name string, d, every time.Duration, repeat bool) err
 	return statusErr(hostTimerSet(conn, name, delay, interval))
 }
 
-// dispatchTimer handles the on_timer export.
+// dispatchTimer handles the on_timer export, and is the export.
+//
+//go:wasmexport on_timer
 func dispatchTimer(conn uint64, nameLen int32) {
 	h := timerHandler
 	if h == nil {
