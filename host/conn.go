@@ -122,10 +122,20 @@ const (
 // enqueue adds a frame to the outbound queue and starts the writer if needed (see writeMode). It
 // never blocks: a connection whose queue is full is a slow consumer and is closed with 1008.
 func (c *Conn) enqueue(frame []byte, how writeMode) abi.Status {
+	st, start := c.queueFrame(frame, how)
+	if start {
+		c.startWriter()
+	}
+	return st
+}
+
+// queueFrame is enqueue without starting the writer: it reports whether the caller must start it
+// (c.writing is set for it), which fanOut does for many connections at once.
+func (c *Conn) queueFrame(frame []byte, how writeMode) (abi.Status, bool) {
 	c.mu.Lock()
 	if c.closeSent {
 		c.mu.Unlock()
-		return abi.ErrClosed
+		return abi.ErrClosed, false
 	}
 	r := c.route
 	if len(c.queue) >= r.cfg.QueueMessages || c.queued+len(frame) > int(r.cfg.QueueBytes) {
@@ -133,7 +143,7 @@ func (c *Conn) enqueue(frame []byte, how writeMode) abi.Status {
 		c.route.m.slowConsumers.Inc()
 		c.logger().Warn("slow consumer: outbound queue full, closing", "queued_messages", len(c.queue), "queued_bytes", c.queued)
 		c.startClose(wsproto.ClosePolicyViolation, "slow consumer: outbound queue full", true)
-		return abi.ErrClosed
+		return abi.ErrClosed, false
 	}
 	if how != viaWriters && c.upgraded && c.raw != nil && !c.writing && !c.tcpClosed {
 		c.writing = true // others queue behind this write
@@ -142,18 +152,15 @@ func (c *Conn) enqueue(frame []byte, how writeMode) abi.Status {
 			c.queue = append(c.queue, frame)
 			c.queued += len(frame)
 			c.mu.Unlock()
-			return abi.OK
+			return abi.OK, false
 		}
 		c.mu.Unlock()
 		c.writeNow(frame)
-		return abi.OK
+		return abi.OK, false
 	}
 	start := c.pushLocked(frame)
 	c.mu.Unlock()
-	if start {
-		c.startWriter()
-	}
-	return abi.OK
+	return abi.OK, start
 }
 
 // writeNow writes frame with one non-blocking write, the caller holding the writer's role

@@ -172,11 +172,18 @@ func (s *Server) fanOut(members []*Conn, kind int32, data []byte, except uint64)
 		}
 		msgs, bytes = 0, 0
 	}
+	// Writers are started in batches: one lock of the writer pool per batch, not per member.
+	var starts writerStarts
+	defer starts.flush()
 	for _, m := range members {
 		if m.id == except || m.canReceive(len(data)) != abi.OK {
 			continue
 		}
-		if frame := f.forConn(m); m.enqueue(frame, viaWriters) == abi.OK {
+		frame := f.forConn(m)
+		if st, start := m.queueFrame(frame, viaWriters); st == abi.OK {
+			if start {
+				starts.add(m)
+			}
 			if m.route != r {
 				flush()
 				r = m.route

@@ -28,8 +28,8 @@ import (
 type writerPool struct {
 	mu      sync.Mutex
 	cond    sync.Cond
-	ready   []*Conn // connections with frames to write, in order
-	next    []*Conn // the list a worker swaps in; reused
+	ready   []*Conn // connections with frames to write, in order, from ready[head]
+	head    int     // how many at the front of ready workers have taken
 	waiting int     // workers waiting on cond
 	workers int     // workers in all
 }
@@ -63,7 +63,7 @@ func writers() *writerPool {
 func (p *writerPool) push(cs ...*Conn) {
 	p.mu.Lock()
 	p.ready = append(p.ready, cs...)
-	wake := p.wake(len(p.ready))
+	wake := p.wake(len(p.ready) - p.head)
 	p.mu.Unlock()
 	if wake {
 		p.cond.Signal()
@@ -79,36 +79,72 @@ func (p *writerPool) wake(backlog int) bool {
 // batchTake is how many connections a worker takes off the list at once.
 const batchTake = 64
 
+// take moves up to batchTake connections from the front of the list to mine, and reports how many
+// are left. p.mu is held. Taking is O(batchTake): the list is compacted only when what was taken
+// is at least what is left, so a broadcast's 10,000 connections are not shifted for every batch.
+func (p *writerPool) take(mine []*Conn) ([]*Conn, int) {
+	n := min(len(p.ready)-p.head, batchTake)
+	mine = append(mine[:0], p.ready[p.head:p.head+n]...)
+	clear(p.ready[p.head : p.head+n])
+	p.head += n
+	left := len(p.ready) - p.head
+	if left == 0 || p.head >= left {
+		copy(p.ready, p.ready[p.head:])
+		clear(p.ready[left:])
+		p.ready, p.head = p.ready[:left], 0
+	}
+	return mine, left
+}
+
 func (p *writerPool) work() {
 	var iov []syscall.Iovec
 	var mine []*Conn
 	for {
 		p.mu.Lock()
-		for len(p.ready) == 0 {
+		for len(p.ready) == p.head {
 			p.waiting++
 			p.cond.Wait()
 			p.waiting--
 		}
-		n := min(len(p.ready), batchTake)
-		mine = append(mine[:0], p.ready[:n]...)
-		if n == len(p.ready) {
-			clear(p.ready)
-			p.ready = p.ready[:0]
-		} else {
-			// Keep the list's order; shift what is left (cheaper than reallocating: the list
-			// is short unless a broadcast just filled it).
-			rest := copy(p.ready, p.ready[n:])
-			clear(p.ready[rest:])
-			p.ready = p.ready[:rest]
-			if p.wake(rest) {
-				p.cond.Signal() // a backlog: another worker helps drain it
-			}
+		var left int
+		mine, left = p.take(mine)
+		if left > 0 && p.wake(left) {
+			p.cond.Signal() // a backlog: another worker helps drain it
 		}
 		p.mu.Unlock()
 		for i, c := range mine {
 			iov = c.flushPooled(p, iov)
 			mine[i] = nil
 		}
+	}
+}
+
+// writerStarts collects connections whose writer a caller must start (queueFrame said so) and
+// hands them to the writer pool in batches: a broadcast takes the pool's lock once per batch
+// instead of once per member, which the pool's workers take too. A connection the pool does not
+// serve is started at once. flush hands over what is left; call it before returning.
+type writerStarts struct {
+	batch [batchTake]*Conn
+	n     int
+}
+
+func (w *writerStarts) add(c *Conn) {
+	if c.raw == nil || writers() == nil {
+		c.startWriter()
+		return
+	}
+	w.batch[w.n] = c
+	w.n++
+	if w.n == len(w.batch) {
+		w.flush()
+	}
+}
+
+func (w *writerStarts) flush() {
+	if w.n > 0 {
+		writers().push(w.batch[:w.n]...)
+		clear(w.batch[:w.n])
+		w.n = 0
 	}
 }
 
