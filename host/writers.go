@@ -121,11 +121,15 @@ func (p *writerPool) work() {
 
 // writerStarts collects connections whose writer a caller must start (queueFrame said so) and
 // hands them to the writer pool in batches: a broadcast takes the pool's lock once per batch
-// instead of once per member, which the pool's workers take too. A connection the pool does not
-// serve is started at once. flush hands over what is left; call it before returning.
+// instead of once per member, which the pool's workers take too. The batches grow from one
+// connection to batchTake (1, 2, 4, ...), so that a worker has its first connection at once and
+// more before it is done with it, and is never left waiting while the broadcast fills a batch.
+// A connection the pool does not serve is started at once. flush hands over what is left; call
+// it before returning.
 type writerStarts struct {
 	batch [batchTake]*Conn
 	n     int
+	size  int // the current batch's size: 0 (that is, 1) for the first
 }
 
 func (w *writerStarts) add(c *Conn) {
@@ -135,8 +139,9 @@ func (w *writerStarts) add(c *Conn) {
 	}
 	w.batch[w.n] = c
 	w.n++
-	if w.n == len(w.batch) {
+	if w.n >= w.size {
 		w.flush()
+		w.size = min(max(2*w.size, 2), batchTake)
 	}
 }
 
