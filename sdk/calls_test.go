@@ -15,7 +15,7 @@ import (
 // maxGoEchoCalls is how many guest functions the Go SDK may run to echo one message: the export
 // on_message and the dispatch function it wraps, the wasmimport wrappers of msg_read and send,
 // the plugin's handler, Conn.Send, and the deferred recover with runtime.gorecover. Each Go call
-// costs some 20 ns compiled to WebAssembly, and the echo's server CPU showed it (BENCHMARKS.md,
+// costs about 27 ns compiled to WebAssembly, and the echo's server CPU showed it (BENCHMARKS.md,
 // "The Go SDK's calls"); an SDK change that adds a level fails here.
 const maxGoEchoCalls = 8
 

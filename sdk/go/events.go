@@ -161,8 +161,9 @@ func dispatchConnect(conn uint64, flags int32) (result int32) {
 
 // dispatchMessage handles the on_message export, and is the export itself (go:wasmexport is
 // ignored outside WebAssembly). It runs for every message, so it keeps the number of Go calls
-// down: each costs some 20 ns compiled to WebAssembly (BENCHMARKS.md). A payload that fits the
-// kept buffer is read with one msg_read, inlined; readRest finishes anything else.
+// down: each costs about 27 ns compiled to WebAssembly (BENCHMARKS.md). So it does not call
+// readPayload: a payload that fits the kept buffer is read here with one msg_read (inlined), and
+// readRest finishes anything else.
 //
 //go:wasmexport on_message
 func dispatchMessage(conn uint64, kind int32, n int32) {
