@@ -79,10 +79,16 @@ func (c *chatClient) waitWho(t *testing.T, room string, want ...string) {
 	}
 }
 
-// fakePeer makes a NATS connection say it is node id of the cluster "wasmsock" (heartbeats every
+// fakePeer makes a NATS connection say it is a node of the cluster "wasmsock" (heartbeats every
 // 500ms) without ever answering a request: a node that hangs. stop says goodbye as a node does.
-func fakePeer(t *testing.T, url string, id int) (stop func()) {
+// Its node id is one that none of nodes has (node ids are drawn at random: a fixed one collided
+// with a real node's about once in a thousand runs, which then did not count the fake as a peer).
+func fakePeer(t *testing.T, url string, nodes ...*host.Server) (stop func()) {
 	t.Helper()
+	id := 1000
+	for slices.ContainsFunc(nodes, func(n *host.Server) bool { return n.Cluster().ID() == id }) {
+		id++
+	}
 	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +192,7 @@ func TestClusterPresence(t *testing.T) {
 
 	// A node that is heard from but does not answer: ErrUnavailable within request_timeout, not
 	// a list without its members. Once it says goodbye, presence answers again.
-	stop := fakePeer(t, ns.ClientURL(), 1000)
+	stop := fakePeer(t, ns.ClientURL(), a, b)
 	waitPeerCount(t, a, 2)
 	if got, errText := alice.who(t, "general"); !strings.Contains(errText, "unavailable") {
 		t.Fatalf("who with a node that does not answer: %q %q", got, errText)
@@ -287,7 +293,7 @@ user_from = "query:u"`, probe)
 			}
 		})
 	}
-	fakePeer(t, ns.ClientURL(), 1001)
+	fakePeer(t, ns.ClientURL(), a, b)
 	waitPeerCount(t, a, 2)
 	unavailable := "ERR " + strconv.Itoa(int(abi.ErrUnavailable))
 	for _, c := range []string{"size room", "members room"} {
@@ -304,7 +310,7 @@ func TestClusterPresenceWithinCallTimeout(t *testing.T) {
 	ns := natstest.Start(t, nil)
 	top := fmt.Sprintf("[cluster]\nurls = [%q]\nrequest_timeout = \"60s\"", ns.ClientURL())
 	a, base := startConfigTop(t, top, "../testdata/plugins/probe/probe.wasm", "call_timeout = \"2s\"\n[[route]]\npath = \"/ws\"\nplugin = \"p\"")
-	fakePeer(t, ns.ClientURL(), 1002)
+	fakePeer(t, ns.ClientURL(), a)
 	waitPeerCount(t, a, 1)
 	c := wstest.Dial(t, base+"/ws", nil)
 	for _, cmd := range []string{"size room", "members room"} {
