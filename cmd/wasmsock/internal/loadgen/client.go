@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,7 +21,9 @@ import (
 
 // client is one WebSocket connection of the load generator. It writes masked frames from one
 // reused buffer and reads server frames from a bufio.Reader, allocating nothing per message.
-// One goroutine writes and one reads (they may be the same one).
+// One goroutine reads. Writes come from one goroutine too, except that the reader answers pings:
+// a broadcast receiver's reader may write a pong while closeAll writes the close frame, so
+// writeFrame holds wmu.
 type client struct {
 	id      int
 	nc      net.Conn
@@ -37,6 +40,7 @@ type client struct {
 	raw     bool
 	rawSize int
 
+	wmu           sync.Mutex // held by writeFrame: wbuf, writeDeadline and the socket's writes
 	wbuf          []byte
 	rbuf          []byte
 	recvAt        time.Time // when the bytes being parsed were read from the socket
@@ -119,6 +123,8 @@ func (c *client) renew(write bool) {
 // writeFrame writes one masked frame (every write: messages, and the pongs and close frames
 // written while reading) within the timeout.
 func (c *client) writeFrame(op ws.OpCode, p []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	c.renew(true)
 	if c.raw {
 		if op == ws.OpClose {
